@@ -1,0 +1,39 @@
+/** The tvisor command line: parses argv and dispatches to one module per verb. */
+import { Command, CommanderError } from "commander";
+import { errorMessage, UserError } from "../base/errors.js";
+import { registerImageCommand } from "./image-command.js";
+import { registerRunCommand } from "./run-command.js";
+
+/** Build the program; each verb registers itself from its own file. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("tvisor")
+    .description("tvisor: a hosted hypervisor in TypeScript")
+    .version("0.1.0")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerRunCommand(program);
+  registerImageCommand(program);
+  return program;
+}
+
+/** Entry point: user errors print one line and exit nonzero; no stack traces for bad input. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof UserError) {
+      process.stderr.write(`tvisor: ${e.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`tvisor: internal error: ${errorMessage(e)}\n`);
+    if (process.env.TVISOR_DEBUG) console.error(e);
+    return 1;
+  }
+}
