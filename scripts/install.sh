@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs everything tvisor needs on a fresh Debian/Ubuntu machine, then builds it.
+# Debian packages: QEMU's tools (interop tests and benchmark peers) and OpenSBI (firmware boot test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+pkgs="qemu-utils opensbi qemu-system-misc"
+need=""
+for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
+if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  need="$need nodejs npm"
+fi
+if [ -n "$need" ]; then
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q $need
+fi
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "tvisor needs Node.js 20 or newer (found $(node --version))" >&2
+  exit 1
+fi
+npm ci --no-audit --no-fund
+npm run build
