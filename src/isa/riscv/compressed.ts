@@ -283,7 +283,8 @@ function spStoreDoubleOffset(h: number): number {
  */
 export const RVC_TABLE: Int32Array = buildRvcTable();
 
-function buildRvcTable(): Int32Array {
+/** Builds the expansion table; exported for the build-time test. */
+export function buildRvcTable(): Int32Array {
   const table = new Int32Array(0x10000);
   for (let h = 0; h < 0x10000; h++) {
     if ((h & 3) !== 3) table[h] = expandCompressed(h);
