@@ -1,0 +1,244 @@
+/** An ELF64 parser and loader for bare RISC-V programs: PT_LOAD segments by physical address, entry, symbols. */
+/*
+ * References: the System V ABI (gABI) ELF-64 object file format, and the RISC-V ELF psABI (EM_RISCV = 243).
+ * The file is untrusted input: every header field is bounds-checked against the file before use, and any
+ * inconsistency is a UserError with a one-line message (the CLI prints it without a stack trace).
+ */
+import { UserError } from "../base/errors.js";
+import type { GuestRam } from "../memory/guest-ram.js";
+
+/** e_machine of RISC-V (psABI). */
+export const EM_RISCV = 243;
+const ELFCLASS64 = 2;
+const ELFDATA2LSB = 1;
+const ET_EXEC = 2;
+const ET_DYN = 3;
+const PT_LOAD = 1;
+const SHT_SYMTAB = 2;
+const EHDR_SIZE = 64;
+const PHDR_SIZE = 56;
+const SHDR_SIZE = 64;
+const SYM_SIZE = 24;
+
+/** Common e_machine values, so a wrong-architecture error names the architecture (gABI table). */
+const MACHINE_NAMES: Record<number, string> = {
+  2: "SPARC",
+  3: "x86",
+  8: "MIPS",
+  20: "PowerPC",
+  21: "PowerPC64",
+  22: "S390",
+  40: "ARM",
+  43: "SPARC V9",
+  50: "IA-64",
+  62: "x86-64",
+  183: "AArch64",
+  247: "BPF",
+  258: "LoongArch",
+};
+
+/** One PT_LOAD segment. Addresses are non-negative numbers (physical addresses fit 2^53 on RV64). */
+export interface ElfSegment {
+  paddr: number;
+  vaddr: bigint;
+  fileOffset: number;
+  fileSize: number;
+  memSize: number;
+  /** p_flags: PF_X = 1, PF_W = 2, PF_R = 4. */
+  flags: number;
+}
+
+export interface ElfImage {
+  /** e_entry as an unsigned 64-bit value. */
+  entry: bigint;
+  segments: ElfSegment[];
+  /** Defined symbols by name (st_value, unsigned). Later duplicates do not replace earlier ones. */
+  symbols: Map<string, bigint>;
+}
+
+/** Read helper whose every access is bounds-checked against the file. */
+class Reader {
+  private readonly view: DataView;
+  constructor(private readonly data: Uint8Array) {
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  }
+  get length(): number {
+    return this.data.length;
+  }
+  private check(off: number, len: number, what: string): void {
+    if (!Number.isSafeInteger(off) || off < 0 || off + len > this.data.length) {
+      throw new UserError(
+        `truncated ELF file: ${what} at offset ${off} lies outside the ${this.data.length}-byte file`,
+      );
+    }
+  }
+  u8(off: number, what: string): number {
+    this.check(off, 1, what);
+    return this.data[off];
+  }
+  u16(off: number, what: string): number {
+    this.check(off, 2, what);
+    return this.view.getUint16(off, true);
+  }
+  u32(off: number, what: string): number {
+    this.check(off, 4, what);
+    return this.view.getUint32(off, true);
+  }
+  u64(off: number, what: string): bigint {
+    this.check(off, 8, what);
+    return this.view.getBigUint64(off, true);
+  }
+  /** A 64-bit field that must be a file offset or size: it has to fit a safe integer. */
+  size(off: number, what: string): number {
+    const v = this.u64(off, what);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new UserError(`corrupt ELF file: ${what} is 0x${v.toString(16)}`);
+    return Number(v);
+  }
+  range(off: number, len: number, what: string): void {
+    this.check(off, len, what);
+  }
+  cstring(off: number, end: number, what: string): string {
+    this.check(off, 0, what);
+    let e = off;
+    const limit = Math.min(end, this.data.length);
+    while (e < limit && this.data[e] !== 0) e++;
+    if (e >= limit) throw new UserError(`corrupt ELF file: unterminated ${what}`);
+    let s = "";
+    for (let i = off; i < e; i++) s += String.fromCharCode(this.data[i]);
+    return s;
+  }
+}
+
+/** Parse an ELF64 little-endian RISC-V executable. Throws UserError on anything malformed. */
+export function parseElf(data: Uint8Array): ElfImage {
+  if (
+    data.length < 4 ||
+    data[0] !== 0x7f ||
+    data[1] !== 0x45 /* E */ ||
+    data[2] !== 0x4c /* L */ ||
+    data[3] !== 0x46 /* F */
+  ) {
+    throw new UserError("not an ELF file");
+  }
+  const r = new Reader(data);
+  if (data.length < EHDR_SIZE)
+    throw new UserError(`truncated ELF file: ${data.length} bytes, header needs 64`);
+  const cls = r.u8(4, "e_ident[EI_CLASS]");
+  const machine = r.u16(18, "e_machine");
+  if (machine !== EM_RISCV && cls === ELFCLASS64) {
+    throw new UserError(`ELF is for machine ${machineName(machine)}, not RISC-V`);
+  }
+  if (cls !== ELFCLASS64) {
+    // A 32-bit header has e_machine at the same offset.
+    if (machine !== EM_RISCV) throw new UserError(`ELF is for machine ${machineName(machine)}, not RISC-V`);
+    throw new UserError("ELF is 32-bit (RV32); tvisor runs 64-bit RISC-V programs");
+  }
+  if (r.u8(5, "e_ident[EI_DATA]") !== ELFDATA2LSB)
+    throw new UserError("ELF is big-endian; RISC-V is little-endian");
+  const type = r.u16(16, "e_type");
+  if (type !== ET_EXEC && type !== ET_DYN) {
+    throw new UserError(`ELF type ${type} is not an executable (expected ET_EXEC or ET_DYN)`);
+  }
+  const entry = r.u64(24, "e_entry");
+  const phoff = r.size(32, "e_phoff");
+  const shoff = r.size(40, "e_shoff");
+  const phentsize = r.u16(54, "e_phentsize");
+  const phnum = r.u16(56, "e_phnum");
+  const shentsize = r.u16(58, "e_shentsize");
+  const shnum = r.u16(60, "e_shnum");
+
+  if (phnum === 0) throw new UserError("ELF has no program headers: nothing to load");
+  if (phentsize < PHDR_SIZE) throw new UserError(`corrupt ELF file: e_phentsize ${phentsize} < ${PHDR_SIZE}`);
+  r.range(phoff, phnum * phentsize, "program header table");
+
+  const segments: ElfSegment[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const p = phoff + i * phentsize;
+    if (r.u32(p, "p_type") !== PT_LOAD) continue;
+    const seg: ElfSegment = {
+      flags: r.u32(p + 4, "p_flags"),
+      fileOffset: r.size(p + 8, "p_offset"),
+      vaddr: r.u64(p + 16, "p_vaddr"),
+      paddr: r.size(p + 24, "p_paddr"),
+      fileSize: r.size(p + 32, "p_filesz"),
+      memSize: r.size(p + 40, "p_memsz"),
+    };
+    if (seg.fileSize > seg.memSize) {
+      throw new UserError(`corrupt ELF file: segment ${i} has p_filesz > p_memsz`);
+    }
+    r.range(seg.fileOffset, seg.fileSize, `segment ${i} contents`);
+    if (seg.memSize > 0) segments.push(seg);
+  }
+  if (segments.length === 0) throw new UserError("ELF has no loadable segments");
+
+  const symbols = new Map<string, bigint>();
+  if (shoff !== 0 && shnum !== 0) readSymbols(r, shoff, shentsize, shnum, symbols);
+  return { entry, segments, symbols };
+}
+
+/** Collect the defined symbols of every SHT_SYMTAB section (gABI "Symbol Table"). */
+function readSymbols(
+  r: Reader,
+  shoff: number,
+  shentsize: number,
+  shnum: number,
+  out: Map<string, bigint>,
+): void {
+  if (shentsize < SHDR_SIZE) throw new UserError(`corrupt ELF file: e_shentsize ${shentsize} < ${SHDR_SIZE}`);
+  r.range(shoff, shnum * shentsize, "section header table");
+  for (let i = 0; i < shnum; i++) {
+    const s = shoff + i * shentsize;
+    if (r.u32(s + 4, "sh_type") !== SHT_SYMTAB) continue;
+    const off = r.size(s + 24, "sh_offset");
+    const size = r.size(s + 32, "sh_size");
+    const link = r.u32(s + 40, "sh_link");
+    const entsize = r.size(s + 56, "sh_entsize");
+    if (entsize < SYM_SIZE) throw new UserError(`corrupt ELF file: symbol entry size ${entsize}`);
+    if (link >= shnum) throw new UserError(`corrupt ELF file: symbol table links to section ${link}`);
+    r.range(off, size, "symbol table");
+    const str = shoff + link * shentsize;
+    const strOff = r.size(str + 24, "string table sh_offset");
+    const strSize = r.size(str + 32, "string table sh_size");
+    r.range(strOff, strSize, "string table");
+    const count = Math.floor(size / entsize);
+    for (let k = 0; k < count; k++) {
+      const e = off + k * entsize;
+      const nameOff = r.u32(e, "st_name");
+      const shndx = r.u16(e + 6, "st_shndx");
+      if (nameOff === 0 || shndx === 0) continue; // unnamed or undefined (SHN_UNDEF)
+      if (nameOff >= strSize)
+        throw new UserError(`corrupt ELF file: symbol name offset ${nameOff} outside its table`);
+      const name = r.cstring(strOff + nameOff, strOff + strSize, "symbol name");
+      if (!out.has(name)) out.set(name, r.u64(e + 8, "st_value"));
+    }
+  }
+}
+
+function machineName(m: number): string {
+  const name = MACHINE_NAMES[m];
+  return name === undefined ? `${m}` : `${name} (${m})`;
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
+/**
+ * Copy every PT_LOAD segment to its physical address (p_paddr) in RAM and zero the rest of its memory
+ * image (.bss). A segment not wholly inside RAM is a UserError; nothing is written in that case.
+ */
+export function loadElf(image: ElfImage, data: Uint8Array, ram: GuestRam): void {
+  for (const seg of image.segments) {
+    if (!ram.contains(seg.paddr, seg.memSize)) {
+      throw new UserError(
+        `segment ${hex(seg.paddr)}..${hex(seg.paddr + seg.memSize)} outside RAM [${hex(ram.base)}, ${hex(ram.base + ram.size)})`,
+      );
+    }
+  }
+  for (const seg of image.segments) {
+    const off = seg.paddr - ram.base;
+    ram.u8.set(data.subarray(seg.fileOffset, seg.fileOffset + seg.fileSize), off);
+    ram.u8.fill(0, off + seg.fileSize, off + seg.memSize);
+  }
+}
