@@ -138,17 +138,22 @@ const CSR_READ_ALIAS: ReadonlyMap<number, string> = new Map([
   [0x002, "frrm"],
   [0x003, "frcsr"],
 ]);
-/** Floating-point CSR write aliases (Table 25.3): fsflags/fsrm/fscsr. */
+/** Floating-point CSR write aliases (Table 25.3): fsflags/fsrm/fscsr, and fsflagsi/fsrmi for the immediate forms. */
 const CSR_WRITE_ALIAS: ReadonlyMap<number, string> = new Map([
   [0x001, "fsflags"],
   [0x002, "fsrm"],
   [0x003, "fscsr"],
 ]);
 
-/** The pseudo-instruction text for `d` (Tables 25.2, 25.3), or null when none applies. */
-function alias(d: Decoded, pc: number | bigint): string | null {
+/**
+ * The pseudo-instruction text for `d` (Tables 25.2, 25.3), or null when none applies. `compressed` says `d`
+ * is the expansion of an RVC instruction: C.MV expands to `add rd,x0,rs2` and reads as `mv` (§16.5).
+ */
+function alias(d: Decoded, pc: number | bigint, compressed: boolean): string | null {
   const { rd, rs1, rs2, imm } = d;
   switch (d.name) {
+    case "add":
+      return compressed && rs1 === 0 ? `mv ${x(rd)},${x(rs2)}` : null;
     case "addi":
       if (rd === 0 && rs1 === 0 && imm === 0) return "nop";
       if (rs1 === 0) return `li ${x(rd)},${imm}`;
@@ -202,8 +207,11 @@ function alias(d: Decoded, pc: number | bigint): string | null {
     }
     case "csrrc":
       return rd === 0 ? `csrc ${csrText(d.csr)},${x(rs1)}` : null;
-    case "csrrwi":
+    case "csrrwi": {
+      const w = CSR_WRITE_ALIAS.get(d.csr);
+      if (w !== undefined && d.csr !== 0x003) return rd === 0 ? `${w}i ${imm}` : `${w}i ${x(rd)},${imm}`;
       return rd === 0 ? `csrwi ${csrText(d.csr)},${imm}` : null;
+    }
     case "csrrsi":
       return rd === 0 ? `csrsi ${csrText(d.csr)},${imm}` : null;
     case "csrrci":
@@ -237,7 +245,8 @@ function alias(d: Decoded, pc: number | bigint): string | null {
  */
 export function disassemble(insn: number, pc: number | bigint = 0, options: DisasmOptions = {}): string {
   let word = insn | 0;
-  if ((word & 3) !== 3) {
+  const compressed = (word & 3) !== 3;
+  if (compressed) {
     const half = word & 0xffff;
     word = expandCompressed(half);
     if (word === 0) return `.2byte ${hex(half)}`;
@@ -245,7 +254,7 @@ export function disassemble(insn: number, pc: number | bigint = 0, options: Disa
   const d = decode(word);
   if (d === null) return `.4byte ${hex(word)}`;
   if (options.aliases ?? true) {
-    const a = alias(d, pc);
+    const a = alias(d, pc, compressed);
     if (a !== null) return a;
   }
   const ops = operands(d, pc);
