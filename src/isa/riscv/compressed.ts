@@ -92,6 +92,15 @@ function clWordOffset(h: number): number {
   return (((h >> 10) & 7) << 3) | bit(h, 6, 2) | bit(h, 5, 6);
 }
 
+/** CI-format stack-relative doubleword offset (C.LDSP/C.FLDSP): uimm[5]=inst[12], uimm[4:3|8:6]=inst[6:5|4:2]. */
+function spLoadDoubleOffset(h: number): number {
+  return bit(h, 12, 5) | (((h >> 5) & 3) << 3) | (((h >> 2) & 7) << 6);
+}
+/** CSS-format stack-relative doubleword offset (C.SDSP/C.FSDSP): uimm[5:3|8:6]=inst[12:10|9:7]. */
+function spStoreDoubleOffset(h: number): number {
+  return (((h >> 10) & 7) << 3) | (((h >> 7) & 7) << 6);
+}
+
 /** The rd'/rs1'/rs2' field at bit `lo` mapped to x8..x15 (Table 16.2). */
 function creg(h: number, lo: number): number {
   return 8 + ((h >> lo) & 7);
@@ -265,15 +274,6 @@ export function expandCompressed(h: number): number {
     default: // low bits 11: not a compressed instruction
       return 0;
   }
-}
-
-/** CI-format stack-relative doubleword offset (C.LDSP/C.FLDSP): uimm[5]=inst[12], uimm[4:3|8:6]=inst[6:5|4:2]. */
-function spLoadDoubleOffset(h: number): number {
-  return bit(h, 12, 5) | (((h >> 5) & 3) << 3) | (((h >> 2) & 7) << 6);
-}
-/** CSS-format stack-relative doubleword offset (C.SDSP/C.FSDSP): uimm[5:3|8:6]=inst[12:10|9:7]. */
-function spStoreDoubleOffset(h: number): number {
-  return (((h >> 10) & 7) << 3) | (((h >> 7) & 7) << 6);
 }
 
 /**

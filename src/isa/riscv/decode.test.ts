@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { CSR_MSTATUS, CSR_NAMES, csrName, csrNumber } from "./csr-names.js";
+import { CSR_MSTATUS, CSR_NAMES, csrIsReadOnly, csrMinPrivilege, csrName, csrNumber } from "./csr-names.js";
 import { decode, decodeFetched, instructionLength, lookupOpcode } from "./decode.js";
 import { OPCODE_INDEX, OPCODES } from "./opcodes.js";
 
@@ -154,4 +154,9 @@ test("CSR names agree with objdump (priv spec 1.12) and round-trip", () => {
   ];
   for (const [name, num] of required) assert.equal(csrNumber(name), num, name);
   assert.equal(csrName(0x7c0), undefined);
+  // Privileged spec §2.1 address conventions.
+  assert.equal(csrIsReadOnly(0xc00), true);
+  assert.equal(csrIsReadOnly(0xf14), true);
+  assert.equal(csrIsReadOnly(0x300), false);
+  assert.deepEqual([0xc00, 0x100, 0x600, 0x300].map(csrMinPrivilege), [0, 1, 2, 3]);
 });
