@@ -27,7 +27,7 @@ for src in $srcs; do
     cc -DQEMU_REFERENCE -o "$tmp/$name.elf" "$src"
     if [ -n "${QEMU_KEEP:-}" ]; then cp "$tmp/$name.elf" "$QEMU_KEEP/"; fi
     rc=0
-    timeout 60 qemu-system-riscv64 -M spike -m 256M -bios none -nographic -monitor none \
+    timeout 60 qemu-system-riscv64 -M spike -m 256M -bios none -nographic -monitor none -icount shift=0 \
       -kernel "$tmp/$name.elf" >"$tmp/$name.log" 2>&1 || rc=$?
     if [ $rc = 0 ]; then echo "qemu: $name PASS"; else echo "qemu: $name FAIL (exit $rc = failing case)"; cat "$tmp/$name.log"; status=1; fi
   fi

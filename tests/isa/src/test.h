@@ -245,4 +245,40 @@ test_##n:                               \
 #define TEST_RR_ZERODEST(n, inst, v1, v2) \
   TEST_CASE(n, x0, 0, li x11, v1; li x12, v2; inst x0, x11, x12)
 
+/*
+ * Case n: the single 4-byte instruction `insn` must raise an illegal-instruction exception in M-mode
+ * with mepc at it and mtval = its encoding (privileged spec 3.1.16: mtval may hold the faulting bits; we
+ * require them), then execution resumes after it.
+ */
+#define TEST_ILLEGAL(n, insn...)        \
+test_##n:                               \
+  li gp, n;                             \
+  CLEAR_TRAP;                           \
+  EXPECT_TRAP;                          \
+  la x5, 1f;                            \
+1: insn;                                \
+  CHECK_WORD(trap_cause, 2);            \
+  CHECK_WORD_REG(trap_epc, x5);         \
+  lwu x6, 0(x5);                        \
+  CHECK_WORD_REG(trap_tval, x6);        \
+  CHECK_WORD(trap_count, 1)
+
+/* Case n: `insn` must execute without any trap. */
+#define TEST_NO_TRAP(n, insn...)        \
+test_##n:                               \
+  li gp, n;                             \
+  CLEAR_TRAP;                           \
+  insn;                                 \
+  CHECK_WORD(trap_count, 0)
+
+/*
+ * QEMU's spike machine implements no `time` CSR (it traps; firmware would emulate it from the CLINT).
+ * Its reference build reads the CLINT's mtime instead; tvisor's build uses the CSR as the spec requires.
+ */
+#ifdef QEMU_REFERENCE
+#define RDTIME(reg) li reg, 0x200bff8; ld reg, 0(reg)
+#else
+#define RDTIME(reg) rdtime reg
+#endif
+
 #endif
