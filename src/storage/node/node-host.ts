@@ -1,0 +1,106 @@
+/** The Node.js StorageHost: positioned file I/O over node:fs/promises, path resolution, and zlib. */
+import { open } from "node:fs/promises";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { constants, deflateRawSync, inflateRawSync, inflateSync } from "node:zlib";
+import { UserError } from "../../base/errors.js";
+import type { DeflateCodec, FileHandle, StorageHost } from "../file-handle.js";
+
+type NodeHandle = Awaited<ReturnType<typeof open>>;
+
+class NodeFile implements FileHandle {
+  constructor(
+    readonly path: string,
+    private readonly fh: NodeHandle,
+  ) {}
+
+  async read(position: number, buf: Uint8Array): Promise<number> {
+    let done = 0;
+    while (done < buf.length) {
+      const { bytesRead } = await this.fh.read(buf, done, buf.length - done, position + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done;
+  }
+
+  async write(position: number, data: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.fh.write(data, done, data.length - done, position + done);
+      done += bytesWritten;
+    }
+  }
+
+  async size(): Promise<number> {
+    return (await this.fh.stat()).size;
+  }
+
+  async truncate(length: number): Promise<void> {
+    await this.fh.truncate(length);
+  }
+
+  async sync(): Promise<void> {
+    await this.fh.sync();
+  }
+
+  async allocatedBytes(): Promise<number> {
+    return (await this.fh.stat()).blocks * 512;
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}
+
+function ioError(path: string, e: unknown): UserError {
+  const code = (e as { code?: string }).code;
+  const why =
+    code === "ENOENT"
+      ? "No such file or directory"
+      : code === "EACCES" || code === "EPERM"
+        ? "Permission denied"
+        : code === "EISDIR"
+          ? "Is a directory"
+          : String((e as Error).message ?? e);
+  return new UserError(`could not open '${path}': ${why}`);
+}
+
+/** zlib from node: qcow2 uses raw deflate with a 4 KiB window (qcow2 spec, "compression_type"; QEMU uses -12). */
+export const nodeDeflate: DeflateCodec = {
+  deflateRaw(data, maxLength) {
+    const out = deflateRawSync(data, { windowBits: 12, memLevel: 9, level: constants.Z_DEFAULT_COMPRESSION });
+    return out.length < maxLength ? new Uint8Array(out.buffer, out.byteOffset, out.length) : null;
+  },
+  inflateRaw(data, outLength) {
+    // Trailing sector padding after the stream is normal, so stop at the stream end and accept it.
+    const out = inflateRawSync(data, { maxOutputLength: outLength, finishFlush: constants.Z_SYNC_FLUSH });
+    if (out.length !== outLength) throw new Error(`decompressed ${out.length} bytes, expected ${outLength}`);
+    return new Uint8Array(out.buffer, out.byteOffset, out.length);
+  },
+  inflateZlib(data, outLength) {
+    const out = inflateSync(data, { maxOutputLength: outLength, finishFlush: constants.Z_SYNC_FLUSH });
+    if (out.length !== outLength) throw new Error(`decompressed ${out.length} bytes, expected ${outLength}`);
+    return new Uint8Array(out.buffer, out.byteOffset, out.length);
+  },
+};
+
+export const nodeStorageHost: StorageHost = {
+  async open(path, writable) {
+    try {
+      return new NodeFile(path, await open(path, writable ? "r+" : "r"));
+    } catch (e) {
+      throw ioError(path, e);
+    }
+  },
+  async create(path) {
+    try {
+      return new NodeFile(path, await open(path, "w+"));
+    } catch (e) {
+      throw ioError(path, e);
+    }
+  },
+  resolveRelative(imagePath, name) {
+    return isAbsolute(name) ? name : resolve(dirname(imagePath), name);
+  },
+  deflate: nodeDeflate,
+};
