@@ -1,0 +1,148 @@
+/** The virtio console device (VIRTIO 1.2 §5.3) with a single port, over a CharBackend. */
+/*
+ * Usage: new VirtioConsole({ char: backend }) inside a VirtioMmioTransport; Linux names it /dev/hvc0.
+ * Queue 0 is receiveq (host → guest), queue 1 is transmitq (guest → host). Multiport and the
+ * emergency-write register are not offered. Host input that arrives while the driver has no receive
+ * buffers waits here (up to a bound) and is delivered when buffers are posted.
+ */
+import { checkState, type SavedState } from "../../base/state.js";
+import type { CharBackend } from "../../io/char-backend.js";
+import type { AccessSize } from "../../memory/mmio.js";
+import { VIRTIO_ID_CONSOLE } from "./constants.js";
+import { readConfigBytes, type VirtioDevice, type VirtioHost } from "./device.js";
+
+const RECEIVEQ = 0;
+const TRANSMITQ = 1;
+/** Host input kept while the guest has no receive buffers; more is dropped. */
+const MAX_PENDING = 64 * 1024;
+/** §5.3.4 struct virtio_console_config: cols, rows, max_nr_ports, emerg_wr. */
+const CONFIG_BYTES = 12;
+
+export interface VirtioConsoleOptions {
+  char: CharBackend;
+  queueSize?: number;
+}
+
+/** virtio-console, single port. */
+export class VirtioConsole implements VirtioDevice {
+  readonly deviceId = VIRTIO_ID_CONSOLE;
+  readonly queueMaxSizes: readonly number[];
+  readonly configSize = CONFIG_BYTES;
+  private readonly char: CharBackend;
+  private readonly config = new Uint8Array(CONFIG_BYTES);
+  private host: VirtioHost | null = null;
+  /** Host input not yet delivered, oldest first; `pendingOffset` bytes of the first chunk are already sent. */
+  private pending: Uint8Array[] = [];
+  private pendingOffset = 0;
+  private pendingBytes = 0;
+
+  constructor(opts: VirtioConsoleOptions) {
+    this.char = opts.char;
+    const size = opts.queueSize ?? 128;
+    this.queueMaxSizes = [size, size];
+    this.char.onInput((data) => this.input(data));
+  }
+
+  /** Queue host bytes for the guest. */
+  input(data: Uint8Array): void {
+    if (data.length === 0) return;
+    const room = MAX_PENDING - this.pendingBytes;
+    if (room <= 0) return;
+    const chunk = data.slice(0, room);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.deliver();
+  }
+
+  deviceFeatures(_bank: number): number {
+    return 0;
+  }
+  readConfig(offset: number, size: AccessSize): number {
+    return readConfigBytes(this.config, offset, size);
+  }
+  writeConfig(): void {}
+  attach(host: VirtioHost): void {
+    this.host = host;
+  }
+  activate(): void {
+    this.deliver();
+  }
+  reset(): void {}
+
+  notify(index: number): void {
+    if (index === RECEIVEQ) this.deliver();
+    else if (index === TRANSMITQ) this.transmit();
+  }
+
+  save(): SavedState {
+    const total = this.pendingBytes - this.pendingOffset;
+    const pending = new Uint8Array(total);
+    let at = 0;
+    this.pending.forEach((c, i) => {
+      const part = i === 0 ? c.subarray(this.pendingOffset) : c;
+      pending.set(part, at);
+      at += part.length;
+    });
+    return { kind: "virtio-console", version: 1, pending };
+  }
+
+  restore(state: SavedState): void {
+    checkState(state, "virtio-console", 1);
+    const p = state.pending;
+    if (!(p instanceof Uint8Array)) throw new Error("cannot restore virtio-console: malformed state");
+    this.pending = p.length > 0 ? [p.slice()] : [];
+    this.pendingOffset = 0;
+    this.pendingBytes = p.length;
+  }
+
+  private transmit(): void {
+    const host = this.host;
+    if (host === null) return;
+    const q = host.queue(TRANSMITQ);
+    let used = false;
+    for (let chain = q.pop(); chain !== null; chain = q.pop()) {
+      if (chain.readBytes > 0) {
+        const out = new Uint8Array(chain.readBytes);
+        chain.read(0, out);
+        this.char.write(out);
+      }
+      q.push(chain.head, 0);
+      used = true;
+    }
+    if (used) host.usedBuffers(TRANSMITQ);
+  }
+
+  /** Copy pending input into receive buffers (§5.3.6.1). */
+  private deliver(): void {
+    const host = this.host;
+    if (host === null || !host.isActive() || this.pending.length === 0) return;
+    try {
+      const q = host.queue(RECEIVEQ);
+      let used = false;
+      while (this.pending.length > 0) {
+        const chain = q.pop();
+        if (chain === null) break;
+        let written = 0;
+        while (this.pending.length > 0 && written < chain.writeBytes) {
+          const chunk = this.pending[0].subarray(this.pendingOffset);
+          const n = chain.write(written, chunk);
+          if (n === 0) break;
+          written += n;
+          this.pendingOffset += n;
+          if (this.pendingOffset === this.pending[0].length) {
+            this.pendingBytes -= this.pending[0].length;
+            this.pending.shift();
+            this.pendingOffset = 0;
+          }
+        }
+        q.push(chain.head, written);
+        used = true;
+        if (written === 0) break; // a buffer with no writable space: stop rather than spin
+      }
+      if (used) host.usedBuffers(RECEIVEQ);
+    } catch (e) {
+      // Input arrives outside any MMIO access, so the transport's guard is not on the stack.
+      host.fail(e instanceof Error ? e.message : String(e));
+    }
+  }
+}

@@ -1,0 +1,186 @@
+/** The virtio network device (VIRTIO 1.2 §5.1), one queue pair, exchanging Ethernet frames with a NetBackend. */
+/*
+ * Usage: new VirtioNet({ backend, mac: Uint8Array.of(0x52, 0x54, 0, 0x12, 0x34, 0x56) }).
+ * Queue 0 is receiveq1, queue 1 is transmitq1. Offered: VIRTIO_NET_F_MAC and VIRTIO_NET_F_STATUS
+ * (link up); no checksum or segmentation offloads, so every virtio_net_hdr is all zero except
+ * num_buffers. With VIRTIO_F_VERSION_1 the header is always 12 bytes (§5.1.6).
+ */
+import { checkState, type SavedState } from "../../base/state.js";
+import type { NetBackend } from "../../io/net-backend.js";
+import type { AccessSize } from "../../memory/mmio.js";
+import { VIRTIO_ID_NET } from "./constants.js";
+import { readConfigBytes, type VirtioDevice, type VirtioHost } from "./device.js";
+
+export const VIRTIO_NET_F_MAC = 5;
+export const VIRTIO_NET_F_STATUS = 16;
+export const VIRTIO_NET_S_LINK_UP = 1;
+/** §5.1.6: struct virtio_net_hdr with num_buffers (virtio_net_hdr_v1). */
+export const VIRTIO_NET_HDR_BYTES = 12;
+
+const RECEIVEQ = 0;
+const TRANSMITQ = 1;
+/** Frames kept while the guest has no receive buffers; older traffic beyond this is dropped, as a NIC would. */
+const MAX_PENDING_FRAMES = 256;
+/** Largest frame accepted from the guest (no GSO offered): 64 KiB covers any MTU a driver could pick. */
+const MAX_FRAME = 65536;
+/** §5.1.4 struct virtio_net_config: mac[6], status, max_virtqueue_pairs, mtu. */
+const CONFIG_BYTES = 12;
+
+export interface VirtioNetOptions {
+  backend: NetBackend;
+  mac: Uint8Array;
+  queueSize?: number;
+}
+
+/** virtio-net with one rx/tx queue pair. */
+export class VirtioNet implements VirtioDevice {
+  readonly deviceId = VIRTIO_ID_NET;
+  readonly queueMaxSizes: readonly number[];
+  readonly configSize = CONFIG_BYTES;
+  private readonly backend: NetBackend;
+  private readonly config = new Uint8Array(CONFIG_BYTES);
+  private readonly rxHeader = new Uint8Array(VIRTIO_NET_HDR_BYTES);
+  private host: VirtioHost | null = null;
+  private pending: Uint8Array[] = [];
+  private linkUp = true;
+  /** Counters for diagnostics. */
+  rxDropped = 0;
+  txFrames = 0;
+  rxFrames = 0;
+
+  constructor(opts: VirtioNetOptions) {
+    if (opts.mac.length !== 6) throw new Error("virtio-net MAC must be 6 bytes");
+    this.backend = opts.backend;
+    const size = opts.queueSize ?? 256;
+    this.queueMaxSizes = [size, size];
+    this.config.set(opts.mac, 0);
+    this.writeStatus();
+    // §5.1.6: num_buffers is 1 when VIRTIO_NET_F_MRG_RXBUF is not negotiated.
+    new DataView(this.rxHeader.buffer).setUint16(10, 1, true);
+    this.backend.onReceive((frame) => this.receive(frame));
+  }
+
+  get mac(): Uint8Array {
+    return this.config.slice(0, 6);
+  }
+
+  /** Change the link state reported in config `status` (§5.1.4) and tell the driver. */
+  setLinkUp(up: boolean): void {
+    if (up === this.linkUp) return;
+    this.linkUp = up;
+    this.writeStatus();
+    this.host?.configChanged();
+  }
+
+  /** A frame from the backend for the guest. */
+  receive(frame: Uint8Array): void {
+    const host = this.host;
+    if (host === null || !host.isActive() || !this.linkUp) {
+      this.rxDropped++;
+      return;
+    }
+    if (this.pending.length >= MAX_PENDING_FRAMES) {
+      this.rxDropped++;
+      return;
+    }
+    this.pending.push(frame.slice());
+    this.deliver();
+  }
+
+  deviceFeatures(bank: number): number {
+    return bank === 0 ? (1 << VIRTIO_NET_F_MAC) | (1 << VIRTIO_NET_F_STATUS) : 0;
+  }
+  readConfig(offset: number, size: AccessSize): number {
+    return readConfigBytes(this.config, offset, size);
+  }
+  writeConfig(): void {
+    // §5.1.4: the MAC is writable only for legacy drivers without VIRTIO_NET_F_CTRL_MAC_ADDR; ignore.
+  }
+  attach(host: VirtioHost): void {
+    this.host = host;
+  }
+  activate(): void {}
+  reset(): void {
+    this.pending = [];
+  }
+
+  notify(index: number): void {
+    if (index === RECEIVEQ) this.deliver();
+    else if (index === TRANSMITQ) this.transmit();
+  }
+
+  save(): SavedState {
+    return {
+      kind: "virtio-net",
+      version: 1,
+      mac: this.config.slice(0, 6),
+      linkUp: this.linkUp,
+    };
+  }
+
+  restore(state: SavedState): void {
+    checkState(state, "virtio-net", 1);
+    const mac = state.mac;
+    if (!(mac instanceof Uint8Array) || mac.length !== 6)
+      throw new Error("cannot restore virtio-net: bad MAC");
+    this.config.set(mac, 0);
+    this.linkUp = state.linkUp !== false;
+    this.writeStatus();
+    // Frames in transit are not part of the machine state; networks lose packets.
+    this.pending = [];
+  }
+
+  private writeStatus(): void {
+    new DataView(this.config.buffer).setUint16(6, this.linkUp ? VIRTIO_NET_S_LINK_UP : 0, true);
+  }
+
+  private transmit(): void {
+    const host = this.host;
+    if (host === null) return;
+    const q = host.queue(TRANSMITQ);
+    let used = false;
+    for (let chain = q.pop(); chain !== null; chain = q.pop()) {
+      const len = chain.readBytes - VIRTIO_NET_HDR_BYTES;
+      // §5.1.6.2: header then frame, all device-readable. Runts and giants are dropped.
+      if (len > 0 && len <= MAX_FRAME && this.linkUp) {
+        const frame = new Uint8Array(len);
+        chain.read(VIRTIO_NET_HDR_BYTES, frame);
+        this.txFrames++;
+        this.backend.send(frame);
+      }
+      q.push(chain.head, 0);
+      used = true;
+    }
+    if (used) host.usedBuffers(TRANSMITQ);
+  }
+
+  /** Fill receive buffers with pending frames (§5.1.6.3), one frame per buffer. */
+  private deliver(): void {
+    const host = this.host;
+    if (host === null || !host.isActive() || this.pending.length === 0) return;
+    try {
+      const q = host.queue(RECEIVEQ);
+      let used = false;
+      while (this.pending.length > 0) {
+        const chain = q.pop();
+        if (chain === null) break;
+        const frame = this.pending.shift()!;
+        if (chain.writeBytes < VIRTIO_NET_HDR_BYTES + frame.length) {
+          // Too big for the buffers this driver posts: drop the frame, keep the buffer.
+          q.unpop();
+          this.rxDropped++;
+          continue;
+        }
+        chain.write(0, this.rxHeader);
+        chain.write(VIRTIO_NET_HDR_BYTES, frame);
+        q.push(chain.head, VIRTIO_NET_HDR_BYTES + frame.length);
+        this.rxFrames++;
+        used = true;
+      }
+      if (used) host.usedBuffers(RECEIVEQ);
+    } catch (e) {
+      // Frames arrive outside any MMIO access, so the transport's guard is not on the stack.
+      host.fail(e instanceof Error ? e.message : String(e));
+    }
+  }
+}
