@@ -38,6 +38,13 @@ _start:                                 \
   csrwi mie, 0;                         \
   csrwi medeleg, 0;                     \
   csrwi mideleg, 0;                     \
+  /* PMP: one NAPOT entry covering everything, so S and U may access memory (priv spec 3.7.1). */ \
+  li t0, -1;                            \
+  csrw pmpaddr0, t0;                    \
+  li t0, 0x1f;                          \
+  csrw pmpcfg0, t0;                     \
+  la t0, strap_entry;                   \
+  csrw stvec, t0;                       \
   j test_main;                          \
   .text;                                \
 test_main:
@@ -280,5 +287,36 @@ test_##n:                               \
 #else
 #define RDTIME(reg) rdtime reg
 #endif
+
+/*
+ * Case n: in privilege `mode` (0 U, 1 S; entered from M by mret), `insn` must raise an illegal-instruction
+ * exception taken to M with mtval = its encoding; the checks run in that mode, then control returns to M.
+ */
+#define TEST_ILLEGAL_IN(n, mode, insn...) \
+test_##n:                               \
+  li gp, n;                             \
+  CLEAR_TRAP;                           \
+  EXPECT_TRAP;                          \
+  MRET_TO(mode, 1f);                    \
+1: la x5, 2f;                           \
+2: insn;                                \
+  CHECK_WORD(trap_cause, 2);            \
+  CHECK_WORD_REG(trap_epc, x5);         \
+  lwu x6, 0(x5);                        \
+  CHECK_WORD_REG(trap_tval, x6);        \
+  CHECK_WORD(trap_mpp, mode);           \
+  GOTO_M(3f);                           \
+3:
+
+/* Case n: in privilege `mode`, `insn` must execute without trapping; then control returns to M. */
+#define TEST_OK_IN(n, mode, insn...)    \
+test_##n:                               \
+  li gp, n;                             \
+  CLEAR_TRAP;                           \
+  MRET_TO(mode, 1f);                    \
+1: insn;                                \
+  CHECK_WORD(trap_count, 0);            \
+  GOTO_M(3f);                           \
+3:
 
 #endif
