@@ -25,6 +25,9 @@ class StubHart implements SbiHart {
   writeCsr(n: number, v: bigint): void {
     this.csr.set(n, v);
   }
+  setPrivilege(p: number): void {
+    this.priv = p;
+  }
   flushTlb(): void {
     this.flushes++;
   }

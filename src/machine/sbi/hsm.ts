@@ -74,8 +74,8 @@ export class SbiHsm implements SbiExtension {
     h.setX(REG_A0, BigInt(id));
     h.setX(REG_A0 + 1, c.args[2]);
     h.writeCsr(CSR_SATP, 0n);
-    h.writeCsr(CSR_SSTATUS, h.readCsr(CSR_SSTATUS) & ~SSTATUS_SIE);
-    h.priv = PRIV_S;
+    h.writeCsr(CSR_SSTATUS, (h.readCsr(CSR_SSTATUS) ?? 0n) & ~SSTATUS_SIE);
+    h.setPrivilege(PRIV_S);
     h.pc = addr;
     h.waitingForInterrupt = false;
     h.flushTlb();

@@ -13,11 +13,11 @@ const MIP_SSIP = 2n;
  * acknowledges an IPI by clearing sip.SSIP itself (arch/riscv/kernel/sbi.c, sbi_ipi_clear).
  */
 export function raiseSsip(h: SbiHart): void {
-  h.writeCsr(CSR_MIP, h.readCsr(CSR_MIP) | MIP_SSIP);
+  h.writeCsr(CSR_MIP, (h.readCsr(CSR_MIP) ?? 0n) | MIP_SSIP);
 }
 
 export function clearSsip(h: SbiHart): void {
-  h.writeCsr(CSR_MIP, h.readCsr(CSR_MIP) & ~MIP_SSIP);
+  h.writeCsr(CSR_MIP, (h.readCsr(CSR_MIP) ?? 0n) & ~MIP_SSIP);
 }
 
 export class SbiIpi implements SbiExtension {

@@ -7,13 +7,16 @@
 export interface SbiHart {
   readonly hartId: number;
   pc: number;
-  priv: number;
+  readonly priv: number;
   stopped: boolean;
   waitingForInterrupt: boolean;
   getX(i: number): bigint;
   setX(i: number, v: bigint): void;
-  readCsr(n: number): bigint;
+  /** A CSR as M-mode reads it; undefined when the CSR does not exist. */
+  readCsr(n: number): bigint | undefined;
   writeCsr(n: number, v: bigint): void;
+  /** Change privilege (and drop any translation state that depends on it). */
+  setPrivilege(priv: number): void;
   flushTlb(): void;
 }
 

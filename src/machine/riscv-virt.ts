@@ -1,0 +1,481 @@
+/** The riscv-virt board: QEMU-virt-compatible RAM, bus, interrupt controllers, devices and harts, and its run loop. */
+import { UserError } from "../base/errors.js";
+import { checkState, type SavedState, type Stateful, type StateValue } from "../base/state.js";
+import { Hart } from "../cpu/hart.js";
+import { Aclint } from "../devices/aclint.js";
+import { GoldfishRtc } from "../devices/goldfish-rtc.js";
+import type { HartInterruptSink } from "../devices/irq.js";
+import { Ns16550 } from "../devices/ns16550.js";
+import { Plic } from "../devices/plic.js";
+import { type PowerEvent, SifiveTest } from "../devices/sifive-test.js";
+import type { VirtioDevice } from "../devices/virtio/device.js";
+import { VirtioMmioTransport } from "../devices/virtio/mmio-transport.js";
+import type { CharBackend } from "../io/char-backend.js";
+import type { Clock } from "../io/clock.js";
+import { GuestRam } from "../memory/guest-ram.js";
+import { PhysicalBus } from "../memory/phys-bus.js";
+import { type BootLayout, planBootLayout } from "./boot-layout.js";
+import type { LinuxKernel } from "./linux-image.js";
+import { buildResetVector, FW_DYNAMIC_INFO_ADDR } from "./reset-vector.js";
+import { Rom } from "./rom.js";
+import { BuiltinSbi } from "./sbi/builtin-sbi.js";
+import type { SbiPlatform } from "./sbi/sbi-call.js";
+import { CSR_STIMECMP } from "./sbi/time.js";
+import { buildVirtFdt, DEFAULT_RISCV_ISA } from "./virt-fdt.js";
+import {
+  KERNEL_LOAD_ADDR,
+  VIRT_CLINT_BASE,
+  VIRT_CLINT_SIZE,
+  VIRT_DRAM_BASE,
+  VIRT_MROM_BASE,
+  VIRT_MROM_SIZE,
+  VIRT_PLIC_BASE,
+  VIRT_RTC_BASE,
+  VIRT_RTC_IRQ,
+  VIRT_RTC_SIZE,
+  VIRT_TEST_BASE,
+  VIRT_TEST_SIZE,
+  VIRT_UART0_BASE,
+  VIRT_UART0_IRQ,
+  VIRT_UART0_SIZE,
+  VIRT_VIRTIO_BASE,
+  VIRT_VIRTIO_COUNT,
+  VIRT_VIRTIO_IRQ,
+  VIRT_VIRTIO_SIZE,
+  virtPlicSize,
+} from "./virt-memory-map.js";
+
+export const MAX_HARTS = 8;
+
+/** How the harts start: the built-in SBI (kernel in S-mode) or real M-mode firmware in RAM. */
+export type FirmwareMode = "builtin" | "external";
+
+export interface RiscvVirtOptions {
+  ramBytes: number;
+  harts: number;
+  firmware: FirmwareMode;
+  clock: Clock;
+  console: CharBackend;
+  /** Devices for virtio-mmio slots 0, 1, ... (at most 8). */
+  virtio?: VirtioDevice[];
+  isa?: string;
+  mmuType?: "riscv,sv39" | "riscv,sv48";
+  /** Host randomness for `/chosen/rng-seed`. */
+  random?: (n: number) => Uint8Array;
+  /** Instructions per hart per round-robin turn. */
+  batch?: number;
+  /** Diagnostics from devices (virtio DEVICE_NEEDS_RESET reasons). */
+  log?: (msg: string) => void;
+}
+
+export interface LinuxBootSpec {
+  kernel?: LinuxKernel;
+  initrd?: Uint8Array;
+  bootargs: string;
+  /** M-mode firmware image (raw binary), loaded at the start of RAM; required in "external" mode. */
+  firmware?: Uint8Array;
+}
+
+/** Why run() returned. `reset` asks the owner to rebuild the machine and boot again. */
+export type MachineExit =
+  | { kind: "poweroff" }
+  | { kind: "reset" }
+  | { kind: "fail"; code: number }
+  | { kind: "stopped" };
+
+/** RISC-V privileged spec 3.1.8/3.1.9 numbers used to put the harts into S-mode without firmware. */
+const CSR_MEDELEG = 0x302;
+const CSR_MIDELEG = 0x303;
+const CSR_MCOUNTEREN = 0x306;
+const CSR_MENVCFG = 0x30a;
+const CSR_PMPCFG0 = 0x3a0;
+const CSR_PMPADDR0 = 0x3b0;
+const PRIV_S = 1;
+const PRIV_M = 3;
+/**
+ * Exceptions a supervisor handles itself once no M-mode firmware sits below it: every delegable
+ * cause (spec 3.1.8) except ecall-from-S, which is the SBI call the board serves.
+ */
+const MEDELEG_ALL_BUT_SCALL = 0xb3ff & ~(1 << 9);
+/** SSIP | STIP | SEIP: supervisor interrupts go straight to S-mode, as OpenSBI configures. */
+const MIDELEG_S_INTERRUPTS = 0x222;
+/** menvcfg.STCE (bit 63, Sstc spec): stimecmp drives STIP. */
+const MENVCFG_STCE = 1n << 63n;
+/** mcounteren CY|TM|IR: S-mode may read cycle, time and instret (privileged spec 3.1.11). */
+const MCOUNTEREN_ALL = 0x7n;
+/** PMP entry 0 as NAPOT over the whole address space with RWX (spec 3.7.1), as OpenSBI leaves it for S-mode. */
+const PMPADDR_ALL = (1n << 54n) - 1n;
+const PMPCFG_NAPOT_RWX = 0x1fn;
+
+/** Wall time between yields to the host event loop while the guest is busy (input, block I/O). */
+const YIELD_INTERVAL_NS = 4e6;
+/** Longest idle sleep, so polling guests and missed wake-ups cost at most this much latency. */
+const MAX_IDLE_SLEEP_MS = 50;
+const NS_PER_TICK = 100;
+
+/** A board instance. Build it, `loadLinux()` (or `restore()`), then `run()`. */
+export class RiscvVirt implements Stateful {
+  readonly ram: GuestRam;
+  readonly bus: PhysicalBus;
+  readonly harts: Hart[] = [];
+  readonly clint: Aclint;
+  readonly plic: Plic;
+  readonly uart: Ns16550;
+  readonly rtc: GoldfishRtc;
+  readonly test: SifiveTest;
+  readonly transports: VirtioMmioTransport[] = [];
+  readonly sbi: BuiltinSbi | null;
+  readonly rom: Rom;
+  private readonly opts: RiscvVirtOptions;
+  private readonly batch: number;
+  private exit: MachineExit | null = null;
+  private wakeResolver: (() => void) | null = null;
+  /** Console input for the SBI console; used only once the guest reads it (see routeInput). */
+  private readonly sbiInput: number[] = [];
+  private sbiConsoleActive = false;
+  private running = false;
+  layout: BootLayout | null = null;
+
+  constructor(opts: RiscvVirtOptions) {
+    if (!Number.isInteger(opts.harts) || opts.harts < 1 || opts.harts > MAX_HARTS) {
+      throw new UserError(`--cpus must be 1..${MAX_HARTS}, got ${opts.harts}`);
+    }
+    const virtio = opts.virtio ?? [];
+    if (virtio.length > VIRT_VIRTIO_COUNT) throw new UserError(`at most ${VIRT_VIRTIO_COUNT} virtio devices`);
+    this.opts = opts;
+    this.batch = opts.batch ?? (opts.harts === 1 ? 50_000 : 4_000);
+    this.ram = new GuestRam(VIRT_DRAM_BASE, opts.ramBytes);
+    this.bus = new PhysicalBus(this.ram);
+
+    const sink: HartInterruptSink = {
+      setPending: (hartId, bit, level) => {
+        const h = this.harts[hartId];
+        if (!h) return;
+        h.setMip(bit, level);
+        if (level) this.wake();
+      },
+    };
+    this.clint = new Aclint({ hartCount: opts.harts, sink, clock: opts.clock });
+    this.plic = new Plic({ hartCount: opts.harts, sink });
+    // The UART sees console input through routeInput, so the SBI console can take it over.
+    const uartChar: CharBackend = { write: (d) => opts.console.write(d), onInput: () => {} };
+    this.uart = new Ns16550({ char: uartChar, irq: this.plic.line(VIRT_UART0_IRQ) });
+    opts.console.onInput((d) => this.routeInput(d));
+    this.rtc = new GoldfishRtc({ clock: opts.clock, irq: this.plic.line(VIRT_RTC_IRQ) });
+    this.test = new SifiveTest((kind, code) => this.powerEvent(kind, code));
+    this.rom = new Rom("mrom");
+
+    this.bus.map(VIRT_MROM_BASE, VIRT_MROM_SIZE, this.rom);
+    this.bus.map(VIRT_TEST_BASE, VIRT_TEST_SIZE, this.test);
+    this.bus.map(VIRT_RTC_BASE, VIRT_RTC_SIZE, this.rtc);
+    this.bus.map(VIRT_CLINT_BASE, VIRT_CLINT_SIZE, this.clint);
+    this.bus.map(VIRT_PLIC_BASE, virtPlicSize(opts.harts), this.plic);
+    this.bus.map(VIRT_UART0_BASE, VIRT_UART0_SIZE, this.uart);
+    virtio.forEach((device, slot) => {
+      const t = new VirtioMmioTransport({
+        device,
+        ram: this.ram,
+        irq: this.plic.line(VIRT_VIRTIO_IRQ + slot),
+        name: `virtio${slot}`,
+        onError: (reason) => opts.log?.(`virtio${slot}: ${reason}`),
+      });
+      this.transports.push(t);
+      this.bus.map(VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_SIZE, VIRT_VIRTIO_SIZE, t);
+    });
+
+    for (let i = 0; i < opts.harts; i++) {
+      this.harts.push(new Hart({ hartId: i, bus: this.bus, timer: this.clint }));
+    }
+    if (opts.firmware === "builtin") {
+      this.sbi = new BuiltinSbi(this.sbiPlatform());
+      const hook = (h: Hart) => this.sbi!.handle(h);
+      for (const h of this.harts) h.ecallHook = hook;
+    } else {
+      this.sbi = null;
+    }
+  }
+
+  /** The device tree this board describes (also what loadLinux writes into RAM). */
+  buildFdt(bootargs: string, initrd?: { start: number; end: number }): Uint8Array {
+    return buildVirtFdt({
+      harts: this.opts.harts,
+      isa: this.opts.isa ?? DEFAULT_RISCV_ISA,
+      mmuType: this.opts.mmuType,
+      ramBase: this.ram.base,
+      ramSize: this.ram.size,
+      bootargs,
+      initrd,
+      rngSeed: this.opts.random?.(32),
+      virtioSlots: this.transports.map((_, i) => i),
+    });
+  }
+
+  /**
+   * Place firmware, kernel, initramfs and DTB in RAM and set the harts' reset state: the Linux
+   * RISC-V boot protocol (Documentation/riscv/boot.rst: a0 = hartid, a1 = DTB, satp = 0) for the
+   * built-in SBI, or QEMU's reset-vector state (a0 = hartid, a1 = DTB, a2 = fw_dynamic_info) for firmware.
+   */
+  loadLinux(spec: LinuxBootSpec): BootLayout {
+    const external = this.opts.firmware === "external";
+    if (external && !spec.firmware) throw new UserError("external firmware mode needs a firmware image");
+    if (!external && !spec.kernel) throw new UserError("no kernel given");
+    const initrdLen = spec.initrd?.length ?? 0;
+    const probe = this.buildFdt(spec.bootargs, spec.initrd ? { start: 0, end: 0 } : undefined);
+    const layout = planBootLayout({
+      ramBase: this.ram.base,
+      ramSize: this.ram.size,
+      kernelSize: spec.kernel?.header.imageSize,
+      initrdSize: initrdLen,
+      fdtSize: probe.length,
+      firmwareSize: external ? spec.firmware?.length : undefined,
+    });
+    const fdt = this.buildFdt(
+      spec.bootargs,
+      spec.initrd ? { start: layout.initrdAddr, end: layout.initrdAddr + initrdLen } : undefined,
+    );
+    const put = (addr: number, data: Uint8Array) => this.ram.u8.set(data, addr - this.ram.base);
+    put(layout.fdtAddr, fdt);
+    if (spec.kernel) put(layout.kernelAddr, spec.kernel.image);
+    if (spec.initrd) put(layout.initrdAddr, spec.initrd);
+    this.layout = layout;
+
+    if (external) {
+      put(this.ram.base, spec.firmware!);
+      const rom = buildResetVector({
+        startAddr: this.ram.base,
+        fdtAddr: layout.fdtAddr,
+        nextAddr: KERNEL_LOAD_ADDR,
+      });
+      this.rom.load(rom);
+      // QEMU starts every hart at the reset vector in M-mode; its effect is applied directly.
+      for (const h of this.harts) {
+        h.setPrivilege(PRIV_M);
+        h.pc = this.ram.base;
+        h.setX(10, BigInt(h.hartId));
+        h.setX(11, BigInt(layout.fdtAddr));
+        h.setX(12, BigInt(FW_DYNAMIC_INFO_ADDR));
+        h.stopped = false;
+      }
+    } else {
+      for (const h of this.harts) {
+        this.enterSupervisor(h);
+        // SBI HSM ordered booting (SBI spec v2.0 chapter 9): only the boot hart runs; Linux starts the rest.
+        h.stopped = h.hartId !== 0;
+      }
+      const boot = this.harts[0];
+      boot.pc = layout.kernelAddr;
+      boot.setX(10, 0n);
+      boot.setX(11, BigInt(layout.fdtAddr));
+    }
+    return layout;
+  }
+
+  /** Total instructions retired by all harts. */
+  get instret(): number {
+    let n = 0;
+    for (const h of this.harts) n += h.instret;
+    return n;
+  }
+
+  /** Ask run() to return with { kind: "stopped" } (Ctrl-A X, an API stop). */
+  stop(): void {
+    this.exit ??= { kind: "stopped" };
+    this.wake();
+  }
+
+  /**
+   * Run until power-off, reset, failure or stop(). Harts take turns in batches; between batches the
+   * timers are updated, and the loop yields to the host event loop so console input and block I/O
+   * completions get in. When every hart waits for an interrupt the loop sleeps until the next timer
+   * deadline or until a device raises an interrupt.
+   */
+  async run(): Promise<MachineExit> {
+    if (this.running) throw new Error("machine is already running");
+    this.running = true;
+    try {
+      const clock = this.opts.clock;
+      let lastYield = clock.nowNs();
+      while (this.exit === null) {
+        let ran = 0;
+        for (const h of this.harts) {
+          if (h.stopped) continue;
+          ran += h.run(this.batch);
+          if (this.exit !== null) break;
+        }
+        this.clint.update();
+        this.rtc.update();
+        if (this.exit !== null) break;
+        if (ran === 0) {
+          await this.idle();
+          lastYield = clock.nowNs();
+        } else if (clock.nowNs() - lastYield > YIELD_INTERVAL_NS) {
+          await yieldToHost();
+          lastYield = clock.nowNs();
+        }
+      }
+      const exit = this.exit;
+      this.exit = null;
+      return exit;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Snapshot everything the guest can observe: RAM, harts, devices, SBI console state. */
+  save(): SavedState {
+    return {
+      kind: "riscv-virt",
+      version: 1,
+      harts: this.opts.harts,
+      firmware: this.opts.firmware,
+      ramBase: this.ram.base,
+      ramSize: this.ram.size,
+      ram: this.ram.u8.slice(),
+      rom: this.rom.contents(),
+      hartStates: this.harts.map((h) => h.save()),
+      clint: this.clint.save(),
+      plic: this.plic.save(),
+      uart: this.uart.save(),
+      rtc: this.rtc.save(),
+      test: this.test.save(),
+      virtio: this.transports.map((t) => t.save()),
+      sbiConsoleActive: this.sbiConsoleActive,
+      sbiInput: Uint8Array.from(this.sbiInput),
+    };
+  }
+
+  /** Restore into a board built with the same options (harts, RAM size, firmware mode, virtio devices). */
+  restore(s: SavedState): void {
+    checkState(s, "riscv-virt", 1);
+    if (s.harts !== this.opts.harts || s.ramSize !== this.ram.size || s.firmware !== this.opts.firmware) {
+      throw new Error(
+        `snapshot is for ${s.harts} hart(s), ${s.ramSize} bytes of RAM, ${s.firmware} firmware; this machine differs`,
+      );
+    }
+    const virtio = s.virtio as StateValue[];
+    if (virtio.length !== this.transports.length)
+      throw new Error("snapshot has a different set of virtio devices");
+    this.ram.u8.set(s.ram as Uint8Array);
+    this.rom.load(s.rom as Uint8Array);
+    (s.hartStates as StateValue[]).forEach((hs, i) => {
+      this.harts[i].restore(hs as SavedState);
+    });
+    this.clint.restore(s.clint as SavedState);
+    this.plic.restore(s.plic as SavedState);
+    this.uart.restore(s.uart as SavedState);
+    this.rtc.restore(s.rtc as SavedState);
+    this.test.restore(s.test as SavedState);
+    virtio.forEach((v, i) => {
+      this.transports[i].restore(v as SavedState);
+    });
+    this.sbiConsoleActive = s.sbiConsoleActive as boolean;
+    this.sbiInput.length = 0;
+    this.sbiInput.push(...(s.sbiInput as Uint8Array));
+  }
+
+  /** Reset state of a hart entering Linux directly in S-mode (what OpenSBI would have set up in M-mode). */
+  private enterSupervisor(h: Hart): void {
+    h.writeCsr(CSR_MEDELEG, BigInt(MEDELEG_ALL_BUT_SCALL));
+    h.writeCsr(CSR_MIDELEG, BigInt(MIDELEG_S_INTERRUPTS));
+    h.writeCsr(CSR_MCOUNTEREN, MCOUNTEREN_ALL);
+    h.writeCsr(CSR_MENVCFG, MENVCFG_STCE);
+    h.writeCsr(CSR_PMPADDR0, PMPADDR_ALL);
+    h.writeCsr(CSR_PMPCFG0, PMPCFG_NAPOT_RWX);
+    // Sstc: no timer event until the kernel programs one.
+    h.writeCsr(CSR_STIMECMP, (1n << 64n) - 1n);
+    h.writeCsr(0x180, 0n); // satp: MMU off (Linux boot.rst)
+    h.setPrivilege(PRIV_S);
+    h.flushTlb();
+  }
+
+  private sbiPlatform(): SbiPlatform {
+    return {
+      hartCount: this.opts.harts,
+      hart: (id) => (Number.isInteger(id) && id >= 0 ? this.harts[id] : undefined),
+      mtime: () => this.clint.mtime(),
+      consoleWrite: (d) => this.opts.console.write(d),
+      consoleRead: () => {
+        // The first SBI console read claims console input for the SBI console (hvc0 / earlycon=sbi).
+        this.sbiConsoleActive = true;
+        return this.sbiInput.length > 0 ? this.sbiInput.shift()! : -1;
+      },
+      physSlice: (addr, len) => this.ram.slice(addr, len),
+      systemReset: (type) => this.powerEvent(type === "shutdown" ? "poweroff" : "reset", 0),
+      kick: () => this.wake(),
+    };
+  }
+
+  /**
+   * Console input goes to the UART, unless the guest reads the SBI console, which then takes it:
+   * a kernel with console=hvc0 polls SBI getchar and never reads the UART, and vice versa.
+   */
+  private routeInput(data: Uint8Array): void {
+    if (this.sbiConsoleActive) {
+      for (const b of data) this.sbiInput.push(b);
+      if (this.sbiInput.length > 1 << 20) this.sbiInput.splice(0, this.sbiInput.length - (1 << 20));
+    } else {
+      this.uart.receive(data);
+    }
+    this.wake();
+  }
+
+  private powerEvent(kind: PowerEvent, code: number): void {
+    if (this.exit !== null) return;
+    this.exit =
+      kind === "poweroff"
+        ? { kind: "poweroff" }
+        : kind === "reset"
+          ? { kind: "reset" }
+          : { kind: "fail", code };
+    // Stop the harts at once so the batch in progress ends (the write's instruction still retires).
+    for (const h of this.harts) h.stopped = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.wakeResolver;
+    if (w !== null) {
+      this.wakeResolver = null;
+      w();
+    }
+  }
+
+  /** Sleep until the earliest timer deadline (ACLINT mtimecmp, Sstc stimecmp, RTC alarm) or a wake(). */
+  private idle(): Promise<void> {
+    const clock = this.opts.clock;
+    const now = clock.nowNs();
+    let deadline = Math.min(this.clint.deadlineNs(), this.rtc.deadlineNs());
+    const mtime = this.clint.mtime();
+    for (const h of this.harts) {
+      if (h.stopped) continue;
+      const cmp = h.readCsr(CSR_STIMECMP);
+      if (cmp === undefined) continue;
+      const delta = Number(BigInt.asUintN(64, cmp) - BigInt(Math.max(0, mtime)));
+      deadline = Math.min(deadline, now + Math.max(0, delta) * NS_PER_TICK);
+    }
+    const ms = Math.min(MAX_IDLE_SLEEP_MS, Math.max(0, (deadline - now) / 1e6));
+    if (ms < 0.05) return yieldToHost();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeResolver = null;
+        resolve();
+      }, ms);
+      this.wakeResolver = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+/** Let pending host events (I/O completions, input) run: setImmediate where it exists, else a 0 ms timer. */
+function yieldToHost(): Promise<void> {
+  const g = globalThis as { setImmediate?: (fn: () => void) => unknown };
+  if (typeof g.setImmediate === "function") {
+    const si = g.setImmediate;
+    return new Promise((resolve) => {
+      si(resolve);
+    });
+  }
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}

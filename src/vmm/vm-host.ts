@@ -1,0 +1,17 @@
+/** The host services a VM needs, injected so the VMM stays free of node:* (src/vmm/node/ provides them). */
+import type { BlockBackend } from "../io/block-backend.js";
+import type { CharBackend } from "../io/char-backend.js";
+import type { Clock } from "../io/clock.js";
+import type { Gunzip } from "../machine/linux-image.js";
+
+export interface VmHost {
+  /** Read a whole file; rejects with a UserError naming `what` and the path. */
+  readFile(path: string, what: string): Promise<Uint8Array>;
+  openDisk(path: string, opts: { format?: string; readOnly: boolean }): Promise<BlockBackend>;
+  gunzip: Gunzip;
+  clock: Clock;
+  console: CharBackend;
+  /** Fill a buffer with entropy (virtio-rng, rng-seed). */
+  entropy(buf: Uint8Array): void;
+  log(msg: string): void;
+}
