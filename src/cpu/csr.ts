@@ -220,6 +220,12 @@ export function csrRead(st: HartState, csr: number): boolean {
     st.tmpHi = st.pmpaddrHi[csr - 0x3b0];
     return true;
   }
+  // Sdtrig with zero triggers: tselect reads 0, tdata1 reads 0 (type 0 = no trigger), tinfo says only
+  // type 0 exists (debug spec 0.13/1.0, 5.7). Debuggers and test suites probe these rather than trapping.
+  if (csr >= 0x7a0 && csr <= 0x7a4) {
+    st.tmpLo = csr === 0x7a4 ? 1 : 0;
+    return true;
+  }
   // Unimplemented hardware performance counters and their event selectors read as zero (spec 3.1.10).
   if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f)) {
     st.tmpLo = 0;

@@ -127,9 +127,9 @@ export class HartState implements FpState {
     this.x[2 * i + 1] = Math.floor(v / 4294967296) | 0;
   }
 
-  /** Slow helpers for firmware emulation and tests. */
+  /** Slow helpers for firmware emulation and tests: the register as an unsigned 64-bit value. */
   getX(i: number): bigint {
-    return (BigInt(this.x[2 * i + 1]) << 32n) | BigInt(this.x[2 * i] >>> 0);
+    return (BigInt(this.x[2 * i + 1] >>> 0) << 32n) | BigInt(this.x[2 * i] >>> 0);
   }
 
   setX(i: number, v: bigint): void {

@@ -60,7 +60,7 @@ export class Hart extends HartState implements Stateful {
     const ok = csrRead(this, csr);
     this.priv = priv;
     if (!ok) return undefined;
-    return (BigInt(this.tmpHi) << 32n) | BigInt(this.tmpLo >>> 0);
+    return (BigInt(this.tmpHi >>> 0) << 32n) | BigInt(this.tmpLo >>> 0);
   }
 
   /** Write a CSR as M-mode would (for firmware emulation and board setup). */

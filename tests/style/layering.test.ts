@@ -31,7 +31,19 @@ const ALLOWED: Record<string, string[]> = {
   web: ["base", "api"],
   bin: ["cli"],
 };
-const CORE = new Set(["base", "memory", "isa", "cpu", "jit", "io", "devices", "storage", "net", "machine", "vmm"]);
+const CORE = new Set([
+  "base",
+  "memory",
+  "isa",
+  "cpu",
+  "jit",
+  "io",
+  "devices",
+  "storage",
+  "net",
+  "machine",
+  "vmm",
+]);
 
 function walk(dir: string, out: string[]): string[] {
   for (const name of readdirSync(dir)) {
@@ -51,7 +63,8 @@ function importsOf(file: string): Imp[] {
   const text = readFileSync(file, "utf8");
   const out: Imp[] = [];
   const re = /^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+["']([^"']+)["']/gm;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) out.push({ spec: m[3], typeOnly: m[2] !== undefined });
+  for (let m = re.exec(text); m !== null; m = re.exec(text))
+    out.push({ spec: m[3], typeOnly: m[2] !== undefined });
   const bare = /^\s*import\s+["']([^"']+)["']/gm;
   for (let m = bare.exec(text); m !== null; m = bare.exec(text)) out.push({ spec: m[1], typeOnly: false });
   const dyn = /import\(\s*["']([^"']+)["']\s*\)/g;
@@ -76,7 +89,8 @@ test("every layer imports only the layers below it", () => {
       if (!spec.startsWith(".")) continue;
       const target = resolve(dirname(file), spec);
       const tl = layerOf(target);
-      if (tl !== layer && !allowed.includes(tl)) violations.push(`${relative(root, file)} imports ${tl} (${spec})`);
+      if (tl !== layer && !allowed.includes(tl))
+        violations.push(`${relative(root, file)} imports ${tl} (${spec})`);
     }
   }
   assert.deepEqual(violations, []);
@@ -115,7 +129,13 @@ test("runtime imports between source files have no cycles", () => {
     for (const m of graph.get(n) ?? []) {
       if (!graph.has(m)) continue;
       const s = state.get(m) ?? 0;
-      if (s === 1) cycles.push(stack.slice(stack.indexOf(m)).map((p) => relative(src, p)).join(" -> "));
+      if (s === 1)
+        cycles.push(
+          stack
+            .slice(stack.indexOf(m))
+            .map((p) => relative(src, p))
+            .join(" -> "),
+        );
       else if (s === 0) visit(m);
     }
     stack.pop();

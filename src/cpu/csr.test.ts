@@ -1,0 +1,65 @@
+/** CSR behaviour that firmware and Linux rely on: WARL fields, probing by trap, delegation masks, counters. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { GuestRam } from "../memory/guest-ram.js";
+import { PhysicalBus } from "../memory/phys-bus.js";
+import { Hart } from "./hart.js";
+
+function hart(): Hart {
+  return new Hart({
+    hartId: 3,
+    bus: new PhysicalBus(new GuestRam(0x80000000, 1 << 20)),
+    timer: { mtime: () => 12345 },
+  });
+}
+
+test("satp ignores writes of unsupported modes (Linux probes Sv57, then Sv48)", () => {
+  const h = hart();
+  h.writeCsr(0x180, (10n << 60n) | 0x80001n);
+  assert.equal(h.readCsr(0x180), 0n);
+  h.writeCsr(0x180, (9n << 60n) | 0x80001n);
+  assert.equal(h.readCsr(0x180), (9n << 60n) | 0x80001n);
+  h.writeCsr(0x180, (8n << 60n) | (0xffffn << 44n) | 0x80002n);
+  assert.equal(h.readCsr(0x180), (8n << 60n) | 0x80002n, "ASID bits read as zero");
+});
+
+test("unimplemented CSRs do not exist; identification CSRs do", () => {
+  const h = hart();
+  assert.equal(h.readCsr(0x7c0), undefined);
+  assert.equal(h.readCsr(0x3a1), undefined, "odd pmpcfg registers do not exist on RV64");
+  assert.equal(h.readCsr(0xf14), 3n);
+  assert.equal(h.readCsr(0x301), (2n << 62n) | 0x14112dn);
+});
+
+test("mstatus: WARL MPP, read-only XLEN fields, SD tracks FS", () => {
+  const h = hart();
+  h.writeCsr(0x300, 3n << 11n);
+  h.writeCsr(0x300, 2n << 11n);
+  assert.equal((h.readCsr(0x300)! >> 11n) & 3n, 3n, "MPP=2 is reserved and ignored");
+  h.writeCsr(0x300, 3n << 13n);
+  const v = h.readCsr(0x300)!;
+  assert.equal(v >> 63n, 1n, "SD");
+  assert.equal((v >> 32n) & 0xfn, 0xan, "UXL=SXL=2");
+  assert.equal(h.readCsr(0x100)! & (3n << 13n), 3n << 13n, "sstatus shows FS");
+});
+
+test("delegation and interrupt-enable masks", () => {
+  const h = hart();
+  h.writeCsr(0x302, 0xffffn);
+  assert.equal(h.readCsr(0x302), 0xb3ffn);
+  h.writeCsr(0x303, 0xffffn);
+  assert.equal(h.readCsr(0x303), 0x222n);
+  h.writeCsr(0x304, 0xffffn);
+  assert.equal(h.readCsr(0x304), 0xaaan);
+  assert.equal(h.readCsr(0x104), 0x222n, "sie is mie masked by mideleg");
+});
+
+test("time reads the platform timer; stimecmp drives STIP under Sstc", () => {
+  const h = hart();
+  assert.equal(h.readCsr(0xc01), 12345n);
+  h.writeCsr(0x30a, 1n << 63n);
+  h.writeCsr(0x14d, 20000n);
+  assert.equal(h.readCsr(0x344)! & 0x20n, 0n);
+  h.writeCsr(0x14d, 100n);
+  assert.equal(h.readCsr(0x344)! & 0x20n, 0x20n);
+});
