@@ -241,6 +241,14 @@ test("a request without header or status breaks the device instead of throwing",
   assert.equal(d.needsReset(), true);
 });
 
+test("a header placed in a device-writable descriptor (flag misuse) breaks the device", () => {
+  const { d } = setup();
+  d.add(0, [{ writable: 16 }, { writable: 512 }, { writable: 1 }]);
+  d.kick(0);
+  assert.equal(d.needsReset(), true);
+  assert.equal(d.takeUsed(0).length, 0);
+});
+
 test("a backend failure becomes IOERR", async () => {
   const { d, disk } = setup();
   disk.read = () => Promise.reject(new Error("EIO"));
