@@ -26,6 +26,8 @@ import {
 import { executeFp } from "./fpu/execute.js";
 import { HartState, pairToNum } from "./hart-state.js";
 import {
+  FETCH_CACHED,
+  FETCH_TRAPPED,
   fetchHalfNextPage,
   loadSlow,
   physRead,
@@ -129,14 +131,30 @@ export class Hart extends HartState implements Stateful {
       x[1] = 0;
       const pc = this.pc;
       // ---- fetch ----
-      if (!(pc >= this.fetchPageStart && pc < this.fetchPageEnd)) {
-        if (!refillFetch(this)) break;
-      }
-      const poff = pc - this.fetchPageStart;
-      const hoff = (this.fetchPageOff + poff) >> 1;
-      const half = u16[hoff];
+      let half: number;
       let insn: number;
       let ilen: number;
+      if (pc >= this.fetchPageStart && pc < this.fetchPageEnd) {
+        const poff = pc - this.fetchPageStart;
+        const hoff = (this.fetchPageOff + poff) >> 1;
+        half = u16[hoff];
+        if ((half & 3) !== 3) {
+          insn = 0;
+        } else if (poff < 4094) {
+          insn = half | (u16[hoff + 1] << 16);
+        } else {
+          const h2 = fetchHalfNextPage(this, pc + 2);
+          if (h2 < 0) break;
+          insn = half | (h2 << 16);
+        }
+      } else {
+        const r = refillFetch(this);
+        if (r === FETCH_TRAPPED) break;
+        if (r === FETCH_CACHED) continue;
+        // Code in a device region (the boot ROM): fetched through the bus, one instruction at a time.
+        half = this.tmpLo & 0xffff;
+        insn = this.tmpLo;
+      }
       if ((half & 3) !== 3) {
         insn = rvc[half];
         ilen = 2;
@@ -145,13 +163,6 @@ export class Hart extends HartState implements Stateful {
           break;
         }
       } else {
-        if (poff < 4094) {
-          insn = half | (u16[hoff + 1] << 16);
-        } else {
-          const h2 = fetchHalfNextPage(this, pc + 2);
-          if (h2 < 0) break;
-          insn = half | (h2 << 16);
-        }
         ilen = 4;
       }
       const d = (insn >> 6) & 62;

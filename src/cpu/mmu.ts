@@ -272,11 +272,17 @@ export function translateAmo(st: HartState, lo: number, hi: number): number {
 
 export { physRead, physWrite };
 
+/** refillFetch results. */
+export const FETCH_TRAPPED = 0;
+export const FETCH_CACHED = 1;
+export const FETCH_DEVICE = 2;
+
 /**
- * Refill the fetch cache for st.pc. Returns false after raising a fetch fault. The cache covers one
- * 4 KiB page of RAM; code outside RAM (e.g. a ROM device) is not supported and faults.
+ * Refill the fetch cache for st.pc. Returns FETCH_CACHED when the page is RAM (the caller retries the fast
+ * path), FETCH_TRAPPED after raising a fetch fault, or FETCH_DEVICE with the instruction bits in st.tmpLo
+ * when the code sits in a device region such as the boot ROM (fetched through the bus, never cached).
  */
-export function refillFetch(st: HartState): boolean {
+export function refillFetch(st: HartState): number {
   const pc = st.pc;
   const lo = pc | 0;
   const hi = Math.floor(pc / 4294967296) | 0;
@@ -288,20 +294,40 @@ export function refillFetch(st: HartState): boolean {
     st.fetchPageStart = vpage;
     st.fetchPageEnd = vpage + 4096;
     st.fetchPageOff = tlb.off[ti];
-    return true;
+    return FETCH_CACHED;
   }
   const pa = translateOrTrap(st, lo, hi, ACCESS_FETCH);
-  if (pa < 0) return false;
+  if (pa < 0) return FETCH_TRAPPED;
   const page = pa - (pa % 4096);
-  if (!st.ram.contains(page, 4096)) {
-    fault(st, FAULT_ACCESS, ACCESS_FETCH, lo, hi);
-    return false;
+  if (st.ram.contains(page, 4096)) {
+    tlb.fill(lo, hi, page - st.ram.base);
+    st.fetchPageStart = vpage;
+    st.fetchPageEnd = vpage + 4096;
+    st.fetchPageOff = page - st.ram.base;
+    return FETCH_CACHED;
   }
-  tlb.fill(lo, hi, page - st.ram.base);
-  st.fetchPageStart = vpage;
-  st.fetchPageEnd = vpage + 4096;
-  st.fetchPageOff = page - st.ram.base;
-  return true;
+  const h1 = st.bus.read(pa, 2);
+  if (h1 < 0) {
+    fault(st, FAULT_ACCESS, ACCESS_FETCH, lo, hi);
+    return FETCH_TRAPPED;
+  }
+  if ((h1 & 3) !== 3) {
+    st.tmpLo = h1;
+    return FETCH_DEVICE;
+  }
+  const next = pc + 2;
+  const pa2 =
+    (pa + 2) % 4096 === 0
+      ? translateOrTrap(st, next | 0, Math.floor(next / 4294967296) | 0, ACCESS_FETCH)
+      : pa + 2;
+  if (pa2 < 0) return FETCH_TRAPPED;
+  const h2 = st.bus.read(pa2, 2);
+  if (h2 < 0) {
+    fault(st, FAULT_ACCESS, ACCESS_FETCH, next | 0, Math.floor(next / 4294967296) | 0);
+    return FETCH_TRAPPED;
+  }
+  st.tmpLo = h1 | (h2 << 16);
+  return FETCH_DEVICE;
 }
 
 /**
