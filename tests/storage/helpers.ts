@@ -57,7 +57,12 @@ export function writeRaw(path: string, data: Uint8Array): void {
 }
 
 /** Random writes, zeroings and discards applied to img and mirrored into ref. */
-export async function randomOps(img: BlockBackend, ref: Uint8Array, seed: number, count: number): Promise<void> {
+export async function randomOps(
+  img: BlockBackend,
+  ref: Uint8Array,
+  seed: number,
+  count: number,
+): Promise<void> {
   const r = rng(seed);
   for (let i = 0; i < count; i++) {
     const op = r();

@@ -3,13 +3,24 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { openImageBackend } from "../../src/storage/node/open-image.js";
-import { createImageFile } from "../../src/storage/node/create-image.js";
-import { Qcow2Image } from "../../src/storage/qcow2/image.js";
-import { checkQcow2 } from "../../src/storage/qcow2/check.js";
-import { applySnapshot, createSnapshot, deleteSnapshot } from "../../src/storage/qcow2/snapshot-ops.js";
 import { convertImage } from "../../src/storage/convert.js";
-import { firstDiff, hasQemuImg, hasQemuIo, patternData, qemuImg, randomOps, readAll, run, tempDir, writeRaw } from "./helpers.js";
+import { createImageFile } from "../../src/storage/node/create-image.js";
+import { openImageBackend } from "../../src/storage/node/open-image.js";
+import { checkQcow2 } from "../../src/storage/qcow2/check.js";
+import type { Qcow2Image } from "../../src/storage/qcow2/image.js";
+import { applySnapshot, createSnapshot, deleteSnapshot } from "../../src/storage/qcow2/snapshot-ops.js";
+import {
+  firstDiff,
+  hasQemuImg,
+  hasQemuIo,
+  patternData,
+  qemuImg,
+  randomOps,
+  readAll,
+  run,
+  tempDir,
+  writeRaw,
+} from "./helpers.js";
 
 const SIZE = 4 << 20;
 
@@ -67,10 +78,26 @@ test("qemu-img backing chains (relative names, stated format) and internal snaps
     writeRaw(join(dir, "d3.raw"), d3);
     // base <- mid <- top, each holding only what differs from its backing (convert -B).
     qemuImg(["convert", "-O", "qcow2", join(dir, "d1.raw"), join(dir, "base.qcow2")]);
-    run("qemu-img", ["convert", "-O", "qcow2", "-B", "base.qcow2", "-F", "qcow2", join(dir, "d2.raw"), join(dir, "mid.qcow2")]);
-    const r = run("sh", ["-c", `cd ${dir} && qemu-img convert -O qcow2 -B mid.qcow2 -F qcow2 d3.raw top.qcow2`]);
+    run("qemu-img", [
+      "convert",
+      "-O",
+      "qcow2",
+      "-B",
+      "base.qcow2",
+      "-F",
+      "qcow2",
+      join(dir, "d2.raw"),
+      join(dir, "mid.qcow2"),
+    ]);
+    const r = run("sh", [
+      "-c",
+      `cd ${dir} && qemu-img convert -O qcow2 -B mid.qcow2 -F qcow2 d3.raw top.qcow2`,
+    ]);
     assert.equal(r.status, 0, r.out);
-    const info = JSON.parse(qemuImg(["info", "--output=json", join(dir, "top.qcow2")])) as Record<string, unknown>;
+    const info = JSON.parse(qemuImg(["info", "--output=json", join(dir, "top.qcow2")])) as Record<
+      string,
+      unknown
+    >;
     assert.equal(info["backing-filename"], "mid.qcow2");
     assertSame(await readImage(join(dir, "top.qcow2")), d3, "top of chain");
     assertSame(await readImage(join(dir, "mid.qcow2")), d2, "middle of chain");
@@ -79,7 +106,10 @@ test("qemu-img backing chains (relative names, stated format) and internal snaps
     const snap = join(dir, "snap.qcow2");
     qemuImg(["convert", "-O", "qcow2", join(dir, "d1.raw"), snap]);
     qemuImg(["snapshot", "-c", "s1", snap]);
-    assert.equal(run("qemu-io", ["-c", "write -P 0xab 65536 200000", "-c", "discard 1048576 65536", snap]).status, 0);
+    assert.equal(
+      run("qemu-io", ["-c", "write -P 0xab 65536 200000", "-c", "discard 1048576 65536", snap]).status,
+      0,
+    );
     const expect = d1.slice();
     expect.fill(0xab, 65536, 65536 + 200000);
     expect.fill(0, 1048576, 1048576 + 65536);
@@ -185,7 +215,11 @@ test("tvisor backing chains, convert -c, resize and rebase pass qemu-img", async
     const base = patternData(SIZE, 11);
     writeRaw(join(dir, "base.raw"), base);
     qemuImg(["convert", "-O", "qcow2", join(dir, "base.raw"), join(dir, "base.qcow2")]);
-    await createImageFile(join(dir, "ov.qcow2"), { format: "qcow2", backingFile: "base.qcow2", backingFormat: "qcow2" });
+    await createImageFile(join(dir, "ov.qcow2"), {
+      format: "qcow2",
+      backingFile: "base.qcow2",
+      backingFormat: "qcow2",
+    });
     const ref = base.slice();
     const ov = await openImageBackend(join(dir, "ov.qcow2"));
     await randomOps(ov, ref, 12, 40);
@@ -193,7 +227,10 @@ test("tvisor backing chains, convert -c, resize and rebase pass qemu-img", async
     qemuImg(["check", join(dir, "ov.qcow2")]);
     writeRaw(join(dir, "ov.raw"), ref);
     qemuImg(["compare", "-f", "raw", join(dir, "ov.raw"), join(dir, "ov.qcow2")]);
-    const info = JSON.parse(qemuImg(["info", "--output=json", join(dir, "ov.qcow2")])) as Record<string, unknown>;
+    const info = JSON.parse(qemuImg(["info", "--output=json", join(dir, "ov.qcow2")])) as Record<
+      string,
+      unknown
+    >;
     assert.equal(info["backing-filename"], "base.qcow2");
     assert.equal(info["backing-filename-format"], "qcow2");
 
@@ -210,11 +247,21 @@ test("tvisor backing chains, convert -c, resize and rebase pass qemu-img", async
     qemuImg(["compare", join(dir, "ov.raw"), join(dir, "c.qcow2")]);
 
     // Safe rebase onto nothing: the overlay becomes standalone with the same contents.
-    const r = run(process.execPath, [join(import.meta.dirname, "../../src/bin/tvisor.js"), "image", "rebase", "-b", "", join(dir, "ov.qcow2")]);
+    const r = run(process.execPath, [
+      join(import.meta.dirname, "../../src/bin/tvisor.js"),
+      "image",
+      "rebase",
+      "-b",
+      "",
+      join(dir, "ov.qcow2"),
+    ]);
     assert.equal(r.status, 0, r.out);
     qemuImg(["check", join(dir, "ov.qcow2")]);
     qemuImg(["compare", "-f", "raw", join(dir, "ov.raw"), join(dir, "ov.qcow2")]);
-    assert.equal(JSON.parse(qemuImg(["info", "--output=json", join(dir, "ov.qcow2")]))["backing-filename"], undefined);
+    assert.equal(
+      JSON.parse(qemuImg(["info", "--output=json", join(dir, "ov.qcow2")]))["backing-filename"],
+      undefined,
+    );
 
     // Resize grow past the L1 table, then shrink.
     const img = (await openImageBackend(join(dir, "c.qcow2"))) as Qcow2Image;
@@ -271,10 +318,22 @@ test("check reports and repairs leaks like qemu-img", async (t) => {
     const q = run("qemu-img", ["check", p]);
     assert.equal(q.status, 3, q.out);
     assert.match(q.out, /2 leaked clusters/);
-    const mine = run(process.execPath, [join(import.meta.dirname, "../../src/bin/tvisor.js"), "image", "check", p]);
+    const mine = run(process.execPath, [
+      join(import.meta.dirname, "../../src/bin/tvisor.js"),
+      "image",
+      "check",
+      p,
+    ]);
     assert.equal(mine.status, 3, mine.out);
     assert.match(mine.out, /2 leaked clusters were found/);
-    const fix = run(process.execPath, [join(import.meta.dirname, "../../src/bin/tvisor.js"), "image", "check", "-r", "leaks", p]);
+    const fix = run(process.execPath, [
+      join(import.meta.dirname, "../../src/bin/tvisor.js"),
+      "image",
+      "check",
+      "-r",
+      "leaks",
+      p,
+    ]);
     assert.equal(fix.status, 0, fix.out);
     qemuImg(["check", p]);
     writeFileSync(join(dir, "x"), "");
