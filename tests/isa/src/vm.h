@@ -17,8 +17,8 @@
   srli pareg, pareg, 12;                  \
   slli pareg, pareg, 10;                  \
   ori pareg, pareg, flags;                \
-  la t6, table;                           \
-  sd pareg, (idx) * 8(t6)
+  la t6, table + (idx) * 8;               \
+  sd pareg, 0(t6)
 /* Same with the physical address given as a symbol or constant. */
 #define SET_PTE_SYM(table, idx, pa, flags) la t5, pa; SET_PTE(table, idx, t5, flags)
 #define SET_PTE_ABS(table, idx, pa, flags) li t5, pa; SET_PTE(table, idx, t5, flags)
