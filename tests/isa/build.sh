@@ -32,4 +32,8 @@ for src in $srcs; do
     if [ $rc = 0 ]; then echo "qemu: $name PASS"; else echo "qemu: $name FAIL (exit $rc = failing case)"; cat "$tmp/$name.log"; status=1; fi
   fi
 done
+# The CPU benchmark kernel (tests/bench/cpu.bench.ts) is built the same way; it is not a test program.
+if [ $# -eq 0 ]; then
+  cc -o "$here/../bench/cpu/cpu-bench.elf" "$here/../bench/cpu/cpu-bench.S"
+fi
 exit $status

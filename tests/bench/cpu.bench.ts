@@ -1,0 +1,49 @@
+/** CPU benchmark: an integer-heavy bare program on the tvisor interpreter, and the same ELF on QEMU for the ratio. */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runBareElf } from "../../src/machine/bare-runner.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+// dist/tests/bench -> tests/bench/cpu (the ELF is committed; tests/isa/build.sh rebuilds it).
+const elfPath = join(here, "..", "..", "..", "tests", "bench", "cpu", "cpu-bench.elf");
+
+export async function bench(): Promise<void> {
+  const elf = readFileSync(elfPath);
+  let out = "";
+  const t0 = performance.now();
+  const r = await runBareElf({
+    elf,
+    memBytes: 16 * 1024 * 1024,
+    console: { write: (d) => (out += Buffer.from(d).toString("latin1")), onInput: () => {} },
+  });
+  const secs = (performance.now() - t0) / 1000;
+  if (r.exitCode !== 0) throw new Error(`cpu-bench exited with ${r.exitCode}`);
+  const mips = r.instructions / secs / 1e6;
+  console.log(
+    `tvisor interpreter: ${r.instructions} instructions in ${secs.toFixed(2)} s = ${mips.toFixed(1)} MIPS`,
+  );
+
+  const probe = spawnSync("qemu-system-riscv64", ["--version"], { encoding: "utf8" });
+  if (probe.status !== 0) {
+    console.log("qemu-system-riscv64 not installed: no QEMU comparison");
+    return;
+  }
+  const q0 = performance.now();
+  const q = spawnSync(
+    "qemu-system-riscv64",
+    ["-M", "spike", "-m", "256M", "-bios", "none", "-nographic", "-monitor", "none", "-kernel", elfPath],
+    { encoding: "utf8", timeout: 600_000 },
+  );
+  const qsecs = (performance.now() - q0) / 1000;
+  if (q.status !== 0) {
+    console.log(`QEMU run failed (status ${q.status}): ${q.stderr.trim()}`);
+    return;
+  }
+  const qmips = r.instructions / qsecs / 1e6;
+  console.log(
+    `QEMU ${probe.stdout.split("\n")[0].replace("QEMU emulator version ", "")} (TCG, -M spike, incl. startup): ` +
+      `${qsecs.toFixed(2)} s = ${qmips.toFixed(1)} MIPS; tvisor/QEMU speed ratio ${(mips / qmips).toFixed(3)}`,
+  );
+}
