@@ -89,6 +89,30 @@ export function currentInstret(st: HartState): number {
 }
 
 /**
+ * The value of mcycle (which = 0) or minstret (which = 2). Cycles are counted as retired instructions.
+ * While mcountinhibit stops a counter it holds its frozen value.
+ */
+function counterValue(st: HartState, which: number): number {
+  if (((st.mcountinhibit >>> which) & 1) !== 0) return which === 0 ? st.cycleFrozen : st.instretFrozen;
+  return currentInstret(st) + (which === 0 ? st.cycleOffset : st.instretOffset);
+}
+
+/**
+ * Write mcycle or minstret. A CSR write replaces the increment of the writing instruction (unprivileged
+ * spec 9.1), so the next instruction reads exactly the written value: hence the -1.
+ */
+function counterWrite(st: HartState, which: number, v: number): void {
+  if (((st.mcountinhibit >>> which) & 1) !== 0) {
+    if (which === 0) st.cycleFrozen = v;
+    else st.instretFrozen = v;
+    return;
+  }
+  const off = v - currentInstret(st) - 1;
+  if (which === 0) st.cycleOffset = off;
+  else st.instretOffset = off;
+}
+
+/**
  * Read a CSR into st.tmpLo/tmpHi. Returns false when the CSR does not exist or is not accessible
  * at the current privilege (the caller raises illegal instruction). Reads have no side effects.
  */
@@ -111,17 +135,17 @@ export function csrRead(st: HartState, csr: number): boolean {
     case CYCLE:
     case INSTRET:
       if (!counterAllowed(st, csr & 31)) return false;
-      setNum(st, currentInstret(st) + (csr === CYCLE ? st.cycleOffset : st.instretOffset));
+      setNum(st, counterValue(st, csr === CYCLE ? 0 : 2));
       return true;
     case TIME:
       if (!counterAllowed(st, 1)) return false;
       setNum(st, st.timer.mtime());
       return true;
     case MCYCLE:
-      setNum(st, currentInstret(st) + st.cycleOffset);
+      setNum(st, counterValue(st, 0));
       return true;
     case MINSTRET:
-      setNum(st, currentInstret(st) + st.instretOffset);
+      setNum(st, counterValue(st, 2));
       return true;
     case SSTATUS: {
       const v = st.mstatus & SSTATUS_MASK;
@@ -259,11 +283,10 @@ export function csrWrite(st: HartState, csr: number, lo: number, hi: number): vo
       st.mstatus |= MSTATUS_FS;
       return;
     case MCYCLE:
-      st.cycleOffset = (hi >>> 0) * 4294967296 + (lo >>> 0) - currentInstret(st) - 1;
+      counterWrite(st, 0, (hi >>> 0) * 4294967296 + (lo >>> 0));
       return;
     case MINSTRET:
-      // The write takes effect after this instruction retires, which would increment it (spec 3.1.10).
-      st.instretOffset = (hi >>> 0) * 4294967296 + (lo >>> 0) - currentInstret(st) - 1;
+      counterWrite(st, 2, (hi >>> 0) * 4294967296 + (lo >>> 0));
       return;
     case MSTATUS:
       writeMstatus(st, (st.mstatus & ~MSTATUS_WRITABLE) | (lo & MSTATUS_WRITABLE));
@@ -307,9 +330,25 @@ export function csrWrite(st: HartState, csr: number, lo: number, hi: number): vo
     case SCOUNTEREN:
       st.scounteren = lo & 7;
       return;
-    case MCOUNTINHIBIT:
-      st.mcountinhibit = lo & 5;
+    case MCOUNTINHIBIT: {
+      // Freeze or resume CY (bit 0) and IR (bit 2) at their current values (spec 3.1.13).
+      const next = lo & 5;
+      for (const bit of [0, 2]) {
+        const was = (st.mcountinhibit >>> bit) & 1;
+        const now = (next >>> bit) & 1;
+        if (was === now) continue;
+        if (now) {
+          const v = counterValue(st, bit);
+          st.mcountinhibit |= 1 << bit;
+          counterWrite(st, bit, v);
+        } else {
+          const v = counterValue(st, bit);
+          st.mcountinhibit &= ~(1 << bit);
+          counterWrite(st, bit, v);
+        }
+      }
       return;
+    }
     case MENVCFG:
       st.menvcfgLo = lo & MENVCFG_LO_WRITABLE;
       st.menvcfgHi = hi & MENVCFG_HI_STCE;

@@ -70,6 +70,9 @@ export class HartState implements FpState {
   instret = 0;
   cycleOffset = 0;
   instretOffset = 0;
+  /** Counter values held while mcountinhibit stops them. */
+  cycleFrozen = 0;
+  instretFrozen = 0;
 
   /** LR/SC reservation (RISC-V unprivileged spec 8.2): the virtual address reserved, or NaN. */
   reservation = Number.NaN;

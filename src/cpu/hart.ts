@@ -884,6 +884,7 @@ export class Hart extends HartState implements Stateful {
       instret: this.instret,
       cycleOffset: this.cycleOffset,
       instretOffset: this.instretOffset,
+      frozen: [this.cycleFrozen, this.instretFrozen],
       waitingForInterrupt: this.waitingForInterrupt,
       stopped: this.stopped,
     };
@@ -928,6 +929,9 @@ export class Hart extends HartState implements Stateful {
     this.instret = s.instret as number;
     this.cycleOffset = s.cycleOffset as number;
     this.instretOffset = s.instretOffset as number;
+    const frozen = s.frozen as number[];
+    this.cycleFrozen = frozen[0];
+    this.instretFrozen = frozen[1];
     this.waitingForInterrupt = s.waitingForInterrupt as boolean;
     this.stopped = s.stopped as boolean;
     this.reservation = Number.NaN;
