@@ -112,9 +112,31 @@ export class HartState implements FpState {
     return this.priv;
   }
 
+  /** Level of the leaf PTE found by the last page walk (0 = 4 KiB page), and whether any superpage is cached. */
+  lastLeafLevel = 0;
+  superpageCached = false;
+
   /** Drop every cached translation (satp, sfence.vma, mstatus MPRV/SUM/MXR/MPP changes). */
   flushTlb(): void {
     for (const s of this.tlbSets) s.flush();
+    this.superpageCached = false;
+    this.invalidateFetch();
+  }
+
+  /**
+   * SFENCE.VMA with an address (privileged spec 4.2.1): drop the translations of that page only. TLB
+   * entries are per 4 KiB page, so when a superpage may be cached the whole TLB goes instead.
+   */
+  flushTlbPage(lo: number, hi: number): void {
+    if (this.superpageCached) {
+      this.flushTlb();
+      return;
+    }
+    for (const s of this.tlbSets) {
+      s.fetch.flushPage(lo, hi);
+      s.load.flushPage(lo, hi);
+      s.store.flushPage(lo, hi);
+    }
     this.invalidateFetch();
   }
 

@@ -801,12 +801,13 @@ export class Hart extends HartState implements Stateful {
         return 0;
       }
       if (insn >>> 25 === 0x09 && d === 0) {
-        // SFENCE.VMA: we flush everything, which satisfies any address/ASID operands (spec 4.2.1).
+        // SFENCE.VMA (spec 4.2.1): rs1 names one page; ASIDs are not implemented (ASIDLEN 0), so rs2 is moot.
         if (priv === PRIV_U || (priv === PRIV_S && (this.mstatus & MSTATUS_TVM) !== 0)) {
           raiseIllegal(this, insn);
           return -1;
         }
-        this.flushTlb();
+        if (s1 === 0) this.flushTlb();
+        else this.flushTlbPage(x[s1], x[s1 + 1]);
         this.pc = pc + ilen;
         return 1;
       }

@@ -42,6 +42,7 @@ export const HI_LIMIT = 1 << 20;
  * with A and D set by the hart (the Svade alternative is also legal; Linux accepts either).
  */
 export function translate(st: HartState, va: number, access: number, priv: number): number {
+  st.lastLeafLevel = 0;
   if (priv === PRIV_M || st.satpMode === 0) {
     // Bare: physical addresses are at most 56 bits; a "negative" (bit 63 set) address cannot exist.
     return va < 0 || va >= 2 ** 56 ? FAULT_ACCESS : va;
@@ -91,6 +92,7 @@ export function translate(st: HartState, va: number, access: number, priv: numbe
       lo |= want;
       ram.i32[idx] = lo;
     }
+    st.lastLeafLevel = level;
     const pageSize = 4096 * span;
     const offset = ((va % pageSize) + pageSize) % pageSize;
     return ppn * 4096 + offset;
@@ -182,6 +184,7 @@ function tlbFill(st: HartState, lo: number, hi: number, pa: number, access: numb
   if (!ram.contains(page, 4096)) return;
   const set = st.tlbSets[accessPriv(st, access) === PRIV_M ? 2 : accessPriv(st, access) === PRIV_S ? 1 : 0];
   const tlb = access === ACCESS_LOAD ? set.load : access === ACCESS_STORE ? set.store : set.fetch;
+  if (st.lastLeafLevel > 0) st.superpageCached = true;
   tlb.fill(lo, hi, page - ram.base);
 }
 
@@ -300,6 +303,7 @@ export function refillFetch(st: HartState): number {
   if (pa < 0) return FETCH_TRAPPED;
   const page = pa - (pa % 4096);
   if (st.ram.contains(page, 4096)) {
+    if (st.lastLeafLevel > 0) st.superpageCached = true;
     tlb.fill(lo, hi, page - st.ram.base);
     st.fetchPageStart = vpage;
     st.fetchPageEnd = vpage + 4096;

@@ -19,6 +19,12 @@ export class Tlb {
     this.tagHi.fill(TLB_INVALID_HI);
   }
 
+  /** Invalidate the entry for one virtual page, if present. */
+  flushPage(lo: number, hi: number): void {
+    const i = (lo >>> 12) & (TLB_SIZE - 1);
+    if (this.tagLo[i] === (lo & ~0xfff) && this.tagHi[i] === hi) this.tagHi[i] = TLB_INVALID_HI;
+  }
+
   fill(lo: number, hi: number, ramOff: number): void {
     const i = (lo >>> 12) & (TLB_SIZE - 1);
     this.tagLo[i] = lo & ~0xfff;

@@ -52,7 +52,8 @@ const R = (f7: number, rs2: number, rm: number) =>
 const R4 = (opc: number, fmt: number, rm: number) =>
   (3 << 27) | (fmt << 25) | (2 << 20) | (1 << 15) | (rm << 12) | (10 << 7) | opc | 0;
 
-const N = 20000;
+/** Iterations per operation; FP_DIFF_N raises it for longer soak runs. */
+const N = Number(process.env.FP_DIFF_N ?? 20000);
 
 for (const fmt of [BINARY32, BINARY64]) {
   const fmtBit = fmt === BINARY64 ? 1 : 0;
