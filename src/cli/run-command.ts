@@ -37,7 +37,7 @@ interface RunFlags {
 export function vmConfigFromFlags(f: RunFlags): VmConfig {
   let kernel = f.kernel;
   let initrd = f.initrd;
-  if (kernel === undefined && f.bios === "builtin") {
+  if (kernel === undefined && f.bios !== "none") {
     kernel = bundledImage("Image.gz");
     if (!existsSync(kernel))
       throw new UserError(

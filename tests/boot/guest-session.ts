@@ -1,0 +1,148 @@
+/** Boot-test harness: runs the bundled guest through the library API and drives its serial console. */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { CharBackend } from "../../src/io/char-backend.js";
+import { createNodeHost } from "../../src/vmm/node/node-host.js";
+import { VirtualMachine, type VmExit } from "../../src/vmm/vm.js";
+import type { DiskConfig, VmConfig } from "../../src/vmm/vm-config.js";
+
+export const KERNEL = fileURLToPath(new URL("../../../images/riscv64/Image.gz", import.meta.url));
+export const INITRD = fileURLToPath(new URL("../../../images/riscv64/initramfs.cpio.gz", import.meta.url));
+export const OPENSBI_DIR = "/usr/lib/riscv64-linux-gnu/opensbi/generic";
+
+/** Why the bundled guest cannot be booted here, or null when it can. */
+export function missingImages(): string | null {
+  if (!existsSync(KERNEL) || !existsSync(INITRD))
+    return "bundled guest not built (images/build-kernel.sh, images/build-initramfs.sh)";
+  return null;
+}
+
+/** Budget for one boot to the shell: generous for a 2-core CI machine running two test files at once. */
+export const BOOT_TIMEOUT_MS = 90_000;
+
+/** A console that records all guest output and lets the test type. */
+export class TestConsole implements CharBackend {
+  output = "";
+  private handler: ((d: Uint8Array) => void) | null = null;
+  private waiters: Array<() => void> = [];
+  private readonly decoder = new TextDecoder();
+
+  write(data: Uint8Array): void {
+    this.output += this.decoder.decode(data, { stream: true });
+    if (process.env.TVISOR_BOOT_ECHO) process.stderr.write(data);
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  onInput(handler: (data: Uint8Array) => void): void {
+    this.handler = handler;
+  }
+
+  type(text: string): void {
+    this.handler?.(new TextEncoder().encode(text));
+  }
+
+  /** Wait until `pattern` matches the output after `from`; returns the match. */
+  async waitFor(pattern: RegExp, timeoutMs: number, from = 0): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = pattern.exec(this.output.slice(from));
+      if (m) return m;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`timed out waiting for ${pattern}; last output:\n${this.output.slice(-1500)}`);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
+export interface SessionOptions {
+  cpus?: number;
+  memMiB?: number;
+  bios?: string;
+  disks?: DiskConfig[];
+  append?: string;
+}
+
+/** One VM plus its console; `exit` resolves when the run ends. */
+export class GuestSession {
+  readonly console = new TestConsole();
+  readonly vm: VirtualMachine;
+  exit: Promise<VmExit>;
+  private seq = 0;
+
+  constructor(opts: SessionOptions = {}) {
+    const config: VmConfig = {
+      kernel: KERNEL,
+      initrd: INITRD,
+      append: opts.append,
+      bios: opts.bios ?? "builtin",
+      memBytes: (opts.memMiB ?? 128) * 1024 * 1024,
+      cpus: opts.cpus ?? 1,
+      disks: opts.disks ?? [],
+      rng: true,
+    };
+    this.vm = new VirtualMachine(
+      config,
+      createNodeHost(this.console, (m) => process.stderr.write(`tvisor: ${m}\n`)),
+    );
+    this.exit = this.vm.run();
+    // Surface a crash of the run loop in whichever wait is pending.
+    this.exit.catch(() => {});
+  }
+
+  /** Wait for the shell prompt after boot (the guest's init prints "tvisor: guest ready" first). */
+  async waitForShell(from = 0): Promise<void> {
+    await Promise.race([
+      this.console.waitFor(/tvisor: guest ready[\s\S]*# /, BOOT_TIMEOUT_MS, from),
+      this.failOnExit(),
+    ]);
+  }
+
+  /**
+   * Type a command and return what it printed. The end marker is built by the shell (`__E""ND`),
+   * so the echoed command line never matches it.
+   */
+  async run(cmd: string, timeoutMs = 30_000): Promise<string> {
+    const n = ++this.seq;
+    // Type only at a prompt: typeahead is echoed twice (by the tty, then by ash's line editor).
+    await this.console.waitFor(/# (\x1b\[6n)?$/, timeoutMs, Math.max(0, this.console.output.length - 64));
+    const from = this.console.output.length;
+    this.console.type(`${cmd}; echo __E""ND${n}__\n`);
+    const marker = `__END${n}__`;
+    const m = await Promise.race([
+      this.console.waitFor(new RegExp(`\\n${marker}\\r?\\n`), timeoutMs, from),
+      this.failOnExit(),
+    ]);
+    const text = this.console.output.slice(from, from + m.index);
+    // Output starts after the echoed command line (which ends with the unexpanded marker text).
+    const echoed = text.lastIndexOf(`__E""ND${n}__`);
+    const nl = echoed < 0 ? -1 : text.indexOf("\n", echoed);
+    return (nl < 0 ? "" : text.slice(nl + 1)).replace(/\r/g, "").replace(/\x1b\[[0-9;]*[a-zA-Z]/g, "");
+  }
+
+  /** Type without waiting for an answer (poweroff, reboot). */
+  type(text: string): void {
+    this.console.type(text);
+  }
+
+  private failOnExit(): Promise<never> {
+    return this.exit.then((e) => {
+      throw new Error(
+        `VM exited (${JSON.stringify(e)}) while waiting; output:\n${this.console.output.slice(-1500)}`,
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    this.vm.stop();
+    await this.exit.catch(() => {});
+    await this.vm.close();
+  }
+}
