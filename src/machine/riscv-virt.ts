@@ -87,6 +87,7 @@ export type MachineExit =
 const CSR_MEDELEG = 0x302;
 const CSR_MIDELEG = 0x303;
 const CSR_MCOUNTEREN = 0x306;
+const CSR_SCOUNTEREN = 0x106;
 const CSR_MENVCFG = 0x30a;
 const CSR_PMPCFG0 = 0x3a0;
 const CSR_PMPADDR0 = 0x3b0;
@@ -378,6 +379,9 @@ export class RiscvVirt implements Stateful {
     h.writeCsr(CSR_MEDELEG, BigInt(MEDELEG_ALL_BUT_SCALL));
     h.writeCsr(CSR_MIDELEG, BigInt(MIDELEG_S_INTERRUPTS));
     h.writeCsr(CSR_MCOUNTEREN, MCOUNTEREN_ALL);
+    // OpenSBI (lib/sbi/sbi_hart.c mstatus_init) also opens the counters to U-mode; Linux 6.1 relies on
+    // it for the vDSO's rdtime unless its SBI PMU driver sets scounteren, and we offer no PMU extension.
+    h.writeCsr(CSR_SCOUNTEREN, MCOUNTEREN_ALL);
     h.writeCsr(CSR_MENVCFG, MENVCFG_STCE);
     h.writeCsr(CSR_PMPADDR0, PMPADDR_ALL);
     h.writeCsr(CSR_PMPCFG0, PMPCFG_NAPOT_RWX);

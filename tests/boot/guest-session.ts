@@ -106,25 +106,30 @@ export class GuestSession {
   }
 
   /**
-   * Type a command and return what it printed. The end marker is built by the shell (`__E""ND`),
-   * so the echoed command line never matches it.
+   * Type a command and return what it printed. Start and end markers are built by the shell
+   * (`__S""TART`), so the echoed command line (which the tty may also wrap) never matches them.
+   * Kernel log lines that land on the console meanwhile are dropped.
    */
   async run(cmd: string, timeoutMs = 30_000): Promise<string> {
     const n = ++this.seq;
     // Type only at a prompt: typeahead is echoed twice (by the tty, then by ash's line editor).
     await this.console.waitFor(/# (\x1b\[6n)?$/, timeoutMs, Math.max(0, this.console.output.length - 64));
     const from = this.console.output.length;
-    this.console.type(`${cmd}; echo __E""ND${n}__\n`);
-    const marker = `__END${n}__`;
+    this.console.type(`echo __S""TART${n}__; ${cmd}; echo __E""ND${n}__\n`);
     const m = await Promise.race([
-      this.console.waitFor(new RegExp(`\\n${marker}\\r?\\n`), timeoutMs, from),
+      this.console.waitFor(
+        new RegExp(`\\n__START${n}__\\r?\\n([\\s\\S]*?)\\n?__END${n}__\\r?\\n`),
+        timeoutMs,
+        from,
+      ),
       this.failOnExit(),
     ]);
-    const text = this.console.output.slice(from, from + m.index);
-    // Output starts after the echoed command line (which ends with the unexpanded marker text).
-    const echoed = text.lastIndexOf(`__E""ND${n}__`);
-    const nl = echoed < 0 ? -1 : text.indexOf("\n", echoed);
-    return (nl < 0 ? "" : text.slice(nl + 1)).replace(/\r/g, "").replace(/\x1b\[[0-9;]*[a-zA-Z]/g, "");
+    return m[1]
+      .replace(/\r/g, "")
+      .replace(/\x1b\[[0-9;]*[a-zA-Z]/g, "")
+      .split("\n")
+      .filter((l) => !/^\[\s*\d+\.\d+\] /.test(l))
+      .join("\n");
   }
 
   /** Type without waiting for an answer (poweroff, reboot). */
