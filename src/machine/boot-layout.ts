@@ -50,7 +50,7 @@ export function planBootLayout(p: BootLayoutInput): BootLayout {
     const parts = [`kernel ${mib(p.kernelSize ?? 0)}`];
     if (initrdSize > 0) parts.push(`initrd ${mib(initrdSize)}`);
     throw new UserError(
-      `memory too small: ${mib(p.ramSize)} of RAM cannot hold the ${parts.join(" and ")}; use --mem ${Math.ceil(need / MiB / 16) * 16} or more`,
+      `memory too small: ${mib(p.ramSize)} of RAM cannot hold the ${parts.join(" and ")}; use --mem ${Math.ceil(need / MiB / 16) * 16}M or more`,
     );
   }
   return { kernelAddr, initrdAddr, fdtAddr };

@@ -15,9 +15,7 @@ async function writeThenRead(disk: DiskConfig): Promise<void> {
     await first.waitForShell();
     assert.match(await first.run("cat /sys/block/vda/size"), /^32768$/m); // 16 MiB in 512-byte sectors
     await first.run("mkfs.ext2 -q /dev/vda", 60_000);
-    await first.run(
-      "mount -t ext2 /dev/vda /mnt && echo " + token + " > /mnt/hello.txt && sync && umount /mnt",
-    );
+    await first.run(`mount -t ext2 /dev/vda /mnt && echo ${token} > /mnt/hello.txt && sync && umount /mnt`);
     first.type("poweroff\n");
     assert.deepEqual(await first.exit, { kind: "poweroff" });
   } finally {

@@ -68,6 +68,8 @@ export interface SessionOptions {
   bios?: string;
   disks?: DiskConfig[];
   append?: string;
+  /** Do not run yet (restore a snapshot first, then start()). */
+  deferStart?: boolean;
 }
 
 /** One VM plus its console; `exit` resolves when the run ends. */
@@ -92,8 +94,14 @@ export class GuestSession {
       config,
       createNodeHost(this.console, (m) => process.stderr.write(`tvisor: ${m}\n`)),
     );
-    this.exit = this.vm.run();
+    this.exit = opts.deferStart ? Promise.resolve<VmExit>({ kind: "stopped" }) : this.vm.run();
     // Surface a crash of the run loop in whichever wait is pending.
+    this.exit.catch(() => {});
+  }
+
+  /** Run a VM created with deferStart (e.g. after vm.restore()). */
+  start(): void {
+    this.exit = this.vm.resume();
     this.exit.catch(() => {});
   }
 

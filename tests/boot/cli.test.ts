@@ -1,0 +1,76 @@
+/** CLI test: `tvisor run` as a subprocess — pipe-mode console driven by a script, and one-line errors. */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { KERNEL, missingImages } from "./guest-session.js";
+
+const TVISOR = fileURLToPath(new URL("../../src/bin/tvisor.js", import.meta.url));
+
+function tvisor(args: string[]) {
+  const r = spawnSync(process.execPath, [TVISOR, "run", ...args], { input: "", timeout: 60_000 });
+  return { status: r.status, stderr: r.stderr.toString(), stdout: r.stdout.toString() };
+}
+
+test("pipe mode: a script types commands, poweroff exits 0", { timeout: 180_000 }, async (t) => {
+  const why = missingImages();
+  if (why) return t.skip(why);
+  const child = spawn(process.execPath, [TVISOR, "run", "--mem", "128M"], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let out = "";
+  let sent = false;
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+    // Wait for the shell, then type everything at once, as a shell script piping into tvisor would.
+    if (!sent && /guest ready[\s\S]*# /.test(out)) {
+      sent = true;
+      child.stdin.write("echo sum=$((40 + 2))\nuname -m\npoweroff\n");
+    }
+  });
+  let err = "";
+  child.stderr.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  assert.equal(code, 0, `exit ${code}; stderr: ${err}; output tail: ${out.slice(-800)}`);
+  assert.match(out, /^sum=42\r?$/m);
+  assert.match(out, /^riscv64\r?$/m);
+  assert.match(out, /reboot: Power down/);
+});
+
+test("bad flags, missing files, wrong kernels and small memory give one-line errors", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "tvisor-cli-"));
+  try {
+    const notKernel = join(dir, "not-a-kernel");
+    writeFileSync(notKernel, new Uint8Array(4096).fill(0x41));
+    const cases: Array<[string[], RegExp]> = [
+      [["--cpus", "9"], /^tvisor: --cpus: expected 1\.\.8, got "9"\n$/],
+      [["--mem", "lots"], /^tvisor: --mem: cannot parse "lots"/],
+      [["--disk", "x.img,format=vmdk"], /^tvisor: --disk: unknown format "vmdk"/],
+      [["--kernel", join(dir, "missing")], /^tvisor: kernel: cannot read .*missing: no such file\n$/],
+      [["--kernel", notKernel], /^tvisor: kernel: not a RISC-V Linux Image/],
+      [["--kernel", notKernel, "--bios", join(dir, "nobios")], /^tvisor: (kernel|bios): /],
+      [["--bogus-flag"], /unknown option '--bogus-flag'/],
+    ];
+    if (!missingImages()) {
+      cases.push([
+        ["--kernel", KERNEL, "--mem", "16M"],
+        /^tvisor: memory too small: 16 MiB of RAM cannot hold the kernel/,
+      ]);
+      cases.push([["--disk", join(dir, "nodisk.img")], /^tvisor: .*nodisk\.img/]);
+    }
+    for (const [args, re] of cases) {
+      const r = tvisor(args);
+      assert.notEqual(r.status, 0, `${args.join(" ")} should fail`);
+      assert.match(r.stderr, re, `${args.join(" ")}: stderr was ${JSON.stringify(r.stderr)}`);
+      assert.equal(r.stderr.trim().split("\n").length, 1, `one line expected: ${JSON.stringify(r.stderr)}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  void t;
+});
