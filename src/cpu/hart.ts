@@ -81,7 +81,9 @@ export class Hart extends HartState implements Stateful {
   }
 
   /**
-   * Run up to `budget` instructions; returns how many retired. Returns early when the hart executes WFI
+   * Run up to `budget` steps; returns the steps taken: instructions retired plus batch exits (traps,
+   * xRETs, CSR writes that change interrupt state), so the count always advances. `instret` counts
+   * retired instructions only. Returns early when the hart executes WFI
    * with nothing pending, or is stopped. Interrupts are checked on entry and whenever an instruction
    * changes state that affects them (CSR writes, xRET), so they are taken precisely between instructions.
    */
@@ -95,17 +97,21 @@ export class Hart extends HartState implements Stateful {
       if ((this.mip() & this.mie) === 0) return 0;
       this.waitingForInterrupt = false;
     }
+    // Every return from interpret() (a trap, an xRET, a CSR write) also spends one step of the budget,
+    // so a guest stuck in a trap loop that retires nothing still hands control back to the board.
     let n = 0;
-    while (n < budget) {
+    let steps = 0;
+    while (n + steps < budget) {
       this.breakLoop = false;
-      n = this.interpret(n, budget);
+      n = this.interpret(n, budget - steps);
+      steps++;
       if (this.waitingForInterrupt || this.stopped) break;
       this.runCount = n;
       checkInterrupts(this);
     }
     this.instret += n;
     this.runCount = 0;
-    return n;
+    return n + steps;
   }
 
   /** The interpreter proper. Runs until `budget` or until `breakLoop` (privilege/translation/interrupt state changed). */
