@@ -16,7 +16,7 @@ import { GuestRam } from "../memory/guest-ram.js";
 import { PhysicalBus } from "../memory/phys-bus.js";
 import { type BootLayout, planBootLayout } from "./boot-layout.js";
 import type { LinuxKernel } from "./linux-image.js";
-import { buildResetVector, FW_DYNAMIC_INFO_ADDR } from "./reset-vector.js";
+import { buildResetVector } from "./reset-vector.js";
 import { Rom } from "./rom.js";
 import { BuiltinSbi } from "./sbi/builtin-sbi.js";
 import type { SbiPlatform } from "./sbi/sbi-call.js";
@@ -248,13 +248,11 @@ export class RiscvVirt implements Stateful {
         nextAddr: KERNEL_LOAD_ADDR,
       });
       this.rom.load(rom);
-      // QEMU starts every hart at the reset vector in M-mode; its effect is applied directly.
+      // As on QEMU's virt board, every hart starts in M-mode at the reset vector in the boot ROM, which
+      // loads a0 = mhartid, a1 = DTB, a2 = fw_dynamic_info and jumps to the firmware.
       for (const h of this.harts) {
         h.setPrivilege(PRIV_M);
-        h.pc = this.ram.base;
-        h.setX(10, BigInt(h.hartId));
-        h.setX(11, BigInt(layout.fdtAddr));
-        h.setX(12, BigInt(FW_DYNAMIC_INFO_ADDR));
+        h.pc = VIRT_MROM_BASE;
         h.stopped = false;
       }
     } else {
