@@ -128,6 +128,7 @@ mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=755 tmpfs /run
 hostname tvisor
+ip link set lo up 2>/dev/null
 echo "tvisor: guest ready"
 exec /sbin/init
 EOF
@@ -154,6 +155,26 @@ printf 'root::0:0:99999:7:::\n' > etc/shadow; chmod 600 etc/shadow
 echo tvisor > etc/hostname
 printf '127.0.0.1 localhost\n127.0.1.1 tvisor\n' > etc/hosts
 ln -s /proc/mounts etc/mtab
+# udhcpc hook: `udhcpc -i eth0` configures address, default route and DNS.
+mkdir -p etc/udhcpc
+cat > etc/udhcpc/default.script <<'EOF'
+#!/bin/sh
+case "$1" in
+  deconfig)
+    ip addr flush dev "$interface"
+    ip link set "$interface" up
+    ;;
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    for r in $router; do ip route add default via "$r" dev "$interface"; break; done
+    : > /etc/resolv.conf
+    for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+    ;;
+esac
+exit 0
+EOF
+chmod 0755 etc/udhcpc/default.script
 : > etc/fstab
 
 # --- deterministic newc archive ---------------------------------------------

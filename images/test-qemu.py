@@ -107,6 +107,10 @@ def main():
     disk = os.path.join(tmp, "disk.img")
     with open(disk, "wb") as f:
         f.truncate(32 << 20)
+    share = os.path.join(tmp, "share")
+    os.mkdir(share)
+    with open(os.path.join(share, "hello.txt"), "w") as f:
+        f.write("hello-from-9p\n")
     log = open(a.log, "wb")
     results = []
 
@@ -117,7 +121,10 @@ def main():
     # Scenario 1: ttyS0, smp 2, virtio-blk + virtio-rng.
     g = Guest(qemu_argv(a, 2, "console=ttyS0 earlycon=sbi", [
         "-drive", f"file={disk},if=none,id=d0,format=raw", "-device", "virtio-blk-device,drive=d0",
-        "-device", "virtio-rng-device"]), log)
+        "-device", "virtio-rng-device",
+        "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
+        "-fsdev", f"local,id=f0,path={share},security_model=none",
+        "-device", "virtio-9p-device,fsdev=f0,mount_tag=host0"]), log)
     try:
         g.expect(r"tvisor: guest ready", a.timeout)
         check("ttyS0: 'tvisor: guest ready'", True, f"({g.elapsed():.1f}s)")
@@ -138,6 +145,13 @@ def main():
         check("virtio-rng /dev/hwrng", rc == 0 and "virtio_rng" in out and "00000010" in out, repr(out.strip()))
         out, rc = g.run("date +%Y; cat /sys/class/rtc/rtc0/name; hwclock -r")
         check("goldfish RTC", rc == 0 and "goldfish" in out and int(out.split()[0]) >= 2024, repr(out.strip()))
+        out, rc = g.run("udhcpc -i eth0 -n -q -t 5 >/dev/null 2>&1; ip -4 addr show eth0; ip route", 60)
+        check("virtio-net + udhcpc (QEMU user net)", "10.0.2.15" in out and "default via 10.0.2.2" in out,
+              repr(out.strip()[-160:]))
+        out, rc = g.run("mount -t 9p -o trans=virtio,version=9p2000.L host0 /mnt && cat /mnt/hello.txt && umount /mnt")
+        check("virtio-9p mount", rc == 0 and "hello-from-9p" in out, repr(out.strip()))
+        out, rc = g.run("ls -l /dev/vsock /dev/hvc0 /dev/ttyS0 /dev/ptmx >/dev/null && echo devs-ok")
+        check("/dev/vsock /dev/hvc0 /dev/ttyS0 /dev/ptmx", "devs-ok" in out, repr(out.strip()))
         out, rc = g.run("mount | grep -c -E ' /(proc|sys|dev|tmp|run) '")
         check("proc/sys/dev/tmp/run mounted", out.strip() == "5", repr(out.strip()))
         g.send("exit\n")
