@@ -37,7 +37,7 @@ EOF
     apt-get update
   fi
   need=()
-  for p in gcc-riscv64-linux-gnu libc6-dev-riscv64-cross dpkg-dev make cpio gzip bzip2 xz-utils; do
+  for p in gcc-riscv64-linux-gnu libc6-dev-riscv64-cross gcc libc6-dev dpkg-dev patch make cpio gzip bzip2 xz-utils file; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
   done
   if [ ${#need[@]} -gt 0 ]; then

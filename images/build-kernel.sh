@@ -31,7 +31,7 @@ log() { echo "[build-kernel] $*" >&2; }
 
 if [ "${NO_APT:-0}" != 1 ]; then
   need=()
-  for p in linux-source-6.1 gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu \
+  for p in linux-source-6.1 gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu gcc libc6-dev binutils \
            make bc bison flex libssl-dev libelf-dev xz-utils gzip python3; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
   done
