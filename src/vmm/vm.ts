@@ -5,8 +5,10 @@ import { VirtioBlock } from "../devices/virtio/block.js";
 import type { VirtioDevice } from "../devices/virtio/device.js";
 import { VirtioRng } from "../devices/virtio/rng.js";
 import type { BlockBackend } from "../io/block-backend.js";
+import { flattenFirmware } from "../machine/firmware-image.js";
 import { isGzip, type LinuxKernel, loadLinuxKernel } from "../machine/linux-image.js";
 import { type MachineExit, RiscvVirt } from "../machine/riscv-virt.js";
+import { VIRT_DRAM_BASE } from "../machine/virt-memory-map.js";
 import { DEFAULT_APPEND, type VmConfig } from "./vm-config.js";
 import type { VmHost } from "./vm-host.js";
 
@@ -62,9 +64,8 @@ export class VirtualMachine {
     if (external) {
       images.firmware = await this.host.readFile(c.bios, "bios");
       if (isGzip(images.firmware)) images.firmware = await this.host.gunzip(images.firmware);
-      if (images.firmware[0] === 0x7f && images.firmware[1] === 0x45) {
-        throw new UserError(`bios: ${c.bios} is an ELF file; pass the raw binary (e.g. fw_jump.bin)`);
-      }
+      // ELF firmware (fw_jump.elf) is flattened to the image QEMU would load; 2 MiB is the room below the kernel.
+      images.firmware = flattenFirmware(images.firmware, VIRT_DRAM_BASE, 2 * 1024 * 1024);
     }
     this.images = images;
     for (const d of c.disks) {

@@ -26,3 +26,23 @@ for (const fw of ["fw_jump.bin", "fw_dynamic.bin"]) {
     }
   });
 }
+
+test("OpenSBI fw_jump.elf (ELF firmware, as QEMU's -bios takes it) boots 2 harts", {
+  timeout: 180_000,
+}, async (t) => {
+  const why = missingImages();
+  if (why) return t.skip(why);
+  const bios = join(OPENSBI_DIR, "fw_jump.elf");
+  if (!existsSync(bios)) return t.skip(`${bios} missing (apt-get install opensbi)`);
+  const s = new GuestSession({ bios, cpus: 2 });
+  try {
+    await s.waitForShell();
+    assert.match(s.console.output, /OpenSBI v\d/);
+    assert.match(s.console.output, /Platform HART Count\s*: 2/);
+    assert.equal((await s.run("nproc")).trim(), "2");
+    s.type("poweroff\n");
+    assert.deepEqual(await s.exit, { kind: "poweroff" });
+  } finally {
+    await s.close();
+  }
+});
