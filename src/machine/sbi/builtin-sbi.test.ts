@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BuiltinSbi } from "./builtin-sbi.js";
 import type { SbiHart, SbiPlatform } from "./sbi-call.js";
+import { hostileU64, prng, sbiMachine } from "./testing.js";
 
 class StubHart implements SbiHart {
   pc = 0;
@@ -149,4 +150,45 @@ test("consoles: legacy putchar/getchar leave a1 alone; DBCN reads and writes phy
   call(hs[0], 0x4442434e, 2, 0x0an);
   assert.equal(new TextDecoder().decode(new Uint8Array(out)), "hhi!\n");
   assert.equal(call(hs[0], 0x4442434e, 0, 16n, 0x10n, 0n).error, -3n);
+});
+
+test("fuzz: random EIDs, FIDs and arguments from every hart never throw and return SBI errors", () => {
+  const eids = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x10, 0x54494d45, 0x735049, 0x52464e43, 0x48534d, 0x53525354, 0x4442434e,
+  ];
+  const errors = new Set([0n, -1n, -2n, -3n, -4n, -5n, -6n, -7n, -8n, -9n]);
+  for (const seed of [1, 2, 3]) {
+    const next = prng(seed);
+    const m = sbiMachine(4);
+    const ramBefore = m.ram.u8.slice();
+    for (let i = 0; i < 4000; i++) {
+      const h = m.harts[next() % m.harts.length];
+      const eid =
+        next() % 5 === 0 ? BigInt(next()) | (BigInt(next()) << 32n) : BigInt(eids[next() % eids.length]);
+      const fid = next() % 4 === 0 ? hostileU64(next) : BigInt(next() % 8);
+      const args = Array.from({ length: 6 }, () => hostileU64(next));
+      const resets = m.resets.length;
+      h.stopped = false;
+      const r = m.call(h, eid, fid, ...args);
+      const e32 = Number(eid & 0xffffffffn);
+      // hart_stop and a successful reset do not return (a0 keeps the argument).
+      if (h.stopped || m.resets.length !== resets) continue;
+      // Legacy getchar returns a byte or -1 in a0; every other call returns a standard error code.
+      if (e32 === 2) assert.ok(r.error >= -1n && r.error <= 0xffn);
+      else if (e32 > 8)
+        assert.ok(errors.has(r.error), `eid 0x${eid.toString(16)} fid ${fid}: a0 = ${r.error}`);
+    }
+    // No input was queued, so no DBCN read may have written guest memory.
+    assert.deepEqual(m.ram.u8, ramBefore);
+  }
+});
+
+test("a platform fault inside a call becomes SBI_ERR_FAILED instead of unwinding into the CPU loop", () => {
+  const m = sbiMachine(1);
+  m.platform.consoleWrite = () => {
+    throw new Error("console backend gone");
+  };
+  m.ram.u8[0] = 0x41;
+  assert.equal(m.call(m.harts[0], 0x4442434e, 0, 1n, 0x80000000n, 0n).error, -1n);
+  assert.equal(m.call(m.harts[0], 0x10, 0).error, 0n); // still serving calls
 });

@@ -5,8 +5,8 @@ import { SbiHsm } from "./hsm.js";
 import { SbiIpi } from "./ipi.js";
 import { SbiLegacy } from "./legacy.js";
 import { SbiRfence } from "./rfence.js";
-import { REG_A0, type SbiExtension, type SbiHart, type SbiPlatform } from "./sbi-call.js";
-import { SBI_ERR_NOT_SUPPORTED } from "./sbi-spec.js";
+import { REG_A0, type SbiExtension, type SbiHart, type SbiPlatform, type SbiRet } from "./sbi-call.js";
+import { SBI_ERR_FAILED, SBI_ERR_NOT_SUPPORTED } from "./sbi-spec.js";
 import { SbiSrst } from "./srst.js";
 import { SbiTime } from "./time.js";
 
@@ -47,7 +47,15 @@ export class BuiltinSbi {
       hart.setX(REG_A0, BigInt(SBI_ERR_NOT_SUPPORTED));
       return true;
     }
-    const r = ext.call({ hart, platform: this.platform, eid, fid, args });
+    let r: SbiRet;
+    try {
+      r = ext.call({ hart, platform: this.platform, eid, fid, args });
+    } catch {
+      // The guest is hostile and every handler bounds-checks its arguments, but a host-side fault
+      // (a console backend that throws, say) must still not unwind into the CPU loop: the caller gets
+      // SBI_ERR_FAILED (chapter 3, table 1) and the machine keeps running.
+      r = { error: SBI_ERR_FAILED };
+    }
     if (r.noReturn) return true;
     hart.setX(REG_A0, BigInt(r.error));
     if (r.value !== undefined) hart.setX(REG_A0 + 1, r.value);

@@ -16,9 +16,12 @@ export class SbiDbcn implements SbiExtension {
     switch (c.fid) {
       case DBCN_CONSOLE_WRITE:
       case DBCN_CONSOLE_READ: {
-        // 12.1/12.2: a physical buffer given as num_bytes, base_addr_lo, base_addr_hi.
+        // 12.1/12.2: a physical buffer given as num_bytes, base_addr_lo, base_addr_hi. The address is
+        // base_addr_hi << XLEN | base_addr_lo, so on RV64 (XLEN = 64) a non-zero base_addr_hi names memory
+        // beyond 2^64, which is never valid; Linux passes 0 there (arch/riscv/kernel/sbi.c).
+        if (c.args[2] !== 0n) return ret(SBI_ERR_INVALID_PARAM);
         const n = Math.min(argNumber(c.args[0]), MAX_CHUNK);
-        const addr = argNumber(c.args[1] | (c.args[2] << 32n));
+        const addr = argNumber(c.args[1]);
         if (n < 0 || addr < 0) return ret(SBI_ERR_INVALID_PARAM);
         const buf = c.platform.physSlice(addr, n);
         if (buf === null) return ret(SBI_ERR_INVALID_PARAM);
