@@ -94,7 +94,7 @@ async function workload(sh: Shell): Promise<Figures> {
 }
 
 /** tvisor through the library (the harness the boot tests use). */
-async function tvisorShell(path: string, format: string): Promise<Shell> {
+async function tvisorShell(path: string, format: "raw" | "qcow2"): Promise<Shell> {
   const s = new GuestSession({ disks: [{ path, format, readOnly: false }], memMiB: 128, cpus: 1 });
   await s.waitForShell();
   return { run: (c, ms) => s.run(c, ms), close: () => s.close() };
