@@ -286,3 +286,80 @@ test("save requires a drained device and round-trips", async () => {
   other.t.restore(saved);
   assert.deepEqual(other.t.save(), saved);
 });
+
+test("in-flight requests hold at most 64 MiB of host buffers; the rest wait in the ring and still complete", async () => {
+  const MiB = 1 << 20;
+  const ram = new GuestRam(0x80000000, 16 * MiB);
+  const disk = new MemDisk(32 * MiB);
+  disk.hold = true;
+  const sizes: number[] = [];
+  const read = disk.read.bind(disk);
+  disk.read = (offset, buf) => {
+    sizes.push(buf.length);
+    return read(offset, buf);
+  };
+  const blk = new VirtioBlock({ backend: disk });
+  const t = new VirtioMmioTransport({ device: blk, ram, irq: new FakeIrq() });
+  const d = new TestDriver(t, ram);
+  assert.equal(d.init({ queueSize: 32 }), true);
+  // Each request reads 32 MiB into four 8 MiB descriptors that all alias one buffer in the upper half.
+  const data = ram.base + 8 * MiB;
+  const q = d.queues[0];
+  const hdr = d.alloc(16);
+  ram.u8.set(header(VIRTIO_BLK_T_IN, 0), hdr - ram.base);
+  for (let r = 0; r < 4; r++) {
+    const status = d.alloc(1);
+    const first = r * 6;
+    d.writeDesc(q.desc, first, hdr, 16, C.VIRTQ_DESC_F_NEXT, first + 1);
+    for (let i = 1; i <= 4; i++) {
+      d.writeDesc(
+        q.desc,
+        first + i,
+        data,
+        8 * MiB,
+        C.VIRTQ_DESC_F_WRITE | C.VIRTQ_DESC_F_NEXT,
+        first + i + 1,
+      );
+    }
+    d.writeDesc(q.desc, first + 5, status, 1, C.VIRTQ_DESC_F_WRITE, 0);
+    d.publish(0, first);
+  }
+  d.kick(0);
+  assert.deepEqual(sizes, [32 * MiB, 32 * MiB], "two requests fill the budget; two wait");
+  assert.equal(blk.inflightCount, 2);
+  const completed: number[] = [];
+  for (let round = 0; round < 8 && completed.length < 4; round++) {
+    disk.held.shift()?.();
+    await tick();
+    await tick();
+    completed.push(...d.takeUsed(0).map((u) => u.id));
+    assert.ok(blk.inflightCount <= 2);
+  }
+  assert.deepEqual(completed, [0, 6, 12, 18]);
+  assert.deepEqual(sizes.length, 4);
+  assert.equal(d.needsReset(), false);
+});
+
+test("a completion after the driver disabled the queue writes no used ring, old or new", async () => {
+  const { d, t, disk, ram, blk } = setup();
+  disk.hold = true;
+  d.add(0, [{ data: header(VIRTIO_BLK_T_IN, 0) }, { writable: 512 }, { writable: 1 }]);
+  d.kick(0);
+  assert.equal(blk.inflightCount, 1);
+  const q = d.queues[0];
+  // QueueReady = 0 (§4.2.2), then point the device area somewhere else and shrink the queue.
+  d.setReg(C.VIRTIO_MMIO_QUEUE_SEL, 0);
+  d.setReg(C.VIRTIO_MMIO_QUEUE_READY, 0);
+  const elsewhere = d.alloc(4096, 4096);
+  ram.u8.fill(0xa5, elsewhere - ram.base, elsewhere - ram.base + 4096);
+  d.setReg(C.VIRTIO_MMIO_QUEUE_DEVICE_LOW, elsewhere);
+  d.setReg(C.VIRTIO_MMIO_QUEUE_NUM, 0);
+  const usedBefore = d.bytes(q.used, 6 + 8 * q.size);
+  disk.held.shift()?.();
+  await tick();
+  await tick();
+  assert.ok(d.bytes(elsewhere, 4096).every((b) => b === 0xa5));
+  assert.deepEqual(d.bytes(q.used, 6 + 8 * q.size), usedBefore);
+  assert.equal(blk.inflightCount, 0);
+  assert.equal(t.lastError, null);
+});

@@ -46,6 +46,14 @@ const MAX_DISCARD_SECTORS = 0x3fffff;
 const MAX_DISCARD_SEG = 1;
 /** Largest data transfer accepted in one request, so a hostile chain cannot make us allocate gigabytes. */
 const MAX_TRANSFER = 64 * 1024 * 1024;
+/**
+ * Host buffer bytes all started, uncompleted requests may hold together. Without this bound a driver
+ * can post a full ring of MAX_TRANSFER requests (descriptors may all alias one small RAM buffer) and
+ * make the host allocate queueSize * 64 MiB at once. Past it, requests wait in the ring until
+ * earlier ones complete, which a driver cannot tell from a slow disk (§2.7.13: the device consumes
+ * available buffers in its own time).
+ */
+const MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
 const TWO_32 = 0x1_0000_0000;
 const CONFIG_BYTES = 60;
 
@@ -74,6 +82,10 @@ export class VirtioBlock implements VirtioDevice {
   /** Bumped on reset: completions of an older epoch are dropped. */
   private epoch = 0;
   private readonly inflight = new Set<Promise<void>>();
+  /** Host buffer bytes held by in-flight requests (see MAX_INFLIGHT_BYTES). */
+  private inflightBytes = 0;
+  /** The ring holds requests that wait for in-flight ones to release buffer space. */
+  private stalled = false;
 
   constructor(opts: VirtioBlockOptions) {
     this.backend = opts.backend;
@@ -127,13 +139,28 @@ export class VirtioBlock implements VirtioDevice {
 
   reset(): void {
     this.epoch++;
+    this.stalled = false;
   }
 
   notify(index: number): void {
     const host = this.host;
     if (host === null || index !== 0) return;
+    this.processQueue(host);
+  }
+
+  /** Start every available request, until the ring is empty or the in-flight buffer budget is spent. */
+  private processQueue(host: VirtioHost): void {
     const q = host.queue(0);
-    for (let chain = q.pop(); chain !== null; chain = q.pop()) this.start(host, chain);
+    for (let chain = q.pop(); chain !== null; chain = q.pop()) {
+      // The most this request can allocate (start() rejects larger transfers without allocating).
+      const cost = Math.min(Math.max(chain.readBytes - HEADER_BYTES, chain.writeBytes - 1, 0), MAX_TRANSFER);
+      if (this.inflight.size > 0 && this.inflightBytes + cost > MAX_INFLIGHT_BYTES) {
+        q.unpop();
+        this.stalled = true;
+        return;
+      }
+      this.start(host, chain, cost);
+    }
   }
 
   save(): SavedState {
@@ -167,7 +194,7 @@ export class VirtioBlock implements VirtioDevice {
   }
 
   /** Parse one request (§5.2.6) and start its backend operation. */
-  private start(host: VirtioHost, chain: DescriptorChain): void {
+  private start(host: VirtioHost, chain: DescriptorChain, cost: number): void {
     // §5.2.6.1: header (16 readable bytes) first, status (1 writable byte) last.
     if (chain.readBytes < HEADER_BYTES || chain.writeBytes < 1) {
       host.fail("virtio-blk request without header or status byte");
@@ -189,7 +216,7 @@ export class VirtioBlock implements VirtioDevice {
           return;
         }
         const buf = new Uint8Array(dataIn);
-        this.track(host, chain, this.backend.read(sector * SECTOR, buf), () => {
+        this.track(host, chain, cost, this.backend.read(sector * SECTOR, buf), () => {
           chain.write(0, buf);
           return dataIn;
         });
@@ -202,11 +229,11 @@ export class VirtioBlock implements VirtioDevice {
         }
         const buf = new Uint8Array(dataOut);
         chain.read(HEADER_BYTES, buf);
-        this.track(host, chain, this.backend.write(sector * SECTOR, buf), () => 0);
+        this.track(host, chain, cost, this.backend.write(sector * SECTOR, buf), () => 0);
         return;
       }
       case VIRTIO_BLK_T_FLUSH:
-        this.track(host, chain, this.backend.flush(), () => 0);
+        this.track(host, chain, 0, this.backend.flush(), () => 0);
         return;
       case VIRTIO_BLK_T_GET_ID: {
         const n = chain.write(0, this.serial.subarray(0, Math.min(VIRTIO_BLK_ID_BYTES, dataIn)));
@@ -244,7 +271,7 @@ export class VirtioBlock implements VirtioDevice {
         const off = segSector * SECTOR;
         const len = sectors * SECTOR;
         const op = discard ? this.backend.discard(off, len) : this.backend.writeZeroes(off, len);
-        this.track(host, chain, op, () => 0);
+        this.track(host, chain, 0, op, () => 0);
         return;
       }
       default:
@@ -253,8 +280,15 @@ export class VirtioBlock implements VirtioDevice {
   }
 
   /** Await a backend operation; `onOk` copies data to the guest and returns the bytes written before the status. */
-  private track(host: VirtioHost, chain: DescriptorChain, op: Promise<void>, onOk: () => number): void {
+  private track(
+    host: VirtioHost,
+    chain: DescriptorChain,
+    cost: number,
+    op: Promise<void>,
+    onOk: () => number,
+  ): void {
     const epoch = this.epoch;
+    this.inflightBytes += cost;
     const p = op.then(
       () => {
         if (epoch !== this.epoch) return;
@@ -267,8 +301,23 @@ export class VirtioBlock implements VirtioDevice {
     );
     const done = p
       .catch((e: unknown) => host.fail(e instanceof Error ? e.message : String(e)))
-      .finally(() => this.inflight.delete(done));
+      .finally(() => {
+        this.inflight.delete(done);
+        this.inflightBytes -= cost;
+        if (this.stalled) this.resume(host);
+      });
     this.inflight.add(done);
+  }
+
+  /** Continue a stalled ring once buffer space is free; outside an MMIO access, so errors go to host.fail. */
+  private resume(host: VirtioHost): void {
+    this.stalled = false;
+    if (!host.isActive()) return;
+    try {
+      this.processQueue(host);
+    } catch (e) {
+      host.fail(e instanceof Error ? e.message : String(e));
+    }
   }
 
   /** Write the status byte (last writable byte) and return the chain (§5.2.6.1 used length counts it). */

@@ -89,3 +89,28 @@ test("pending input survives save/restore", () => {
   other.d.kick(0);
   assert.equal(text(other.d.bytes(r.addrs[0], 3)), "abc");
 });
+
+test("a transmit chain claiming 64 MiB sends at most 1 MiB, in pieces of at most 64 KiB", () => {
+  const { ram, char, d } = setup();
+  const pieces: number[] = [];
+  char.write = (data: Uint8Array) => {
+    pieces.push(data.length);
+  };
+  assert.equal(d.init(), true);
+  // An indirect table of 64 descriptors, each covering all of RAM (1 MiB): 64 MiB of readable bytes.
+  const table = d.alloc(16 * 64, 16);
+  for (let i = 0; i < 64; i++) {
+    d.writeDesc(table, i, ram.base, ram.size, i < 63 ? 1 : 0, i + 1);
+  }
+  const q = d.queues[1];
+  d.writeDesc(q.desc, 0, table, 16 * 64, 4, 0);
+  d.publish(1, 0);
+  d.kick(1);
+  assert.deepEqual(d.takeUsed(1), [{ id: 0, len: 0 }]);
+  assert.equal(
+    pieces.reduce((a, b) => a + b, 0),
+    1 << 20,
+  );
+  assert.ok(pieces.every((n) => n > 0 && n <= 64 * 1024));
+  assert.equal(d.needsReset(), false);
+});

@@ -15,6 +15,9 @@ const RECEIVEQ = 0;
 const TRANSMITQ = 1;
 /** Host input kept while the guest has no receive buffers; more is dropped. */
 const MAX_PENDING = 64 * 1024;
+/** Output taken from one transmit buffer at most, and the piece size it is copied in. */
+const MAX_TX_PER_CHAIN = 1024 * 1024;
+const TX_CHUNK = 64 * 1024;
 /** §5.3.4 struct virtio_console_config: cols, rows, max_nr_ports, emerg_wr. */
 const CONFIG_BYTES = 12;
 
@@ -101,10 +104,16 @@ export class VirtioConsole implements VirtioDevice {
     const q = host.queue(TRANSMITQ);
     let used = false;
     for (let chain = q.pop(); chain !== null; chain = q.pop()) {
-      if (chain.readBytes > 0) {
-        const out = new Uint8Array(chain.readBytes);
-        chain.read(0, out);
-        this.char.write(out);
+      // A chain may claim up to 4 GiB (§2.7.8 lengths are 32-bit, and descriptors may alias the same
+      // RAM), so it is copied out in bounded chunks and only its first MAX_TX_PER_CHAIN bytes are sent:
+      // one hostile buffer must not make the host allocate gigabytes or stall the run loop.
+      const total = Math.min(chain.readBytes, MAX_TX_PER_CHAIN);
+      for (let at = 0; at < total; ) {
+        const out = new Uint8Array(Math.min(TX_CHUNK, total - at));
+        const n = chain.read(at, out);
+        if (n === 0) break;
+        this.char.write(n === out.length ? out : out.subarray(0, n));
+        at += n;
       }
       q.push(chain.head, 0);
       used = true;

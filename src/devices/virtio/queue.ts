@@ -167,6 +167,10 @@ export class Virtqueue {
 
   /** Return a chain to the driver with `len` bytes written to its writable part (§2.7.8). */
   push(head: number, len: number): void {
+    // A completion that arrives after the driver disabled the queue (QueueReady = 0, §4.2.2) must not
+    // be written: the ring addresses and size are the driver's to change again and were never
+    // re-validated, so writing would scribble on whatever guest memory they now name.
+    if (!this.ready) return;
     const slot = this.deviceAddr + 4 + 8 * (this.usedIdx % this.size);
     this.setU32(slot, head);
     this.setU32(slot + 4, len);
@@ -180,6 +184,7 @@ export class Virtqueue {
    * §2.7.10). Calling it consumes the decision.
    */
   shouldNotify(): boolean {
+    if (!this.ready) return false;
     const old = this.signalledUsed;
     const now = this.usedIdx;
     const valid = this.signalledValid;
