@@ -1,7 +1,17 @@
 /** Tests for the QEMU-style option parsers. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseCpus, parseDiskSpec, parseMemSize } from "./vm-config.js";
+import type { NetBackend } from "../io/net-backend.js";
+import {
+  defaultMac,
+  formatMac,
+  nicMacs,
+  parseCpus,
+  parseDiskSpec,
+  parseMac,
+  parseMemSize,
+  type VmConfig,
+} from "./vm-config.js";
 
 test("--mem accepts K/M/G suffixes and bare MiB", () => {
   assert.equal(parseMemSize("128M"), 128 * 1024 * 1024);
@@ -27,4 +37,36 @@ test("--disk PATH[,format=...][,readonly=on]", () => {
   assert.throws(() => parseDiskSpec("c,format=vdi"), /unknown format/);
   assert.throws(() => parseDiskSpec("c,cache=none"), /unknown option "cache"/);
   assert.throws(() => parseDiskSpec(",format=raw"), /missing path/);
+});
+
+test("MAC addresses: parse, format, reject multicast", () => {
+  assert.deepEqual([...parseMac("52:54:00:AB:cd:02")], [0x52, 0x54, 0, 0xab, 0xcd, 2]);
+  assert.deepEqual([...parseMac("02-00-00-00-00-01")], [2, 0, 0, 0, 0, 1]);
+  assert.equal(formatMac(parseMac("52:54:00:ab:cd:02")), "52:54:00:ab:cd:02");
+  for (const bad of ["52:54:00:ab:cd", "52:54:00:ab:cd:0g", "52:54-00:ab:cd:02", ""])
+    assert.throws(() => parseMac(bad), /cannot parse/);
+  assert.throws(() => parseMac("01:00:5e:00:00:01"), /multicast/);
+});
+
+test("default MACs: QEMU's 52:54:00:12:34:56 for VM 0 NIC 0, distinct per VM and NIC", () => {
+  assert.equal(formatMac(defaultMac(0, 0)), "52:54:00:12:34:56");
+  assert.equal(formatMac(defaultMac(0, 1)), "52:54:00:12:34:57");
+  assert.equal(formatMac(defaultMac(1, 0)), "52:54:00:12:35:56");
+  const seen = new Set<string>();
+  for (let vm = 0; vm < 0x10000; vm += 0x101)
+    for (let n = 0; n < 8; n++) seen.add(formatMac(defaultMac(vm, n)));
+  assert.equal(seen.size, 256 * 8);
+  for (const mac of seen) assert.equal(Number.parseInt(mac.slice(0, 2), 16) & 3, 2, "local, unicast");
+  assert.throws(() => defaultMac(0x10000, 0), /VM index/);
+  assert.throws(() => defaultMac(-1, 0), /VM index/);
+});
+
+test("nicMacs: explicit or derived per NIC; duplicates within a VM are refused", () => {
+  const backend: NetBackend = { send() {}, onReceive() {}, close() {} };
+  const base: VmConfig = { bios: "builtin", memBytes: 1 << 27, cpus: 1, disks: [], rng: false };
+  assert.deepEqual(nicMacs(base), []);
+  const two = { ...base, vmIndex: 3, nics: [{ backend }, { backend, mac: "02:00:00:00:00:09" }] };
+  assert.deepEqual(nicMacs(two).map(formatMac), ["52:54:00:12:37:56", "02:00:00:00:00:09"]);
+  const dup = { ...base, nics: [{ backend }, { backend, mac: "52:54:00:12:34:56" }] };
+  assert.throws(() => nicMacs(dup), /share the MAC address 52:54:00:12:34:56/);
 });

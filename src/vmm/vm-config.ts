@@ -1,10 +1,19 @@
 /** A VM's configuration as the user states it, plus the parsers for QEMU-style option values. */
 import { UserError } from "../base/errors.js";
+import type { NetBackend } from "../io/net-backend.js";
 
 export interface DiskConfig {
   path: string;
   format?: "raw" | "qcow2";
   readOnly: boolean;
+}
+
+/** One virtio-net NIC. The embedder owns the backend (e.g. a NetHub port) and closes it; the VM never does. */
+export interface NicConfig {
+  /** "52:54:00:12:34:56" style; default: defaultMac(vmIndex, position of this NIC). */
+  mac?: string;
+  /** The host side of the link; it stays attached across guest reboots and restores. */
+  backend: NetBackend;
 }
 
 export interface VmConfig {
@@ -19,6 +28,10 @@ export interface VmConfig {
   disks: DiskConfig[];
   /** Attach a virtio-rng device (/dev/hwrng). */
   rng: boolean;
+  /** virtio-net NICs, attached after the disks and before the rng. */
+  nics?: NicConfig[];
+  /** This VM's number among VMs sharing a network (0..65535); it makes default MACs distinct. */
+  vmIndex?: number;
 }
 
 /** Default kernel command line: the ns16550a console, and SBI early console until it is up. */
@@ -70,4 +83,52 @@ export function parseDiskSpec(text: string): DiskConfig {
     }
   }
   return disk;
+}
+
+/** Bytes of a MAC address. */
+export const MAC_BYTES = 6;
+
+/**
+ * QEMU's default MAC scheme (52:54:00:12:34:56, locally administered unicast), with the VM index
+ * folded into bytes 3-4 and the NIC index added to byte 5, so up to 65536 VMs × 8 NICs never collide
+ * and VM 0's first NIC gets QEMU's own default.
+ */
+export function defaultMac(vmIndex: number, nicIndex: number): Uint8Array {
+  if (!Number.isInteger(vmIndex) || vmIndex < 0 || vmIndex > 0xffff)
+    throw new UserError(`VM index must be 0..65535, got ${vmIndex}`);
+  if (!Number.isInteger(nicIndex) || nicIndex < 0 || nicIndex > 0xff - 0x56)
+    throw new UserError(`NIC index ${nicIndex} out of range`);
+  return Uint8Array.of(0x52, 0x54, 0x00, 0x12 ^ (vmIndex >> 8), 0x34 ^ (vmIndex & 0xff), 0x56 + nicIndex);
+}
+
+/** Parse "aa:bb:cc:dd:ee:ff" (or with dashes); a NIC address must be unicast (IEEE 802: group bit 0 clear). */
+export function parseMac(text: string): Uint8Array {
+  const m =
+    /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i.exec(
+      text.trim(),
+    );
+  if (!m) throw new UserError(`MAC address: cannot parse "${text}" (use e.g. 52:54:00:12:34:56)`);
+  const mac = Uint8Array.from([m[1], m[3], m[4], m[5], m[6], m[7]], (h) => Number.parseInt(h, 16));
+  if (mac[0] & 1)
+    throw new UserError(`MAC address ${text} is a multicast address; a NIC needs a unicast one`);
+  return mac;
+}
+
+/** "52:54:00:12:34:56" for a 6-byte MAC. */
+export function formatMac(mac: Uint8Array): string {
+  return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/** The MAC each NIC of `config` gets, in attachment order; rejects duplicates within the VM. */
+export function nicMacs(config: VmConfig): Uint8Array[] {
+  const macs = (config.nics ?? []).map((n, i) =>
+    n.mac === undefined ? defaultMac(config.vmIndex ?? 0, i) : parseMac(n.mac),
+  );
+  const seen = new Set<string>();
+  for (const mac of macs) {
+    const s = formatMac(mac);
+    if (seen.has(s)) throw new UserError(`two NICs share the MAC address ${s}`);
+    seen.add(s);
+  }
+  return macs;
 }

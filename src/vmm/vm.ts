@@ -3,13 +3,14 @@ import { UserError } from "../base/errors.js";
 import type { SavedState } from "../base/state.js";
 import { VirtioBlock } from "../devices/virtio/block.js";
 import type { VirtioDevice } from "../devices/virtio/device.js";
+import { VirtioNet } from "../devices/virtio/net.js";
 import { VirtioRng } from "../devices/virtio/rng.js";
 import type { BlockBackend } from "../io/block-backend.js";
 import { flattenFirmware } from "../machine/firmware-image.js";
 import { isGzip, type LinuxKernel, loadLinuxKernel } from "../machine/linux-image.js";
 import { type MachineExit, RiscvVirt } from "../machine/riscv-virt.js";
-import { VIRT_DRAM_BASE } from "../machine/virt-memory-map.js";
-import { DEFAULT_APPEND, type VmConfig } from "./vm-config.js";
+import { VIRT_DRAM_BASE, VIRT_VIRTIO_COUNT } from "../machine/virt-memory-map.js";
+import { DEFAULT_APPEND, nicMacs, type VmConfig } from "./vm-config.js";
 import type { VmHost } from "./vm-host.js";
 
 /** How a run ended, for the exit status: poweroff → 0; fail → the guest's code; stopped → 0. */
@@ -25,6 +26,8 @@ interface LoadedImages {
 export class VirtualMachine {
   private images: LoadedImages | null = null;
   private disks: BlockBackend[] = [];
+  /** MAC of each configured NIC, fixed for the VM's lifetime so reboots keep the guest's address. */
+  private readonly macs: Uint8Array[];
   private current: RiscvVirt | null = null;
   private stopRequested = false;
   /** Boots so far (1 + number of guest reboots). */
@@ -37,6 +40,15 @@ export class VirtualMachine {
     private readonly host: VmHost,
   ) {
     if (config.bios === "none") throw new UserError("--bios none runs bare programs; use the bare runner");
+    this.macs = nicMacs(config);
+    // Each device takes one virtio-mmio slot of the board (QEMU virt has 8).
+    const nics = this.macs.length;
+    const devices = config.disks.length + nics + (config.rng ? 1 : 0);
+    if (devices > VIRT_VIRTIO_COUNT) {
+      throw new UserError(
+        `too many virtio devices: ${config.disks.length} disk(s) + ${nics} NIC(s)${config.rng ? " + rng" : ""} = ${devices}; the board has ${VIRT_VIRTIO_COUNT} slots`,
+      );
+    }
   }
 
   /** The board currently running (null before start). */
@@ -78,7 +90,12 @@ export class VirtualMachine {
   /** Build a fresh board and load the images (used at power-on and at every guest reboot). */
   private build(): RiscvVirt {
     if (!this.images) throw new Error("prepare() first");
+    // Slot order is disks, NICs, rng: stable across boots, so guest device names and snapshots match.
     const virtio: VirtioDevice[] = this.disks.map((backend) => new VirtioBlock({ backend }));
+    // A fresh VirtioNet on the same backend re-registers as its receiver, replacing the old board's.
+    (this.config.nics ?? []).forEach((nic, i) => {
+      virtio.push(new VirtioNet({ backend: nic.backend, mac: this.macs[i] }));
+    });
     if (this.config.rng) virtio.push(new VirtioRng({ entropy: (b) => this.host.entropy(b) }));
     const m = new RiscvVirt({
       ramBytes: this.config.memBytes,

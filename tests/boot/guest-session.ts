@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { CharBackend } from "../../src/io/char-backend.js";
 import { createNodeHost } from "../../src/vmm/node/node-host.js";
 import { VirtualMachine, type VmExit } from "../../src/vmm/vm.js";
-import type { DiskConfig, VmConfig } from "../../src/vmm/vm-config.js";
+import type { DiskConfig, NicConfig, VmConfig } from "../../src/vmm/vm-config.js";
 
 export const KERNEL = fileURLToPath(new URL("../../../images/riscv64/Image.gz", import.meta.url));
 export const INITRD = fileURLToPath(new URL("../../../images/riscv64/initramfs.cpio.gz", import.meta.url));
@@ -68,6 +68,10 @@ export interface SessionOptions {
   bios?: string;
   disks?: DiskConfig[];
   append?: string;
+  /** virtio-net NICs (after the disks, before the rng). */
+  nics?: NicConfig[];
+  /** Distinguishes default MACs of VMs on one network. */
+  vmIndex?: number;
   /** Do not run yet (restore a snapshot first, then start()). */
   deferStart?: boolean;
 }
@@ -89,6 +93,8 @@ export class GuestSession {
       cpus: opts.cpus ?? 1,
       disks: opts.disks ?? [],
       rng: true,
+      nics: opts.nics,
+      vmIndex: opts.vmIndex,
     };
     this.vm = new VirtualMachine(
       config,

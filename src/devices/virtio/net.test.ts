@@ -6,7 +6,7 @@ import { GuestRam } from "../../memory/guest-ram.js";
 import { NetHub } from "../../net/hub.js";
 import { FakeIrq } from "../testing.js";
 import { VirtioMmioTransport } from "./mmio-transport.js";
-import { VIRTIO_NET_HDR_BYTES, VirtioNet } from "./net.js";
+import { MAX_FRAME, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_HDR_BYTES, VirtioNet } from "./net.js";
 import { TestDriver } from "./testing.js";
 
 class FakeNet implements NetBackend {
@@ -49,6 +49,12 @@ function guestSend(d: TestDriver, f: Uint8Array): void {
   d.kick(1);
 }
 
+/** Accept everything offered except mergeable receive buffers (a driver with one buffer per frame). */
+const NO_MERGE = {
+  accept: (bank: number, offered: number) =>
+    bank === 0 ? offered & ~(1 << VIRTIO_NET_F_MRG_RXBUF) : offered,
+};
+
 test("config: MAC and link status; features MAC and STATUS", () => {
   const { d, t } = nic(new FakeNet(), MAC_A);
   assert.equal(d.init(), true);
@@ -76,7 +82,7 @@ test("transmit strips the virtio_net_hdr", () => {
 test("receive writes header (num_buffers = 1) and frame; frames wait for buffers; oversize frames are dropped", () => {
   const be = new FakeNet();
   const { d, net, irq } = nic(be, MAC_A);
-  d.init();
+  d.init(NO_MERGE);
   const f = frame(MAC_A, MAC_B, "pong");
   be.handler?.(f);
   assert.equal(d.takeUsed(0).length, 0, "no buffers yet");
@@ -148,4 +154,101 @@ test("save/restore keeps MAC and link state", () => {
   other.t.restore(saved);
   assert.deepEqual([...other.net.mac], [...MAC_A]);
   assert.equal(other.t.read(0x106, 2), 0);
+});
+
+/** num_buffers, the le16 at offset 10 of the header the device wrote at `addr`. */
+function numBuffers(d: TestDriver, addr: number): number {
+  const h = d.bytes(addr, VIRTIO_NET_HDR_BYTES);
+  return h[10] | (h[11] << 8);
+}
+
+test("MRG_RXBUF is offered; a frame larger than one buffer spans several (§5.1.6.3.2)", () => {
+  const be = new FakeNet();
+  const { d, net, irq } = nic(be, MAC_A);
+  d.init();
+  d.setReg(0x014, 0);
+  assert.notEqual(d.reg(0x010) & (1 << VIRTIO_NET_F_MRG_RXBUF), 0);
+  // A 9000-MTU frame into 1536-byte buffers (what Linux posts): ceil((12 + 9014) / 1536) = 6 buffers.
+  const big = frame(MAC_A, MAC_B, "j".repeat(9000));
+  const bufs = Array.from({ length: 8 }, () => d.add(0, [{ writable: 1536 }]));
+  d.kick(0);
+  be.handler?.(big);
+  const used = d.takeUsed(0);
+  assert.equal(used.length, 6);
+  assert.deepEqual(
+    used.map((u) => u.id),
+    bufs.slice(0, 6).map((b) => b.head),
+  );
+  assert.deepEqual(
+    used.map((u) => u.len),
+    [1536, 1536, 1536, 1536, 1536, 12 + big.length - 5 * 1536],
+  );
+  assert.equal(numBuffers(d, bufs[0].addrs[0]), 6);
+  const got = new Uint8Array(12 + big.length);
+  used.forEach((u, i) => {
+    got.set(d.bytes(bufs[i].addrs[0], u.len), i * 1536);
+  });
+  assert.deepEqual([...got.subarray(12)], [...big]);
+  assert.equal(irq.level, true);
+  // A small frame after it takes one buffer and says so.
+  be.handler?.(frame(MAC_A, MAC_B, "small"));
+  assert.deepEqual(d.takeUsed(0), [{ id: bufs[6].head, len: 12 + 19 }]);
+  assert.equal(numBuffers(d, bufs[6].addrs[0]), 1);
+  assert.equal(net.rxDropped, 0);
+});
+
+test("MRG_RXBUF: a frame waits, in order, until enough buffers are posted; none is used early", () => {
+  const be = new FakeNet();
+  const { d, net } = nic(be, MAC_A);
+  d.init();
+  const first = d.add(0, [{ writable: 1000 }]);
+  d.kick(0);
+  const big = frame(MAC_A, MAC_B, "b".repeat(2500));
+  const after = frame(MAC_A, MAC_B, "after");
+  be.handler?.(big);
+  be.handler?.(after);
+  assert.equal(d.takeUsed(0).length, 0, "one 1000-byte buffer cannot hold 2526 bytes: nothing used yet");
+  d.add(0, [{ writable: 1000 }]);
+  d.add(0, [{ writable: 1000 }]);
+  const fourth = d.add(0, [{ writable: 1000 }]);
+  d.kick(0);
+  const used = d.takeUsed(0);
+  assert.deepEqual(
+    used.map((u) => u.len),
+    [1000, 1000, 12 + big.length - 2000, 12 + after.length],
+  );
+  assert.equal(used[0].id, first.head);
+  assert.equal(numBuffers(d, first.addrs[0]), 3);
+  assert.deepEqual([...d.bytes(fourth.addrs[0] + 12, after.length)], [...after]);
+  assert.equal(net.rxDropped, 0);
+});
+
+test("MRG_RXBUF: a frame no full ring could hold is dropped instead of stalling the queue", () => {
+  const be = new FakeNet();
+  const { d, net } = nic(be, MAC_A);
+  d.init({ queueSize: 4 });
+  const bufs = Array.from({ length: 4 }, () => d.add(0, [{ writable: 100 }]));
+  d.kick(0);
+  be.handler?.(frame(MAC_A, MAC_B, "z".repeat(1000)));
+  assert.equal(net.rxDropped, 1);
+  assert.equal(d.takeUsed(0).length, 0);
+  const ok = frame(MAC_A, MAC_B, "fits");
+  be.handler?.(ok);
+  assert.deepEqual(d.takeUsed(0), [{ id: bufs[0].head, len: 12 + ok.length }]);
+  assert.equal(d.needsReset(), false);
+});
+
+test("frames beyond the largest Ethernet frame are dropped both ways", () => {
+  const be = new FakeNet();
+  const { d, net } = nic(be, MAC_A);
+  d.init();
+  d.add(0, [{ writable: 0x20000 }]);
+  d.kick(0);
+  be.handler?.(new Uint8Array(MAX_FRAME + 1));
+  assert.equal(net.rxDropped, 1);
+  assert.equal(d.takeUsed(0).length, 0);
+  guestSend(d, new Uint8Array(MAX_FRAME + 1));
+  assert.equal(be.sent.length, 0);
+  guestSend(d, new Uint8Array(MAX_FRAME));
+  assert.equal(be.sent.length, 1, "a 65535-MTU frame with a VLAN tag still goes out");
 });

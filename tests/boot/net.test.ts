@@ -1,0 +1,150 @@
+/** Boot test: two guests in one process on one NetHub talk over virtio-net (ARP, ICMP, TCP), across reboot and restore. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { UserError } from "../../src/base/errors.js";
+import type { SavedState } from "../../src/base/state.js";
+import { NetHub } from "../../src/net/hub.js";
+import { createNodeHost } from "../../src/vmm/node/node-host.js";
+import { VirtualMachine } from "../../src/vmm/vm.js";
+import { defaultMac, formatMac } from "../../src/vmm/vm-config.js";
+import { GuestSession, KERNEL, missingImages, TestConsole } from "./guest-session.js";
+
+const IP_A = "10.0.2.1";
+const IP_B = "10.0.2.2";
+const MAC_B = "52:54:00:ab:cd:02";
+const LOSS_FREE = /(\d+) packets transmitted, \1 packets received, 0% packet loss/;
+
+/** Static address and link up, then the guest's own view of the NIC. */
+async function configure(g: GuestSession, ip: string): Promise<void> {
+  assert.equal(await g.run(`ip addr add ${ip}/24 dev eth0 && ip link set eth0 up && echo ok`), "ok");
+  assert.equal(
+    (await g.run("cat /sys/class/net/eth0/carrier /sys/class/net/eth0/operstate")).trim(),
+    "1\nup",
+  );
+}
+
+/** Start a one-shot TCP receiver on `port` writing to `file`; returns once it is listening. */
+async function listen(g: GuestSession, port: number, file: string): Promise<void> {
+  const out = await g.run(
+    `nc -l -p ${port} > ${file} & while ! netstat -ltn 2>/dev/null | grep -q ':${port} '; do usleep 20000; done; echo listening`,
+  );
+  assert.equal(out.trim(), "listening");
+}
+
+/** md5 of a guest file (first field of md5sum). */
+async function md5(g: GuestSession, file: string): Promise<string> {
+  const m = /^([0-9a-f]{32}) /.exec((await g.run(`md5sum ${file}`)).trim());
+  assert.ok(m, `md5sum ${file}`);
+  return m[1];
+}
+
+/** Each transfer uses a new port: the previous connection may still hold its port in TIME_WAIT. */
+let nextPort = 5000;
+
+/** Send `kib` KiB of random data from `from` to `to` over TCP and check both sides' md5 agree. */
+async function transfer(from: GuestSession, to: GuestSession, toIp: string, kib: number): Promise<void> {
+  const port = nextPort++;
+  await listen(to, port, "/tmp/recv");
+  await from.run(`head -c ${kib * 1024} /dev/urandom > /tmp/data`);
+  const sent = await md5(from, "/tmp/data");
+  assert.equal((await from.run(`nc ${toIp} ${port} < /tmp/data; echo rc=$?`, 60_000)).trim(), "rc=0");
+  // The receiver exits when the sender's FIN arrives; `wait` makes sure the file is complete.
+  await to.run("wait");
+  assert.equal((await to.run("wc -c < /tmp/recv")).trim(), String(kib * 1024));
+  assert.equal(await md5(to, "/tmp/recv"), sent);
+}
+
+test("more virtio devices than the board's 8 slots is a UserError naming the count", () => {
+  const hub = new NetHub();
+  const config = {
+    kernel: KERNEL,
+    bios: "builtin",
+    memBytes: 128 << 20,
+    cpus: 1,
+    disks: Array.from({ length: 6 }, (_, i) => ({ path: `d${i}.img`, readOnly: true })),
+    rng: true,
+    nics: [{ backend: hub.port() }, { backend: hub.port() }],
+  };
+  const host = createNodeHost(new TestConsole(), () => {});
+  assert.throws(
+    () => new VirtualMachine(config, host),
+    (e: unknown) =>
+      e instanceof UserError && /6 disk\(s\) \+ 2 NIC\(s\) \+ rng = 9; the board has 8 slots/.test(e.message),
+  );
+  config.rng = false;
+  assert.doesNotThrow(() => new VirtualMachine(config, host));
+});
+
+test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore", {
+  timeout: 180_000,
+}, async (t) => {
+  const why = missingImages();
+  if (why) return t.skip(why);
+  const hub = new NetHub();
+  const portA = hub.port();
+  const portB = hub.port();
+  // Both run loops interleave on this process's event loop; frames cross synchronously in the hub.
+  const a = new GuestSession({ vmIndex: 0, nics: [{ backend: portA }] });
+  const b = new GuestSession({ vmIndex: 1, nics: [{ backend: portB, mac: MAC_B }] });
+  const restored: GuestSession[] = [];
+  try {
+    await Promise.all([a.waitForShell(), b.waitForShell()]);
+
+    await t.test("the guest sees the configured MACs (derived default and explicit)", async () => {
+      assert.equal((await a.run("cat /sys/class/net/eth0/address")).trim(), formatMac(defaultMac(0, 0)));
+      assert.equal((await b.run("cat /sys/class/net/eth0/address")).trim(), MAC_B);
+      await configure(a, IP_A);
+      await configure(b, IP_B);
+    });
+
+    await t.test("A pings B with no loss", async () => {
+      assert.match(await a.run(`ping -c 3 ${IP_B}`, 60_000), LOSS_FREE);
+      assert.match(await a.run("ip neigh show dev eth0"), new RegExp(`${IP_B} lladdr ${MAC_B}`));
+    });
+
+    await t.test("a 512 KiB TCP transfer arrives intact", async () => {
+      await transfer(a, b, IP_B, 512);
+    });
+
+    await t.test("MTU 9000: frames span several receive buffers (VIRTIO_NET_F_MRG_RXBUF)", async () => {
+      for (const g of [a, b]) assert.equal(await g.run("ip link set eth0 mtu 9000 && echo ok"), "ok");
+      // 8000-byte ICMP payloads cross unfragmented only if 8042-byte frames reach the other guest.
+      assert.match(await a.run(`ping -c 2 -s 8000 ${IP_B}`, 60_000), LOSS_FREE);
+      await transfer(b, a, IP_A, 256);
+      for (const g of [a, b]) await g.run("ip link set eth0 mtu 1500");
+    });
+
+    await t.test("after a guest reboot the NIC is on the same hub port", async () => {
+      const from = b.console.output.length;
+      b.type("reboot\n");
+      await b.waitForShell(from);
+      assert.equal(b.vm.boots, 2);
+      assert.equal((await b.run("cat /sys/class/net/eth0/address")).trim(), MAC_B);
+      await configure(b, IP_B);
+      assert.match(await a.run(`ping -c 3 ${IP_B}`, 60_000), LOSS_FREE);
+    });
+
+    await t.test("save/restore: the restored guest keeps its MAC, address and traffic", async () => {
+      a.vm.stop();
+      assert.deepEqual(await a.exit, { kind: "stopped" });
+      const state = structuredClone(a.vm.save());
+      const devices = (state.virtio as SavedState[]).map((v) => (v.device as SavedState).kind);
+      assert.deepEqual(devices, ["virtio-net", "virtio-rng"], "slot order: NICs, then rng");
+      await a.close();
+      // The embedder owns the port: the restored VM takes it over.
+      const c = new GuestSession({ vmIndex: 0, nics: [{ backend: portA }], deferStart: true });
+      restored.push(c);
+      await c.vm.restore(state);
+      c.start();
+      c.type("\n");
+      assert.equal((await c.run("cat /sys/class/net/eth0/address")).trim(), formatMac(defaultMac(0, 0)));
+      assert.match(await c.run(`ping -c 3 ${IP_B}`, 60_000), LOSS_FREE);
+      await transfer(b, c, IP_A, 64);
+    });
+    assert.equal(hub.dropped, 0, "every frame had a receiver");
+  } finally {
+    await Promise.all([a, b, ...restored].map((g) => g.close()));
+    portA.close();
+    portB.close();
+  }
+});
