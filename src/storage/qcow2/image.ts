@@ -475,7 +475,9 @@ export class Qcow2Image implements ImageBackend {
       return;
     }
     const before = this.refc.fileEnd;
-    const host = await this.refc.allocate(1);
+    // Every branch below writes at least one byte at or after `host` and none past the cluster, so the file
+    // covers the cluster's offset before the L2 entry points at it (an entry past the end is invalid).
+    const host = await this.refc.allocate(1, false);
     if (inCl === 0 && data.length === cs) {
       await this.file.write(host, data);
     } else {
@@ -615,7 +617,12 @@ export class Qcow2Image implements ImageBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.exclusive(async () => {
-      if (!this.readOnly) await this.file.sync();
+      if (!this.readOnly) {
+        // Data clusters are allocated without growing the file (Refcounts.allocate); leave it whole clusters
+        // long, as QEMU does, so nothing past the last written byte depends on reads past the end.
+        if ((await this.file.size()) < this.refc.fileEnd) await this.file.truncate(this.refc.fileEnd);
+        await this.file.sync();
+      }
       this.closed = true;
       await this.file.close();
     });

@@ -26,7 +26,10 @@ export class Refcounts {
   private readonly blocks = new Map<number, Uint8Array>();
   /** Lowest cluster that might be free; allocation searches upward from here (like QEMU's free_cluster_index). */
   private freeHint = 0;
-  /** File length in bytes as we have extended it. */
+  /**
+   * End of the file in bytes as allocation sees it: the file's length, or more when data clusters were
+   * allocated past it and only partly written (see allocate). Reads past the real end return zeroes.
+   */
   fileEnd: number;
 
   constructor(
@@ -207,19 +210,26 @@ export class Refcounts {
     await this.setRange(cluster, 1, () => value);
   }
 
-  /** Allocate count contiguous free clusters with refcount 1; returns the byte offset. Refcounts go to disk first. */
-  async allocate(count: number): Promise<number> {
+  /**
+   * Allocate count contiguous free clusters with refcount 1; returns the byte offset. Refcounts go to disk
+   * first. With grow false the caller writes the clusters' first bytes itself (a data cluster), so the file
+   * is not extended here: that saves an ftruncate per allocation, and until the caller's write, the
+   * clusters past the end of the file read as zeroes anyway.
+   */
+  async allocate(count: number, grow = true): Promise<number> {
     const start = await this.findFree(count);
     await this.hooks.checkOverlap(start, count);
     await this.ensureCovered(start, count, start);
     // ensureCovered may have used clusters in the run for new refcount blocks; search again if so.
     for (let c = start; c < start + count; c++) {
-      if ((await this.get(c)) !== 0) return this.allocate(count);
+      if ((await this.get(c)) !== 0) return this.allocate(count, grow);
     }
     await this.setRange(start, count, () => 1);
     this.allocations++;
     this.freeHint = start + count;
-    await this.extendTo((start + count) * this.cs);
+    const end = (start + count) * this.cs;
+    if (grow) await this.extendTo(end);
+    else if (end > this.fileEnd) this.fileEnd = end;
     return start * this.cs;
   }
 
