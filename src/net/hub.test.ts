@@ -55,3 +55,17 @@ test("runt frames are dropped; closed ports leave the table", () => {
   a.port.send(frame(mac(2), mac(1)));
   assert.equal(c.got.length, 1, "mac 2 forgotten: flooded to the new port");
 });
+
+test("a receiver that throws loses its copy only; the sender and other ports are unaffected", () => {
+  const hub = new NetHub();
+  const a = attach(hub);
+  const bad = hub.port();
+  bad.onReceive(() => {
+    throw new Error("broken receiver");
+  });
+  const c = attach(hub);
+  assert.doesNotThrow(() => a.port.send(frame([255, 255, 255, 255, 255, 255], mac(1))));
+  assert.equal(c.got.length, 1, "flood continued past the failing port");
+  assert.equal(hub.dropped, 1);
+  assert.equal(hub.forwarded, 1);
+});

@@ -6,7 +6,9 @@
  *   new VirtioNet({ backend: hub.port(), mac: macB });
  * Unicast frames go to the port that last sent from the destination MAC, or are flooded when the
  * destination is unknown; broadcast and multicast are flooded. A frame never returns to its sender.
- * Delivery is synchronous; receivers copy the frame and must not modify it.
+ * Delivery is synchronous; receivers copy the frame and must not modify it. A receiver that throws
+ * loses that frame only: the error must not reach the sender, whose NIC would otherwise see it
+ * inside its own transmit and fail (one VM's fault stopping another's network).
  */
 import type { NetBackend } from "../io/net-backend.js";
 
@@ -92,8 +94,12 @@ export class NetHub {
       this.dropped++;
       return;
     }
-    this.forwarded++;
-    port.handler(frame);
+    try {
+      port.handler(frame);
+      this.forwarded++;
+    } catch {
+      this.dropped++;
+    }
   }
 }
 

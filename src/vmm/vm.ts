@@ -28,6 +28,8 @@ export class VirtualMachine {
   private disks: BlockBackend[] = [];
   /** MAC of each configured NIC, fixed for the VM's lifetime so reboots keep the guest's address. */
   private readonly macs: Uint8Array[];
+  /** The current board's NICs, detached from their backends at close(). */
+  private nics: VirtioNet[] = [];
   private current: RiscvVirt | null = null;
   private stopRequested = false;
   /** Boots so far (1 + number of guest reboots). */
@@ -93,9 +95,10 @@ export class VirtualMachine {
     // Slot order is disks, NICs, rng: stable across boots, so guest device names and snapshots match.
     const virtio: VirtioDevice[] = this.disks.map((backend) => new VirtioBlock({ backend }));
     // A fresh VirtioNet on the same backend re-registers as its receiver, replacing the old board's.
-    (this.config.nics ?? []).forEach((nic, i) => {
-      virtio.push(new VirtioNet({ backend: nic.backend, mac: this.macs[i] }));
-    });
+    this.nics = (this.config.nics ?? []).map(
+      (nic, i) => new VirtioNet({ backend: nic.backend, mac: this.macs[i] }),
+    );
+    virtio.push(...this.nics);
     if (this.config.rng) virtio.push(new VirtioRng({ entropy: (b) => this.host.entropy(b) }));
     const m = new RiscvVirt({
       ramBytes: this.config.memBytes,
@@ -168,6 +171,9 @@ export class VirtualMachine {
   }
 
   async close(): Promise<void> {
+    // The embedder owns the NIC backends and closes them; the VM only stops listening on them.
+    for (const n of this.nics) n.detach();
+    this.nics = [];
     for (const d of this.disks) await d.flush().catch(() => {});
     for (const d of this.disks) await d.close();
     this.disks = [];

@@ -130,11 +130,12 @@ test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore",
       const state = structuredClone(a.vm.save());
       const devices = (state.virtio as SavedState[]).map((v) => (v.device as SavedState).kind);
       assert.deepEqual(devices, ["virtio-net", "virtio-rng"], "slot order: NICs, then rng");
-      await a.close();
-      // The embedder owns the port: the restored VM takes it over.
+      // The embedder owns the port: the restored VM takes it over, and closing the old VM after
+      // that must not take it back.
       const c = new GuestSession({ vmIndex: 0, nics: [{ backend: portA }], deferStart: true });
       restored.push(c);
       await c.vm.restore(state);
+      await a.close();
       c.start();
       c.type("\n");
       assert.equal((await c.run("cat /sys/class/net/eth0/address")).trim(), formatMac(defaultMac(0, 0)));

@@ -252,3 +252,22 @@ test("frames beyond the largest Ethernet frame are dropped both ways", () => {
   guestSend(d, new Uint8Array(MAX_FRAME));
   assert.equal(be.sent.length, 1, "a 65535-MTU frame with a VLAN tag still goes out");
 });
+
+test("detach: frames from the backend are ignored; a newer device on the backend keeps receiving", () => {
+  const be = new FakeNet();
+  const old = nic(be, MAC_A);
+  old.d.init();
+  old.d.add(0, [{ writable: 1536 }]);
+  old.d.kick(0);
+  const handlerOfOld = be.handler;
+  const fresh = nic(be, MAC_A);
+  fresh.d.init();
+  fresh.d.add(0, [{ writable: 1536 }]);
+  fresh.d.kick(0);
+  old.net.detach();
+  be.handler?.(frame(MAC_A, MAC_B, "to the new one"));
+  assert.equal(fresh.d.takeUsed(0).length, 1);
+  handlerOfOld?.(frame(MAC_A, MAC_B, "stale handler"));
+  assert.equal(old.d.takeUsed(0).length, 0);
+  assert.equal(old.net.rxDropped, 0, "a detached device does not even count the frame");
+});

@@ -55,6 +55,7 @@ export class VirtioNet implements VirtioDevice {
   private host: VirtioHost | null = null;
   private pending: Uint8Array[] = [];
   private linkUp = true;
+  private readonly link: { nic: VirtioNet | null };
   /** Counters for diagnostics. */
   rxDropped = 0;
   txFrames = 0;
@@ -67,7 +68,19 @@ export class VirtioNet implements VirtioDevice {
     this.queueMaxSizes = [size, size];
     this.config.set(opts.mac, 0);
     this.writeStatus();
-    this.backend.onReceive((frame) => this.receive(frame));
+    // The backend outlives the device (reboots build a new one on it), so it holds only this small
+    // box: detach() empties it and the backend no longer keeps the device and guest RAM alive.
+    const link: { nic: VirtioNet | null } = { nic: this };
+    this.link = link;
+    this.backend.onReceive((frame) => link.nic?.receive(frame));
+  }
+
+  /**
+   * Stop taking frames from the backend (the VM closed). Unlike registering another handler, this
+   * leaves alone a newer device that has since taken the backend over (a restored VM).
+   */
+  detach(): void {
+    this.link.nic = null;
   }
 
   get mac(): Uint8Array {
