@@ -30,6 +30,8 @@ export class VirtualMachine {
   private readonly macs: Uint8Array[];
   /** The current board's NICs, detached from their backends at close(). */
   private nics: VirtioNet[] = [];
+  /** Each NIC's cable: plugged in or not. Host-side state, so it outlives reboots and restores. */
+  private readonly linkUp: boolean[];
   private current: RiscvVirt | null = null;
   private stopRequested = false;
   /** Boots so far (1 + number of guest reboots). */
@@ -43,6 +45,7 @@ export class VirtualMachine {
   ) {
     if (config.bios === "none") throw new UserError("--bios none runs bare programs; use the bare runner");
     this.macs = nicMacs(config);
+    this.linkUp = this.macs.map(() => true);
     // Each device takes one virtio-mmio slot of the board (QEMU virt has 8).
     const nics = this.macs.length;
     const devices = config.disks.length + nics + (config.rng ? 1 : 0);
@@ -98,6 +101,9 @@ export class VirtualMachine {
     this.nics = (this.config.nics ?? []).map(
       (nic, i) => new VirtioNet({ backend: nic.backend, mac: this.macs[i] }),
     );
+    this.nics.forEach((n, i) => {
+      n.setLinkUp(this.linkUp[i]);
+    });
     virtio.push(...this.nics);
     if (this.config.rng) virtio.push(new VirtioRng({ entropy: (b) => this.host.entropy(b) }));
     const m = new RiscvVirt({
@@ -148,6 +154,18 @@ export class VirtualMachine {
     this.current?.stop();
   }
 
+  /**
+   * Plug NIC `nic` (in config order) in or out, like QEMU's set_link: the guest sees the carrier
+   * change through VIRTIO_NET_S_LINK_UP and a configuration interrupt (virtio 1.2 §5.1.4), and
+   * no frame passes while it is down.
+   */
+  setLinkUp(nic: number, up: boolean): void {
+    if (!Number.isInteger(nic) || nic < 0 || nic >= this.linkUp.length)
+      throw new UserError(`no NIC ${nic}: this VM has ${this.linkUp.length}`);
+    this.linkUp[nic] = up;
+    this.nics[nic]?.setLinkUp(up);
+  }
+
   /** Snapshot the running board (the VM must be paused: call between run() calls or after stop()). */
   save(): SavedState {
     if (!this.current) throw new Error("nothing to save: the VM has not started");
@@ -159,6 +177,10 @@ export class VirtualMachine {
     if (!this.images) await this.prepare();
     const m = this.build();
     m.restore(state);
+    // The snapshot recorded the link as it was then; the cable is as it is now (a change interrupts).
+    this.nics.forEach((n, i) => {
+      n.setLinkUp(this.linkUp[i]);
+    });
     this.current = m;
     this.stopRequested = false;
     this.boots = Math.max(this.boots, 1);

@@ -114,6 +114,23 @@ test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore",
       for (const g of [a, b]) await g.run("ip link set eth0 mtu 1500");
     });
 
+    await t.test(
+      "unplugging B's link: the guest sees carrier 0 and no frame passes; replugging restores it",
+      async () => {
+        b.vm.setLinkUp(0, false);
+        // The config-change interrupt runs the driver's work item; give the guest a moment to act on it.
+        assert.equal((await b.run("sleep 0.2; cat /sys/class/net/eth0/carrier")).trim(), "0");
+        assert.match(
+          await a.run(`ping -c 2 -W 1 ${IP_B}`, 60_000),
+          /2 packets transmitted, 0 packets received/,
+        );
+        b.vm.setLinkUp(0, true);
+        assert.equal((await b.run("sleep 0.2; cat /sys/class/net/eth0/carrier")).trim(), "1");
+        assert.match(await a.run(`ping -c 2 ${IP_B}`, 60_000), LOSS_FREE);
+        assert.throws(() => b.vm.setLinkUp(1, true), /no NIC 1: this VM has 1/);
+      },
+    );
+
     await t.test("after a guest reboot the NIC is on the same hub port", async () => {
       const from = b.console.output.length;
       b.type("reboot\n");
