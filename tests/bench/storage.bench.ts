@@ -1,7 +1,7 @@
 /** Storage figures: 4 KiB sequential and strided throughput through the block layer (raw, qcow2) next to `qemu-img bench`. */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BlockBackend } from "../../src/io/block-backend.js";
 import { createImageFile } from "../../src/storage/node/create-image.js";
@@ -13,7 +13,15 @@ const COUNT = 16384; // 64 MiB per run
 /** "Random" is a stride that visits scattered clusters in a fixed order, because qemu-img bench only strides. */
 const STRIDE = (1 << 20) + BS;
 
+/** Every figure is the median of this many runs, each on fresh files: the bench host is shared and noisy. */
+const REPS = 3;
+
 type Pattern = "seq" | "rand";
+
+function median(xs: (number | null)[]): number | null {
+  const v = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  return v.length === 0 ? null : v[Math.floor(v.length / 2)]!;
+}
 
 function offsetOf(i: number, p: Pattern): number {
   return p === "seq" ? i * BS : (i * STRIDE) % SIZE;
@@ -69,27 +77,34 @@ export async function bench(): Promise<void> {
     await ours(warm, false, "rand");
     await warm.close();
     console.log(
-      `4 KiB requests, ${COUNT} per run (64 MiB), ${SIZE >> 20} MiB images, queue depth 1, host page cache`,
+      `4 KiB requests, ${COUNT} per run (64 MiB), ${SIZE >> 20} MiB images, queue depth 1, host page cache; ` +
+        `median of ${REPS} runs (seconds); load average ${loadavg()[0]!.toFixed(2)}`,
     );
     console.log("format  pattern  op     tvisor MiB/s  qemu-img bench MiB/s");
-    for (const fmt of ["raw", "qcow2"]) {
+    for (const fmt of ["raw", "qcow2"] as const) {
       for (const p of ["seq", "rand"] as Pattern[]) {
-        // Writes go to a fresh image, so qcow2 figures include cluster allocation.
-        const a = join(dir, `a.${fmt}`);
-        const b = join(dir, `b.${fmt}`);
-        await createImageFile(a, { format: fmt, size: SIZE });
-        await createImageFile(b, { format: fmt, size: SIZE });
-        const img = await openImage(a, { format: fmt });
-        const w = await ours(img, true, p);
-        const r = await ours(img, false, p);
-        await img.close();
-        const qw = haveQemu ? qemuBench(b, fmt, true, p) : null;
-        const qr = haveQemu ? qemuBench(b, fmt, false, p) : null;
+        const t: Record<"w" | "r" | "qw" | "qr", (number | null)[]> = { w: [], r: [], qw: [], qr: [] };
+        for (let rep = 0; rep < REPS; rep++) {
+          // Writes go to a fresh image, so qcow2 figures include cluster allocation; qemu-img gets a fresh
+          // twin, then reads back what it wrote, as ours does.
+          const a = join(dir, `a.${fmt}`);
+          const b = join(dir, `b.${fmt}`);
+          rmSync(a, { force: true });
+          rmSync(b, { force: true });
+          await createImageFile(a, { format: fmt, size: SIZE });
+          await createImageFile(b, { format: fmt, size: SIZE });
+          const img = await openImage(a, { format: fmt });
+          t.w.push(await ours(img, true, p));
+          t.r.push(await ours(img, false, p));
+          await img.close();
+          t.qw.push(haveQemu ? qemuBench(b, fmt, true, p) : null);
+          t.qr.push(haveQemu ? qemuBench(b, fmt, false, p) : null);
+        }
         console.log(
-          `${fmt.padEnd(7)} ${p.padEnd(8)} write  ${mibs(w).padStart(12)}  ${mibs(qw).padStart(20)}`,
+          `${fmt.padEnd(7)} ${p.padEnd(8)} write  ${mibs(median(t.w)).padStart(12)}  ${mibs(median(t.qw)).padStart(20)}`,
         );
         console.log(
-          `${fmt.padEnd(7)} ${p.padEnd(8)} read   ${mibs(r).padStart(12)}  ${mibs(qr).padStart(20)}`,
+          `${fmt.padEnd(7)} ${p.padEnd(8)} read   ${mibs(median(t.r)).padStart(12)}  ${mibs(median(t.qr)).padStart(20)}`,
         );
       }
     }
