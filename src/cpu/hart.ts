@@ -15,6 +15,7 @@ import {
   CAUSE_BREAKPOINT,
   CAUSE_MISALIGNED_LOAD,
   CAUSE_MISALIGNED_STORE,
+  MIP_SEIP,
   MSTATUS_FS,
   MSTATUS_TSR,
   MSTATUS_TVM,
@@ -55,6 +56,17 @@ export class Hart extends HartState implements Stateful {
     else this.mipHw &= ~(1 << bit);
   }
 
+  /**
+   * Set or clear a software-writable pending bit of mip (SSIP, STIP, SEIP), as M-mode firmware does when
+   * it delivers an IPI. Unlike a read-modify-write through readCsr/writeCsr, this never copies a device's
+   * SEIP level into the software bit (privileged spec 3.1.9).
+   */
+  setSoftwarePending(bit: number, level: boolean): void {
+    if (level) this.mipSoft |= 1 << bit;
+    else this.mipSoft &= ~(1 << bit);
+    this.waitingForInterrupt = this.waitingForInterrupt && (this.mip() & this.mie) === 0;
+  }
+
   /** Read a CSR as M-mode would (for firmware emulation and tests). Undefined when it does not exist. */
   readCsr(csr: number): bigint | undefined {
     const priv = this.priv;
@@ -81,9 +93,9 @@ export class Hart extends HartState implements Stateful {
   }
 
   /**
-   * Run up to `budget` steps; returns the steps taken: instructions retired plus batch exits (traps,
-   * xRETs, CSR writes that change interrupt state), so the count always advances. `instret` counts
-   * retired instructions only. Returns early when the hart executes WFI
+   * Run up to `budget` steps; returns the steps taken: instructions retired, plus one for each trap
+   * taken with no instruction retired in between, so the count advances even in a trap storm.
+   * `instret` counts retired instructions only. Returns early when the hart executes WFI
    * with nothing pending, or is stopped. Interrupts are checked on entry and whenever an instruction
    * changes state that affects them (CSR writes, xRET), so they are taken precisely between instructions.
    */
@@ -97,14 +109,15 @@ export class Hart extends HartState implements Stateful {
       if ((this.mip() & this.mie) === 0) return 0;
       this.waitingForInterrupt = false;
     }
-    // Every return from interpret() (a trap, an xRET, a CSR write) also spends one step of the budget,
-    // so a guest stuck in a trap loop that retires nothing still hands control back to the board.
+    // A return from interpret() that retired nothing (a trap) spends one step of the budget, so a guest
+    // stuck in a trap loop still hands control back to the board.
     let n = 0;
     let steps = 0;
     while (n + steps < budget) {
       this.breakLoop = false;
+      const before = n;
       n = this.interpret(n, budget - steps);
-      steps++;
+      if (n === before) steps++;
       if (this.waitingForInterrupt || this.stopped) break;
       this.runCount = n;
       checkInterrupts(this);
@@ -834,6 +847,10 @@ export class Hart extends HartState implements Stateful {
     }
     const olo = this.tmpLo;
     const ohi = this.tmpHi;
+    // In a CSRRS/CSRRC of mip, SEIP's read-modify-write uses only the software-writable bit, not the
+    // PLIC's signal OR'd into the value read (privileged spec 3.1.9); otherwise firmware setting SSIP
+    // would latch a device interrupt forever.
+    const rmwLo = csr === 0x344 ? (olo & ~MIP_SEIP) | (this.mipSoft & MIP_SEIP) : olo;
     const vlo = f3 & 4 ? src : x[s1];
     const vhi = f3 & 4 ? 0 : x[s1 + 1];
     const op = f3 & 3;
@@ -845,10 +862,10 @@ export class Hart extends HartState implements Stateful {
       let nlo = vlo;
       let nhi = vhi;
       if (op === 2) {
-        nlo = olo | vlo;
+        nlo = rmwLo | vlo;
         nhi = ohi | vhi;
       } else if (op === 3) {
-        nlo = olo & ~vlo;
+        nlo = rmwLo & ~vlo;
         nhi = ohi & ~vhi;
       }
       csrWrite(this, csr, nlo, nhi);

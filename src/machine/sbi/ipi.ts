@@ -4,20 +4,20 @@ import { ret, type SbiCall, type SbiExtension, type SbiHart, type SbiRet } from 
 import { SBI_ERR_NOT_SUPPORTED, SBI_EXT_IPI } from "./sbi-spec.js";
 
 export const IPI_SEND_IPI = 0;
-const CSR_MIP = 0x344;
 /** Privileged spec 3.1.9: mip.SSIP (bit 1) is the software-writable supervisor software interrupt. */
-const MIP_SSIP = 2n;
+const IRQ_SSI = 1;
 
 /**
- * Raise SSIP on the target. It goes through the CSR (not a device line) because the kernel
- * acknowledges an IPI by clearing sip.SSIP itself (arch/riscv/kernel/sbi.c, sbi_ipi_clear).
+ * Raise SSIP on the target. It is the software-writable bit (not a device line) because the kernel
+ * acknowledges an IPI by clearing sip.SSIP itself (arch/riscv/kernel/sbi.c, sbi_ipi_clear). A
+ * read-modify-write of mip would also latch the PLIC's SEIP level into software, so it is not used.
  */
 export function raiseSsip(h: SbiHart): void {
-  h.writeCsr(CSR_MIP, (h.readCsr(CSR_MIP) ?? 0n) | MIP_SSIP);
+  h.setSoftwarePending(IRQ_SSI, true);
 }
 
 export function clearSsip(h: SbiHart): void {
-  h.writeCsr(CSR_MIP, (h.readCsr(CSR_MIP) ?? 0n) & ~MIP_SSIP);
+  h.setSoftwarePending(IRQ_SSI, false);
 }
 
 export class SbiIpi implements SbiExtension {

@@ -15,6 +15,8 @@ export interface SbiHart {
   /** A CSR as M-mode reads it; undefined when the CSR does not exist. */
   readCsr(n: number): bigint | undefined;
   writeCsr(n: number, v: bigint): void;
+  /** Set or clear a software-writable mip bit (SSIP/STIP/SEIP) without a read-modify-write. */
+  setSoftwarePending(bit: number, level: boolean): void;
   /** Change privilege (and drop any translation state that depends on it). */
   setPrivilege(priv: number): void;
   flushTlb(): void;

@@ -34,6 +34,10 @@ export class StubHart implements SbiHart {
   setPrivilege(p: number): void {
     this.priv = p;
   }
+  setSoftwarePending(bit: number, level: boolean): void {
+    const mip = this.csr.get(0x344) ?? 0n;
+    this.csr.set(0x344, level ? mip | (1n << BigInt(bit)) : mip & ~(1n << BigInt(bit)));
+  }
   flushTlb(): void {
     this.flushes++;
   }

@@ -1,0 +1,50 @@
+/** Instruction-level checks of the hart that need no assembler: hand-encoded words run from RAM. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { GuestRam } from "../memory/guest-ram.js";
+import { PhysicalBus } from "../memory/phys-bus.js";
+import { Hart } from "./hart.js";
+
+const BASE = 0x80000000;
+
+function hartWith(words: number[]): Hart {
+  const ram = new GuestRam(BASE, 1 << 16);
+  words.forEach((w, i) => {
+    ram.view.setUint32(i * 4, w >>> 0, true);
+  });
+  const h = new Hart({ hartId: 0, bus: new PhysicalBus(ram), timer: { mtime: () => 0 } });
+  h.pc = BASE;
+  return h;
+}
+
+/** csrrsi x0, csr, uimm */
+const csrrsi = (csr: number, uimm: number) => (csr << 20) | (uimm << 15) | (6 << 12) | 0x73;
+
+test("CSRRS on mip does not latch the PLIC's SEIP level into the software bit (spec 3.1.9)", () => {
+  const h = hartWith([csrrsi(0x344, 2)]); // set SSIP, as firmware does to forward an IPI
+  h.setMip(9, true); // the PLIC raises SEIP
+  assert.equal(h.run(1), 1);
+  assert.equal(h.readCsr(0x344)! & 0x202n, 0x202n);
+  h.setMip(9, false); // the PLIC's request is claimed and withdrawn
+  assert.equal(h.readCsr(0x344)! & 0x200n, 0n, "SEIP must follow the device once it drops");
+  assert.equal(h.readCsr(0x344)! & 0x2n, 0x2n, "SSIP stays set");
+});
+
+test("setSoftwarePending sets and clears only software bits", () => {
+  const h = hartWith([]);
+  h.setMip(9, true);
+  h.setSoftwarePending(1, true);
+  h.setMip(9, false);
+  assert.equal(h.readCsr(0x344), 2n);
+  h.setSoftwarePending(1, false);
+  assert.equal(h.readCsr(0x344), 0n);
+});
+
+test("a trap storm still returns control: run() always advances its step count", () => {
+  // mtvec points at an illegal instruction, so every trap traps again and nothing retires.
+  const h = hartWith([0]);
+  h.writeCsr(0x305, BigInt(BASE));
+  const steps = h.run(1000);
+  assert.ok(steps >= 1000);
+  assert.equal(h.instret, 0);
+});
