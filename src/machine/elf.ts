@@ -19,6 +19,12 @@ const EHDR_SIZE = 64;
 const PHDR_SIZE = 56;
 const SHDR_SIZE = 64;
 const SYM_SIZE = 24;
+/**
+ * Bytes of symbol names scanned per file at most. Names may overlap inside a string table (gABI allows
+ * any offset), so without a bound a crafted table of n symbols pointing into one long unterminated-ish
+ * string costs O(n * length) and a loader appears to hang. Real executables stay far below this.
+ */
+const MAX_SYMBOL_NAME_BYTES = 16 * 1024 * 1024;
 
 /** Common e_machine values, so a wrong-architecture error names the architecture (gABI table). */
 const MACHINE_NAMES: Record<number, string> = {
@@ -100,13 +106,20 @@ class Reader {
   }
   cstring(off: number, end: number, what: string): string {
     this.check(off, 0, what);
-    let e = off;
     const limit = Math.min(end, this.data.length);
-    while (e < limit && this.data[e] !== 0) e++;
-    if (e >= limit) throw new UserError(`corrupt ELF file: unterminated ${what}`);
+    const e = off < limit ? this.data.subarray(off, limit).indexOf(0) : -1;
+    if (e < 0) throw new UserError(`corrupt ELF file: unterminated ${what}`);
+    // Latin-1, decoded in chunks: a byte-at-a-time concatenation is far slower on long names.
     let s = "";
-    for (let i = off; i < e; i++) s += String.fromCharCode(this.data[i]);
+    for (let i = off; i < off + e; i += 8192) {
+      s += String.fromCharCode(...this.data.subarray(i, Math.min(off + e, i + 8192)));
+    }
     return s;
+  }
+  /** Length of the NUL-terminated string at `off` (bounded by `end`), or -1 when it is unterminated. */
+  cstringLength(off: number, end: number): number {
+    const limit = Math.min(end, this.data.length);
+    return off < limit ? this.data.subarray(off, limit).indexOf(0) : -1;
   }
 }
 
@@ -202,6 +215,7 @@ function readSymbols(
     const strSize = r.size(str + 32, "string table sh_size");
     r.range(strOff, strSize, "string table");
     const count = Math.floor(size / entsize);
+    let nameBytes = 0;
     for (let k = 0; k < count; k++) {
       const e = off + k * entsize;
       const nameOff = r.u32(e, "st_name");
@@ -209,6 +223,10 @@ function readSymbols(
       if (nameOff === 0 || shndx === 0) continue; // unnamed or undefined (SHN_UNDEF)
       if (nameOff >= strSize)
         throw new UserError(`corrupt ELF file: symbol name offset ${nameOff} outside its table`);
+      // indexOf scans the table natively but still visits every byte up to the NUL; bound the total.
+      nameBytes += Math.max(0, r.cstringLength(strOff + nameOff, strOff + strSize));
+      if (nameBytes > MAX_SYMBOL_NAME_BYTES)
+        throw new UserError(`corrupt ELF file: symbol names exceed ${MAX_SYMBOL_NAME_BYTES >> 20} MiB`);
       const name = r.cstring(strOff + nameOff, strOff + strSize, "symbol name");
       if (!out.has(name)) out.set(name, r.u64(e + 8, "st_value"));
     }

@@ -47,7 +47,13 @@ export function parseLinuxImageHeader(data: Uint8Array, what = "kernel"): LinuxI
   let imageSize = Number(dv.getBigUint64(16, true));
   // boot-image-header.rst: image_size 0 only in pre-0.2 headers; then the file size is the best bound.
   if (imageSize === 0) imageSize = data.length;
-  if (!Number.isSafeInteger(imageSize) || imageSize < data.length) {
+  // A 64-bit field beyond 2^53 is no real size (and would print rounded); say so rather than "smaller".
+  if (!Number.isSafeInteger(imageSize)) {
+    throw new UserError(
+      `${what}: header image_size 0x${dv.getBigUint64(16, true).toString(16)} is not a plausible size`,
+    );
+  }
+  if (imageSize < data.length) {
     throw new UserError(
       `${what}: header image_size ${imageSize} is smaller than the file (${data.length} bytes)`,
     );
