@@ -210,13 +210,13 @@ export class Hart extends HartState implements Stateful {
             }
             case 2: {
               const ihi = imm >> 31;
-              x[d] = ahi < ihi || (ahi === ihi && alo >>> 0 < imm >>> 0) ? 1 : 0;
+              x[d] = lt64(alo, ahi, imm, ihi) ? 1 : 0;
               x[d + 1] = 0;
               break;
             }
             case 3: {
               const ihi = imm >> 31;
-              x[d] = ahi >>> 0 < ihi >>> 0 || (ahi === ihi && alo >>> 0 < imm >>> 0) ? 1 : 0;
+              x[d] = ltu64(alo, ahi, imm, ihi) ? 1 : 0;
               x[d + 1] = 0;
               break;
             }
@@ -380,11 +380,11 @@ export class Hart extends HartState implements Stateful {
                 shl(x, d, alo, ahi, blo & 63);
                 break;
               case 2:
-                x[d] = ahi < bhi || (ahi === bhi && alo >>> 0 < blo >>> 0) ? 1 : 0;
+                x[d] = lt64(alo, ahi, blo, bhi) ? 1 : 0;
                 x[d + 1] = 0;
                 break;
               case 3:
-                x[d] = ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo >>> 0 < blo >>> 0) ? 1 : 0;
+                x[d] = ltu64(alo, ahi, blo, bhi) ? 1 : 0;
                 x[d + 1] = 0;
                 break;
               case 4:
@@ -460,16 +460,16 @@ export class Hart extends HartState implements Stateful {
               taken = alo !== blo || ahi !== bhi;
               break;
             case 4:
-              taken = ahi < bhi || (ahi === bhi && alo >>> 0 < blo >>> 0);
+              taken = lt64(alo, ahi, blo, bhi);
               break;
             case 5:
-              taken = !(ahi < bhi || (ahi === bhi && alo >>> 0 < blo >>> 0));
+              taken = !lt64(alo, ahi, blo, bhi);
               break;
             case 6:
-              taken = ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo >>> 0 < blo >>> 0);
+              taken = ltu64(alo, ahi, blo, bhi);
               break;
             case 7:
-              taken = !(ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo >>> 0 < blo >>> 0));
+              taken = !ltu64(alo, ahi, blo, bhi);
               break;
             default:
               raiseIllegal(this, insn);
@@ -748,9 +748,7 @@ export class Hart extends HartState implements Stateful {
       case 24:
       case 28: {
         const signed = f5 < 24;
-        const less = signed
-          ? ohi < bhi || (ohi === bhi && olo >>> 0 < blo >>> 0)
-          : ohi >>> 0 < bhi >>> 0 || (ohi === bhi && olo >>> 0 < blo >>> 0);
+        const less = signed ? lt64(olo, ohi, blo, bhi) : ltu64(olo, ohi, blo, bhi);
         const takeOld = f5 === 16 || f5 === 24 ? less : !less;
         nlo = takeOld ? olo : blo;
         nhi = takeOld ? ohi : bhi;
@@ -965,6 +963,16 @@ export class Hart extends HartState implements Stateful {
 
 /** CSRs held verbatim in csrLo/csrHi that save() must keep. */
 const SAVED_CSRS = [0x105, 0x140, 0x141, 0x142, 0x143, 0x14d, 0x305, 0x340, 0x341, 0x342, 0x343];
+
+/** Signed 64-bit a < b on int32 pairs (SLT, BLT, AMOMIN). */
+function lt64(alo: number, ahi: number, blo: number, bhi: number): boolean {
+  return ahi < bhi || (ahi === bhi && alo >>> 0 < blo >>> 0);
+}
+
+/** Unsigned 64-bit a < b on int32 pairs (SLTU, BLTU, AMOMINU). */
+function ltu64(alo: number, ahi: number, blo: number, bhi: number): boolean {
+  return ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo >>> 0 < blo >>> 0);
+}
 
 /** x[d] = (alo,ahi) << sh, for sh in 0..63. */
 function shl(x: Int32Array, d: number, lo: number, hi: number, sh: number): void {
