@@ -304,7 +304,8 @@ export class Qcow2Image implements ImageBackend {
     return b;
   }
 
-  private async decodeAt(t: Uint8Array, i: number): Promise<L2Entry> {
+  /** Decode entry i into the shared scratch entry (valid until the next call). */
+  private decodeAt(t: Uint8Array, i: number): L2Entry {
     return decodeL2(t, i, this.clusterBits, this.hdr.version, this.refc.fileEnd, this.ent);
   }
 
@@ -328,14 +329,14 @@ export class Qcow2Image implements ImageBackend {
       const rangeEnd = (l1idx + 1) * this.l2Entries * cs;
       return { kind: ClusterKind.Unallocated, host: 0, csize: 0, length: Math.min(maxLen, rangeEnd - g) };
     }
-    const e = await this.decodeAt(t, l2idx);
+    const e = this.decodeAt(t, l2idx);
     const kind = e.kind;
     const host = e.host;
     const csize = e.csize;
     if (kind === ClusterKind.Compressed) return { kind, host, csize, length };
     let nextHost = host + cs;
     while (length < maxLen && ++l2idx < this.l2Entries) {
-      const n = await this.decodeAt(t, l2idx);
+      const n = this.decodeAt(t, l2idx);
       if (n.kind !== kind) break;
       if (kind === ClusterKind.Normal) {
         if (n.host !== nextHost) break;
@@ -405,14 +406,67 @@ export class Qcow2Image implements ImageBackend {
     this.checkWritable();
     this.checkRange(offset, data.length);
     await this.exclusive(async () => {
+      const cs = this.cs;
       let pos = 0;
       while (pos < data.length) {
         const g = offset + pos;
-        const n = Math.min(data.length - pos, this.cs - (g % this.cs));
+        if (g % cs === 0 && data.length - pos >= 2 * cs) {
+          const done = await this.writeClusterRun(g, data.subarray(pos));
+          if (done > 0) {
+            pos += done;
+            continue;
+          }
+        }
+        const n = Math.min(data.length - pos, cs - (g % cs));
         await this.writeInCluster(g, data.subarray(pos, pos + n));
         pos += n;
       }
     });
+  }
+
+  /**
+   * Write whole guest clusters from g (cluster-aligned) with one data write and one L2 write: either a run
+   * already allocated in place (COPIED, host-contiguous), or a run that all needs new clusters, which are
+   * allocated together (one refcount update, contiguous host clusters). The order stays the spec's:
+   * refcounts, then data, then the L2 entries, then the old clusters' refcounts. Returns the bytes
+   * written, 0 when the run is shorter than two clusters (the caller writes one cluster instead).
+   */
+  private async writeClusterRun(g: number, rest: Uint8Array): Promise<number> {
+    const cs = this.cs;
+    const gc = g / cs;
+    const l1idx = Math.floor(gc / this.l2Entries);
+    const l2idx = gc % this.l2Entries;
+    const max = Math.min(Math.floor(rest.length / cs), this.l2Entries - l2idx);
+    if (max < 2) return 0;
+    const { t, off } = await this.l2ForWrite(l1idx);
+    const first = this.decodeAt(t, l2idx);
+    if (first.kind === ClusterKind.Normal && first.copied) {
+      // In place (refcount exactly 1, spec: COPIED) while the host clusters stay contiguous.
+      const host = first.host;
+      let n = 0;
+      for (; n < max; n++) {
+        const e = this.decodeAt(t, l2idx + n);
+        if (e.kind !== ClusterKind.Normal || !e.copied || e.host !== host + n * cs) break;
+        if (this.meta.has(e.host / cs)) await this.markCorrupt(`data cluster at ${e.host} overlaps metadata`);
+      }
+      await this.file.write(host, rest.subarray(0, n * cs));
+      return n * cs;
+    }
+    const old: { kind: ClusterKind; host: number; csize: number }[] = [];
+    for (let n = 0; n < max; n++) {
+      const e = this.decodeAt(t, l2idx + n);
+      if (e.kind === ClusterKind.Normal && e.copied) break;
+      old.push({ kind: e.kind, host: e.host, csize: e.csize });
+    }
+    const n = old.length;
+    if (n < 2) return 0;
+    // The data write covers every new cluster, so the file need not be grown first (Refcounts.allocate).
+    const host = await this.refc.allocate(n, false);
+    await this.file.write(host, rest.subarray(0, n * cs));
+    for (let i = 0; i < n; i++) encodeStandard(t, l2idx + i, host + i * cs, true);
+    await this.file.write(off + 8 * l2idx, t.subarray(8 * l2idx, 8 * (l2idx + n)));
+    for (const o of old) await this.releaseOld(o.kind, o.host, o.csize);
+    return n * cs;
   }
 
   /**
@@ -464,7 +518,7 @@ export class Qcow2Image implements ImageBackend {
     const l2idx = gc % this.l2Entries;
     const inCl = g % cs;
     const { t, off } = await this.l2ForWrite(l1idx);
-    const e = await this.decodeAt(t, l2idx);
+    const e = this.decodeAt(t, l2idx);
     const kind = e.kind;
     const oldHost = e.host;
     const csize = e.csize;
@@ -531,7 +585,7 @@ export class Qcow2Image implements ImageBackend {
       const l1idx = Math.floor(gc / this.l2Entries);
       const l2idx = gc % this.l2Entries;
       const { t, off } = await this.l2ForWrite(l1idx);
-      const e = await this.decodeAt(t, l2idx);
+      const e = this.decodeAt(t, l2idx);
       const old = { kind: e.kind, host: e.host, csize: e.csize };
       let at = this.compressCursor;
       const clusterEnd = Math.floor(at / this.cs) * this.cs + this.cs;
@@ -592,7 +646,7 @@ export class Qcow2Image implements ImageBackend {
     const l1idx = Math.floor(gc / this.l2Entries);
     const l2idx = gc % this.l2Entries;
     const cur = await this.getL2(l1idx);
-    const e = cur ? await this.decodeAt(cur, l2idx) : null;
+    const e = cur ? this.decodeAt(cur, l2idx) : null;
     const kind = e?.kind ?? ClusterKind.Unallocated;
     const hasBacking = this.backing !== null && g < this.backing.size;
     if (kind === ClusterKind.Unallocated && !hasBacking) return;
@@ -602,7 +656,7 @@ export class Qcow2Image implements ImageBackend {
       return;
     }
     const { t, off } = await this.l2ForWrite(l1idx);
-    const o = await this.decodeAt(t, l2idx);
+    const o = this.decodeAt(t, l2idx);
     const old = { kind: o.kind, host: o.host, csize: o.csize };
     encodeStandard(t, l2idx, 0, false, this.hdr.version >= 3);
     await this.flushL2Entry(off, t, l2idx);
