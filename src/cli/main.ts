@@ -12,7 +12,8 @@ export function buildProgram(): Command {
     .description("tvisor: a hosted hypervisor in TypeScript")
     .version("0.1.0")
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Commander's own parse errors read "error: ..."; every tvisor error is one "tvisor: ..." line.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error: /, "tvisor: ")) });
   registerRunCommand(program);
   registerImageCommand(program);
   return program;

@@ -118,7 +118,14 @@ async function runBare(config: VmConfig): Promise<number> {
   }
   const console = new StdioConsole();
   try {
-    const r = await runBareElf({ elf, memBytes: config.memBytes, console, clock: hostClock });
+    let r: Awaited<ReturnType<typeof runBareElf>>;
+    try {
+      r = await runBareElf({ elf, memBytes: config.memBytes, console, clock: hostClock });
+    } catch (e) {
+      // Name the file in loader errors ("not an ELF file", "ELF is for machine ...").
+      if (e instanceof UserError) throw new UserError(`kernel: ${config.kernel}: ${e.message}`);
+      throw e;
+    }
     return r.exitCode === 0 ? 0 : Math.min(255, Math.max(1, r.exitCode));
   } finally {
     console.close();
