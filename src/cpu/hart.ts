@@ -155,7 +155,7 @@ export class Hart extends HartState implements Stateful {
       let ilen: number;
       if (pc >= this.fetchPageStart && pc < this.fetchPageEnd) {
         const poff = pc - this.fetchPageStart;
-        const hoff = (this.fetchPageOff + poff) >> 1;
+        const hoff = (this.fetchPageOff + poff) >>> 1;
         half = u16[hoff];
         if ((half & 3) !== 3) {
           insn = 0;
@@ -266,31 +266,31 @@ export class Hart extends HartState implements Stateful {
             const off = loff[ti] + (lo & 0xfff);
             switch (f3) {
               case 0:
-                vlo = i8[off];
+                vlo = i8[off >>> 0];
                 vhi = vlo >> 31;
                 break;
               case 1:
-                vlo = i16[off >> 1];
+                vlo = i16[off >>> 1];
                 vhi = vlo >> 31;
                 break;
               case 2:
-                vlo = i32[off >> 2];
+                vlo = i32[off >>> 2];
                 vhi = vlo >> 31;
                 break;
               case 3:
-                vlo = i32[off >> 2];
-                vhi = i32[(off >> 2) + 1];
+                vlo = i32[off >>> 2];
+                vhi = i32[(off >>> 2) + 1];
                 break;
               case 4:
-                vlo = u8[off];
+                vlo = u8[off >>> 0];
                 vhi = 0;
                 break;
               case 5:
-                vlo = u16[off >> 1];
+                vlo = u16[off >>> 1];
                 vhi = 0;
                 break;
               default:
-                vlo = i32[off >> 2];
+                vlo = i32[off >>> 2];
                 vhi = 0;
                 break;
             }
@@ -340,17 +340,17 @@ export class Hart extends HartState implements Stateful {
             const off = soff[ti] + (lo & 0xfff);
             switch (f3) {
               case 0:
-                u8[off] = x[s2];
+                u8[off >>> 0] = x[s2];
                 break;
               case 1:
-                u16[off >> 1] = x[s2];
+                u16[off >>> 1] = x[s2];
                 break;
               case 2:
-                i32[off >> 2] = x[s2];
+                i32[off >>> 2] = x[s2];
                 break;
               default:
-                i32[off >> 2] = x[s2];
-                i32[(off >> 2) + 1] = x[s2 + 1];
+                i32[off >>> 2] = x[s2];
+                i32[(off >>> 2) + 1] = x[s2 + 1];
             }
           } else if (!storeSlow(this, lo, hi, size, x[s2], x[s2 + 1])) {
             return n;

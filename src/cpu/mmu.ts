@@ -58,7 +58,7 @@ export function translate(st: HartState, va: number, access: number, priv: numbe
     const vpn = Math.floor(va / 2 ** (12 + 9 * level)) & 511;
     const pteAddr = table + vpn * 8;
     if (!ram.contains(pteAddr, 8)) return FAULT_ACCESS;
-    const idx = (pteAddr - ram.base) >> 2;
+    const idx = (pteAddr - ram.base) >>> 2;
     let lo = ram.i32[idx];
     const hi = ram.i32[idx + 1];
     // Bits 63:54 (N, PBMT, reserved) must be zero without Svnapot/Svpbmt (spec 4.4.1).
@@ -348,5 +348,5 @@ export function fetchHalfNextPage(st: HartState, nextVa: number): number {
     fault(st, FAULT_ACCESS, ACCESS_FETCH, lo, hi);
     return -1;
   }
-  return st.ram.u16[(pa - st.ram.base) >> 1];
+  return st.ram.u16[(pa - st.ram.base) >>> 1];
 }

@@ -12,7 +12,10 @@ export const TLB_INVALID_HI = 0x40000000;
 export class Tlb {
   readonly tagLo = new Int32Array(TLB_SIZE);
   readonly tagHi = new Int32Array(TLB_SIZE).fill(TLB_INVALID_HI);
-  /** Byte offset of the page in guest RAM. */
+  /**
+   * Byte offset of the page in guest RAM, as int32 bits: RAM may be up to 4 GiB, so users index with
+   * `>>> 0` / `>>> 1` / `>>> 2`, which read the sum of this and the page offset as an unsigned 32-bit value.
+   */
   readonly off = new Int32Array(TLB_SIZE);
 
   flush(): void {

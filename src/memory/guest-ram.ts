@@ -17,6 +17,8 @@ export class GuestRam {
     readonly size: number,
   ) {
     if (size <= 0 || size % 4096 !== 0) throw new Error(`RAM size must be a positive multiple of 4 KiB`);
+    // Byte-indexed typed arrays hold at most 2^32 elements; the CPU's fast paths index with `>>> 0`.
+    if (size > 2 ** 32) throw new Error(`RAM size must be at most 4 GiB`);
     this.buffer = new ArrayBuffer(size);
     this.u8 = new Uint8Array(this.buffer);
     this.i8 = new Int8Array(this.buffer);

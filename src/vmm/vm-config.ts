@@ -47,7 +47,8 @@ export function parseMemSize(text: string): number {
   const bytes = Math.round(Number(m[1]) * mult);
   if (bytes < 16 * 1024 ** 2) throw new UserError(`--mem: ${text} is too small (minimum 16M)`);
   // RAM is one ArrayBuffer; the memory map leaves room for 2 GiB below 4 GiB... and JS caps buffers.
-  if (bytes > 16 * 1024 ** 3) throw new UserError(`--mem: ${text} is too large (maximum 16G)`);
+  // Guest RAM is one ArrayBuffer with byte-indexed typed views, which V8 caps at 2^32 elements.
+  if (bytes > 4 * 1024 ** 3) throw new UserError(`--mem: ${text} is too large (maximum 4G)`);
   return bytes - (bytes % 4096);
 }
 
