@@ -20,5 +20,7 @@ if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
   echo "tvisor needs Node.js 20 or newer (found $(node --version))" >&2
   exit 1
 fi
-npm ci --no-audit --no-fund
+# npm 11 records only this platform's optional packages (Biome's per-OS binaries) in the lock file and
+# then rejects its own lock in `npm ci`; fall back to an install pinned by the same lock file.
+npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 npm run build
