@@ -26,6 +26,7 @@ import {
   SSTATUS_MASK,
 } from "./csr-bits.js";
 import type { HartState } from "./hart-state.js";
+import { pmpRecompute } from "./pmp.js";
 
 // CSR numbers (privileged spec table 2.2–2.5).
 const FFLAGS = 0x001;
@@ -395,16 +396,27 @@ export function csrWrite(st: HartState, csr: number, lo: number, hi: number): vo
       // R=0, W=1 is reserved: legalise by clearing W.
       st.pmpcfg[base + i] = (byte & 3) === 2 ? byte & ~2 : byte & 0x9f;
     }
+    pmpChanged(st);
     return;
   }
   if (csr >= 0x3b0 && csr <= 0x3ef) {
     const n = csr - 0x3b0;
     if ((st.pmpcfg[n] & 0x80) !== 0) return;
+    // A locked TOR entry also locks the address register below it, its range's bottom (spec 3.7.1.2).
+    if (n + 1 < 64 && (st.pmpcfg[n + 1] & 0x98) === 0x88) return;
     // pmpaddr holds bits 55:2 of the address: 54 bits (spec 3.7.1.1).
     st.pmpaddrLo[n] = lo;
     st.pmpaddrHi[n] = hi & 0x3fffff;
+    pmpChanged(st);
   }
   // Read-as-zero counters and event selectors ignore writes.
+}
+
+/** New PMP ranges: decode them, and drop cached translations that were checked against the old ones. */
+function pmpChanged(st: HartState): void {
+  pmpRecompute(st);
+  st.flushTlb();
+  st.breakLoop = true;
 }
 
 function writeMstatus(st: HartState, v: number): void {

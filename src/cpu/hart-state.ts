@@ -59,6 +59,11 @@ export class HartState implements FpState {
   readonly pmpcfg = new Uint8Array(64);
   readonly pmpaddrLo = new Int32Array(64);
   readonly pmpaddrHi = new Int32Array(64);
+  /** Decoded PMP ranges [start, end) per entry, the number of entries to scan, and whether any is locked. */
+  readonly pmpStart = new Float64Array(64);
+  readonly pmpEnd = new Float64Array(64);
+  pmpActive = 0;
+  pmpLocked = false;
 
   /** satp, decoded: mode 0 (bare), 8 (Sv39) or 9 (Sv48); root page-table physical address. */
   satpMode = 0;

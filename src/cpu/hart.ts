@@ -37,6 +37,7 @@ import {
   storeSlow,
   translateAmo,
 } from "./mmu.js";
+import { pmpRecompute } from "./pmp.js";
 import { checkInterrupts, doMret, doSret, raiseException, raiseIllegal } from "./trap.js";
 
 export type { HartOptions, HartTimer } from "./hart-state.js";
@@ -708,7 +709,7 @@ export class Hart extends HartState implements Stateful {
       x[d + 1] = 0;
       return true;
     }
-    const pa = translateAmo(this, lo, hi);
+    const pa = translateAmo(this, lo, hi, size);
     if (pa < 0) return false;
     if (!physRead(this, pa, size)) {
       raiseException(this, 7, lo, hi);
@@ -948,6 +949,7 @@ export class Hart extends HartState implements Stateful {
     this.satpLo = satp[0];
     this.satpHi = satp[1];
     reloadSatp(this);
+    pmpRecompute(this);
     this.instret = s.instret as number;
     this.cycleOffset = s.cycleOffset as number;
     this.instretOffset = s.instretOffset as number;

@@ -27,6 +27,9 @@ const D = 128;
 function setup() {
   const ram = new GuestRam(BASE, 16 * 1024 * 1024);
   const hart = new Hart({ hartId: 0, bus: new PhysicalBus(ram), timer: { mtime: () => 0 } });
+  // As firmware does: one PMP entry granting S and U all of memory (NAPOT, all ones), or S/U accesses fail.
+  hart.writeCsr(0x3b0, (1n << 54n) - 1n);
+  hart.writeCsr(0x3a0, 0x1fn);
   const pte = (tableAddr: number, index: number, ppnAddr: number, flags: number): void => {
     const v = BigInt(ppnAddr / 4096) << 10n;
     ram.view.setBigUint64(tableAddr - BASE + index * 8, v | BigInt(flags), true);

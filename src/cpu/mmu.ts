@@ -16,6 +16,7 @@ import {
   PRIV_U,
 } from "./csr-bits.js";
 import { type HartState, pairToNum } from "./hart-state.js";
+import { pmpAllows } from "./pmp.js";
 import { raiseException } from "./trap.js";
 
 /** translate() results below zero: the kind of fault. */
@@ -57,7 +58,8 @@ export function translate(st: HartState, va: number, access: number, priv: numbe
   for (let level = levels - 1; level >= 0; level--) {
     const vpn = Math.floor(va / 2 ** (12 + 9 * level)) & 511;
     const pteAddr = table + vpn * 8;
-    if (!ram.contains(pteAddr, 8)) return FAULT_ACCESS;
+    // Page-table reads are implicit S-mode accesses for PMP (spec 3.7.1).
+    if (!ram.contains(pteAddr, 8) || !pmpAllows(st, pteAddr, 8, ACCESS_LOAD, PRIV_S)) return FAULT_ACCESS;
     const idx = (pteAddr - ram.base) >>> 2;
     let lo = ram.i32[idx];
     const hi = ram.i32[idx + 1];
@@ -89,6 +91,7 @@ export function translate(st: HartState, va: number, access: number, priv: numbe
     // Hardware A/D update (step 7): written back to the PTE in memory.
     const want = access === ACCESS_STORE ? PTE_A | PTE_D : PTE_A;
     if ((lo & want) !== want) {
+      if (!pmpAllows(st, pteAddr, 8, ACCESS_STORE, PRIV_S)) return FAULT_ACCESS;
       lo |= want;
       ram.i32[idx] = lo;
     }
@@ -111,17 +114,22 @@ function accessPriv(st: HartState, access: number): number {
   return access === ACCESS_FETCH ? st.priv : st.dataPriv();
 }
 
-/** Translate with the fault raised; returns the physical address or -1. */
-function translateOrTrap(st: HartState, lo: number, hi: number, access: number): number {
+/** Translate and check PMP for `len` bytes, with the fault raised; returns the physical address or -1. */
+function translateOrTrap(st: HartState, lo: number, hi: number, access: number, len: number): number {
   if (hi >= HI_LIMIT || hi < -HI_LIMIT) {
     const priv = accessPriv(st, access);
     const bare = priv === PRIV_M || st.satpMode === 0;
     fault(st, bare ? FAULT_ACCESS : FAULT_PAGE, access, lo, hi);
     return -1;
   }
-  const pa = translate(st, pairToNum(lo, hi), access, accessPriv(st, access));
+  const priv = accessPriv(st, access);
+  const pa = translate(st, pairToNum(lo, hi), access, priv);
   if (pa < 0) {
     fault(st, pa, access, lo, hi);
+    return -1;
+  }
+  if (!pmpAllows(st, pa, len, access, priv)) {
+    fault(st, FAULT_ACCESS, access, lo, hi);
     return -1;
   }
   return pa;
@@ -181,8 +189,10 @@ function physWrite(st: HartState, pa: number, size: number, lo: number, hi: numb
 function tlbFill(st: HartState, lo: number, hi: number, pa: number, access: number): void {
   const ram = st.ram;
   const page = pa - (pa % 4096);
-  if (!ram.contains(page, 4096)) return;
-  const set = st.tlbSets[accessPriv(st, access) === PRIV_M ? 2 : accessPriv(st, access) === PRIV_S ? 1 : 0];
+  const priv = accessPriv(st, access);
+  // A TLB hit skips PMP, so only pages that PMP allows whole are cached.
+  if (!ram.contains(page, 4096) || !pmpAllows(st, page, 4096, access, priv)) return;
+  const set = st.tlbSets[priv === PRIV_M ? 2 : priv === PRIV_S ? 1 : 0];
   const tlb = access === ACCESS_LOAD ? set.load : access === ACCESS_STORE ? set.store : set.fetch;
   if (st.lastLeafLevel > 0) st.superpageCached = true;
   tlb.fill(lo, hi, page - ram.base);
@@ -195,7 +205,7 @@ function tlbFill(st: HartState, lo: number, hi: number, pa: number, access: numb
  */
 export function loadSlow(st: HartState, lo: number, hi: number, size: number): boolean {
   if ((lo & (size - 1)) === 0) {
-    const pa = translateOrTrap(st, lo, hi, ACCESS_LOAD);
+    const pa = translateOrTrap(st, lo, hi, ACCESS_LOAD, size);
     if (pa < 0) return false;
     if (!physRead(st, pa, size)) {
       fault(st, FAULT_ACCESS, ACCESS_LOAD, lo, hi);
@@ -207,7 +217,7 @@ export function loadSlow(st: HartState, lo: number, hi: number, size: number): b
   const pas: number[] = [];
   for (let i = 0; i < size; i++) {
     const [l, h] = addrAdd(lo, hi, i);
-    const pa = translateOrTrap(st, l, h, ACCESS_LOAD);
+    const pa = translateOrTrap(st, l, h, ACCESS_LOAD, 1);
     if (pa < 0) return false;
     pas.push(pa);
   }
@@ -237,7 +247,7 @@ export function storeSlow(
   vhi: number,
 ): boolean {
   if ((lo & (size - 1)) === 0) {
-    const pa = translateOrTrap(st, lo, hi, ACCESS_STORE);
+    const pa = translateOrTrap(st, lo, hi, ACCESS_STORE, size);
     if (pa < 0) return false;
     if (!physWrite(st, pa, size, vlo, vhi)) {
       fault(st, FAULT_ACCESS, ACCESS_STORE, lo, hi);
@@ -249,7 +259,7 @@ export function storeSlow(
   const pas: number[] = [];
   for (let i = 0; i < size; i++) {
     const [l, h] = addrAdd(lo, hi, i);
-    const pa = translateOrTrap(st, l, h, ACCESS_STORE);
+    const pa = translateOrTrap(st, l, h, ACCESS_STORE, 1);
     if (pa < 0) return false;
     // Check the whole range is writable before the first byte lands, so the store is all-or-nothing.
     if (!st.ram.contains(pa, 1) && st.bus.findRegion(pa, 1) === undefined) {
@@ -269,8 +279,13 @@ export function storeSlow(
  * Translate for an atomic memory operation (needs both read and write permission; faults are store/AMO
  * faults, spec 3.7.1). Returns the physical address, or -1 after raising the trap.
  */
-export function translateAmo(st: HartState, lo: number, hi: number): number {
-  return translateOrTrap(st, lo, hi, ACCESS_STORE);
+export function translateAmo(st: HartState, lo: number, hi: number, size: number): number {
+  const pa = translateOrTrap(st, lo, hi, ACCESS_STORE, size);
+  if (pa >= 0 && !pmpAllows(st, pa, size, ACCESS_LOAD, st.dataPriv())) {
+    fault(st, FAULT_ACCESS, ACCESS_STORE, lo, hi);
+    return -1;
+  }
+  return pa;
 }
 
 export { physRead, physWrite };
@@ -299,10 +314,10 @@ export function refillFetch(st: HartState): number {
     st.fetchPageOff = tlb.off[ti];
     return FETCH_CACHED;
   }
-  const pa = translateOrTrap(st, lo, hi, ACCESS_FETCH);
+  const pa = translateOrTrap(st, lo, hi, ACCESS_FETCH, 2);
   if (pa < 0) return FETCH_TRAPPED;
   const page = pa - (pa % 4096);
-  if (st.ram.contains(page, 4096)) {
+  if (st.ram.contains(page, 4096) && pmpAllows(st, page, 4096, ACCESS_FETCH, st.priv)) {
     if (st.lastLeafLevel > 0) st.superpageCached = true;
     tlb.fill(lo, hi, page - st.ram.base);
     st.fetchPageStart = vpage;
@@ -322,9 +337,13 @@ export function refillFetch(st: HartState): number {
   const next = pc + 2;
   const pa2 =
     (pa + 2) % 4096 === 0
-      ? translateOrTrap(st, next | 0, Math.floor(next / 4294967296) | 0, ACCESS_FETCH)
+      ? translateOrTrap(st, next | 0, Math.floor(next / 4294967296) | 0, ACCESS_FETCH, 2)
       : pa + 2;
   if (pa2 < 0) return FETCH_TRAPPED;
+  if (!pmpAllows(st, pa2, 2, ACCESS_FETCH, st.priv)) {
+    fault(st, FAULT_ACCESS, ACCESS_FETCH, next | 0, Math.floor(next / 4294967296) | 0);
+    return FETCH_TRAPPED;
+  }
   const h2 = st.bus.read(pa2, 2);
   if (h2 < 0) {
     fault(st, FAULT_ACCESS, ACCESS_FETCH, next | 0, Math.floor(next / 4294967296) | 0);
@@ -342,7 +361,7 @@ export function refillFetch(st: HartState): number {
 export function fetchHalfNextPage(st: HartState, nextVa: number): number {
   const lo = nextVa | 0;
   const hi = Math.floor(nextVa / 4294967296) | 0;
-  const pa = translateOrTrap(st, lo, hi, ACCESS_FETCH);
+  const pa = translateOrTrap(st, lo, hi, ACCESS_FETCH, 2);
   if (pa < 0) return -1;
   if (!st.ram.contains(pa, 2)) {
     fault(st, FAULT_ACCESS, ACCESS_FETCH, lo, hi);
