@@ -145,6 +145,11 @@ export class Hart extends HartState implements Stateful {
     const stagLo = dset.store.tagLo;
     const stagHi = dset.store.tagHi;
     const soff = dset.store.off;
+    // The fetch page, cached in locals: anything that invalidates it (a trap, a privilege or translation
+    // change) also ends this call, so they cannot go stale.
+    let fStart = this.fetchPageStart;
+    let fEnd = this.fetchPageEnd;
+    let fOff = this.fetchPageOff;
 
     while (n < budget) {
       x[0] = 0;
@@ -154,9 +159,9 @@ export class Hart extends HartState implements Stateful {
       let half: number;
       let insn: number;
       let ilen: number;
-      if (pc >= this.fetchPageStart && pc < this.fetchPageEnd) {
-        const poff = pc - this.fetchPageStart;
-        const hoff = (this.fetchPageOff + poff) >>> 1;
+      if (pc >= fStart && pc < fEnd) {
+        const poff = pc - fStart;
+        const hoff = (fOff + poff) >>> 1;
         half = u16[hoff];
         if ((half & 3) !== 3) {
           insn = 0;
@@ -170,7 +175,12 @@ export class Hart extends HartState implements Stateful {
       } else {
         const r = refillFetch(this);
         if (r === FETCH_TRAPPED) break;
-        if (r === FETCH_CACHED) continue;
+        if (r === FETCH_CACHED) {
+          fStart = this.fetchPageStart;
+          fEnd = this.fetchPageEnd;
+          fOff = this.fetchPageOff;
+          continue;
+        }
         // Code in a device region (the boot ROM): fetched through the bus, one instruction at a time.
         half = this.tmpLo & 0xffff;
         insn = this.tmpLo;
