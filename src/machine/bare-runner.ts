@@ -5,6 +5,7 @@
  * and the program ends by writing `tohost`. Time is virtual by default (derived from the instruction
  * count), so a run is deterministic; a host clock can be passed for wall-clock time instead.
  */
+
 import { UserError } from "../base/errors.js";
 import { Hart } from "../cpu/hart.js";
 import { ACLINT_BASE, ACLINT_SIZE, Aclint } from "../devices/aclint.js";
@@ -13,6 +14,7 @@ import type { Clock } from "../io/clock.js";
 import { GuestRam } from "../memory/guest-ram.js";
 import { PhysicalBus } from "../memory/phys-bus.js";
 import { loadElf, parseElf } from "./elf.js";
+import { yieldToHost } from "./host-yield.js";
 import { Htif } from "./htif.js";
 
 /** RAM base of Spike and QEMU's spike/virt machines. */
@@ -127,7 +129,7 @@ export async function runBareElf(opts: BareRunOptions): Promise<BareRunResult> {
     } else {
       idleSpins = 0;
     }
-    if (++batches % BATCHES_PER_YIELD === 0) await sleep(0);
+    if (++batches % BATCHES_PER_YIELD === 0) await yieldToHost();
   }
 }
 

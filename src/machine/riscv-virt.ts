@@ -15,6 +15,7 @@ import type { Clock } from "../io/clock.js";
 import { GuestRam } from "../memory/guest-ram.js";
 import { PhysicalBus } from "../memory/phys-bus.js";
 import { type BootLayout, planBootLayout } from "./boot-layout.js";
+import { yieldToHost } from "./host-yield.js";
 import type { LinuxKernel } from "./linux-image.js";
 import { buildResetVector } from "./reset-vector.js";
 import { Rom } from "./rom.js";
@@ -468,16 +469,4 @@ export class RiscvVirt implements Stateful {
       };
     });
   }
-}
-
-/** Let pending host events (I/O completions, input) run: setImmediate where it exists, else a 0 ms timer. */
-function yieldToHost(): Promise<void> {
-  const g = globalThis as { setImmediate?: (fn: () => void) => unknown };
-  if (typeof g.setImmediate === "function") {
-    const si = g.setImmediate;
-    return new Promise((resolve) => {
-      si(resolve);
-    });
-  }
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }
