@@ -86,6 +86,12 @@ function setNum(v: number): void {
   res.hi = Math.floor(v / 4294967296) | 0;
 }
 
+/** Division by zero (spec table 7.1): the quotient is all ones and the remainder is the dividend. */
+function divideByZero(alo: number, ahi: number, rem: boolean): void {
+  res.lo = rem ? alo : -1;
+  res.hi = rem ? ahi : -1;
+}
+
 /**
  * DIV/REM (signed). Division by zero gives quotient -1 and remainder = dividend; INT64_MIN / -1 gives
  * quotient INT64_MIN and remainder 0 (spec 7.2, table 7.1). Operands that fit in int32 take the fast path
@@ -93,13 +99,7 @@ function setNum(v: number): void {
  */
 export function div64(alo: number, ahi: number, blo: number, bhi: number, rem: boolean): void {
   if ((blo | bhi) === 0) {
-    if (rem) {
-      res.lo = alo;
-      res.hi = ahi;
-    } else {
-      res.lo = -1;
-      res.hi = -1;
-    }
+    divideByZero(alo, ahi, rem);
     return;
   }
   if (ahi === alo >> 31 && bhi === blo >> 31) {
@@ -120,13 +120,7 @@ export function div64(alo: number, ahi: number, blo: number, bhi: number, rem: b
 /** DIVU/REMU: division by zero gives all ones / the dividend. */
 export function divu64(alo: number, ahi: number, blo: number, bhi: number, rem: boolean): void {
   if ((blo | bhi) === 0) {
-    if (rem) {
-      res.lo = alo;
-      res.hi = ahi;
-    } else {
-      res.lo = -1;
-      res.hi = -1;
-    }
+    divideByZero(alo, ahi, rem);
     return;
   }
   if (ahi === 0 && bhi === 0) {
