@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { UserError } from "../../src/base/errors.js";
+import { prng } from "../../src/base/testing.js";
 import type { CharBackend } from "../../src/io/char-backend.js";
 import { planBootLayout } from "../../src/machine/boot-layout.js";
 import { loadElf, parseElf } from "../../src/machine/elf.js";
@@ -20,17 +21,6 @@ import { parseCpus, parseDiskSpec, parseMemSize } from "../../src/vmm/vm-config.
 
 const RAM_BASE = 0x80000000;
 const M64 = (1n << 64n) - 1n;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** Run `fn`; it may succeed, or throw a UserError with a non-empty one-line message. Returns whether it succeeded. */
 async function userErrorOrOk(what: string, fn: () => unknown): Promise<boolean> {

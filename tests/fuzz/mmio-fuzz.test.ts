@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { prng } from "../../src/base/testing.js";
 import { VirtioBlock } from "../../src/devices/virtio/block.js";
 import { VirtioConsole } from "../../src/devices/virtio/console.js";
 import * as C from "../../src/devices/virtio/constants.js";
@@ -45,17 +46,6 @@ const EDGE = 64 * KiB;
 const ZONE = RAM_BASE + MiB;
 const ZONE_SIZE = MiB;
 const TWO_32 = 0x1_0000_0000;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** An in-memory disk whose operations complete on a later microtask, as a real backend's would. */
 class MemDisk implements BlockBackend {

@@ -1,7 +1,8 @@
 /** Tests for the built-in SBI against stub harts: register convention and each extension's behaviour. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { hostileU64, prng, sbiMachine } from "./testing.js";
+import { prng } from "../../base/testing.js";
+import { hostileU64, sbiMachine } from "./testing.js";
 
 test("BASE: spec version 2.0, probe of implemented and missing extensions", () => {
   const { harts: hs, call } = sbiMachine();

@@ -96,18 +96,6 @@ export function sbiMachine(hartCount = 2, ramBase = TEST_RAM_BASE): SbiTestMachi
   return { harts, ram, out, input, resets, kicks, platform, sbi, call };
 }
 
-/** A deterministic 32-bit PRNG (mulberry32), so fuzz tests replay exactly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
 /** Interesting 64-bit argument values: edges of RAM, of 32 and 64 bits, and random ones. */
 export function hostileU64(next: () => number): bigint {
   const edges = [
