@@ -1,24 +1,10 @@
 /** Tests for RVC expansion against GNU as/objdump pairs (fixture) and the spec's reserved encodings. */
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { buildRvcTable, expandCompressed, RVC_TABLE } from "./compressed.js";
 import { decode } from "./decode.js";
-
-interface RvcPair {
-  c: string;
-  asm: string;
-  expanded: string;
-  expandedAsm: string;
-}
-
-/** Fixtures stay in the source tree (tsc does not copy JSON); compiled tests run from dist/src/isa/riscv/. */
-function readFixture<T>(name: string): T {
-  return JSON.parse(
-    readFileSync(new URL(`../../../../src/isa/riscv/fixtures/${name}`, import.meta.url), "utf8"),
-  );
-}
+import { type RvcPair, readFixture } from "./node/testing.js";
 
 const PAIRS = readFixture<RvcPair[]>("rvc-pairs.json");
 

@@ -1,24 +1,11 @@
 /** Tests for the instruction table and decoder against GNU objdump output (fixture) and hand-checked fields. */
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { CSR_MSTATUS, CSR_NAMES, csrIsReadOnly, csrMinPrivilege, csrName, csrNumber } from "./csr-names.js";
 import { decode, decodeFetched, instructionLength, lookupOpcode } from "./decode.js";
+import { type ObjdumpLine, readFixture } from "./node/testing.js";
 import { OPCODE_INDEX, OPCODES } from "./opcodes.js";
-
-interface ObjdumpLine {
-  pc: string;
-  insn: string;
-  text: string;
-  alias: string;
-}
-
-function readFixture<T>(name: string): T {
-  return JSON.parse(
-    readFileSync(new URL(`../../../../src/isa/riscv/fixtures/${name}`, import.meta.url), "utf8"),
-  );
-}
 
 const LINES = readFixture<ObjdumpLine[]>("rv64gc-objdump.json");
 

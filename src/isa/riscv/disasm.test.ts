@@ -1,24 +1,11 @@
 /** Tests for the disassembler against GNU objdump text (fixture), with and without pseudo-instructions. */
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { csrName } from "./csr-names.js";
 import { decode } from "./decode.js";
 import { disassemble } from "./disasm.js";
-
-interface ObjdumpLine {
-  pc: string;
-  insn: string;
-  text: string;
-  alias: string;
-}
-
-function readFixture<T>(name: string): T {
-  return JSON.parse(
-    readFileSync(new URL(`../../../../src/isa/riscv/fixtures/${name}`, import.meta.url), "utf8"),
-  );
-}
+import { type ObjdumpLine, readFixture } from "./node/testing.js";
 
 const LINES = readFixture<ObjdumpLine[]>("rv64gc-objdump.json");
 
