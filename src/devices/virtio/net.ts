@@ -17,6 +17,7 @@ import type { AccessSize } from "../../memory/mmio.js";
 import { VIRTIO_ID_NET } from "./constants.js";
 import { readConfigBytes, type VirtioDevice, type VirtioHost } from "./device.js";
 import type { DescriptorChain, Virtqueue } from "./queue.js";
+import { serveQueue } from "./serve-queue.js";
 
 export const VIRTIO_NET_F_MAC = 5;
 export const VIRTIO_NET_F_MRG_RXBUF = 15;
@@ -162,9 +163,7 @@ export class VirtioNet implements VirtioDevice {
   private transmit(): void {
     const host = this.host;
     if (host === null) return;
-    const q = host.queue(TRANSMITQ);
-    let used = false;
-    for (let chain = q.pop(); chain !== null; chain = q.pop()) {
+    serveQueue(host, TRANSMITQ, (chain) => {
       const len = chain.readBytes - VIRTIO_NET_HDR_BYTES;
       // §5.1.6.2: header then frame, all device-readable. Runts and giants are dropped.
       if (len > 0 && len <= MAX_FRAME && this.linkUp) {
@@ -173,10 +172,8 @@ export class VirtioNet implements VirtioDevice {
         this.txFrames++;
         this.backend.send(frame);
       }
-      q.push(chain.head, 0);
-      used = true;
-    }
-    if (used) host.usedBuffers(TRANSMITQ);
+      return 0;
+    });
   }
 
   /** Fill receive buffers with pending frames (§5.1.6.3), in order; a frame waits until buffers for it exist. */

@@ -8,6 +8,7 @@ import { checkState, type SavedState } from "../../base/state.js";
 import type { AccessSize } from "../../memory/mmio.js";
 import { VIRTIO_ID_RNG } from "./constants.js";
 import type { VirtioDevice, VirtioHost } from "./device.js";
+import { serveQueue } from "./serve-queue.js";
 
 /** Fills `buf` with random bytes. */
 export type EntropySource = (buf: Uint8Array) => void;
@@ -50,9 +51,7 @@ export class VirtioRng implements VirtioDevice {
   notify(index: number): void {
     const host = this.host;
     if (host === null || index !== 0) return;
-    const q = host.queue(0);
-    let used = false;
-    for (let chain = q.pop(); chain !== null; chain = q.pop()) {
+    serveQueue(host, 0, (chain) => {
       // §5.4.6.1: the device writes into device-writable buffers only; readable ones are ignored.
       const total = Math.min(chain.writeBytes, MAX_PER_REQUEST);
       let done = 0;
@@ -63,10 +62,8 @@ export class VirtioRng implements VirtioDevice {
         if (n === 0) break;
         done += n;
       }
-      q.push(chain.head, total);
-      used = true;
-    }
-    if (used) host.usedBuffers(0);
+      return total;
+    });
   }
 
   save(): SavedState {
