@@ -8,6 +8,7 @@
  * start and completion discards the completion (the epoch check), so a stale backend reply never
  * writes into memory the driver has since reused.
  */
+import { errorMessage } from "../../base/errors.js";
 import { checkState, type SavedState } from "../../base/state.js";
 import type { BlockBackend } from "../../io/block-backend.js";
 import type { AccessSize } from "../../memory/mmio.js";
@@ -300,7 +301,7 @@ export class VirtioBlock implements VirtioDevice {
       },
     );
     const done = p
-      .catch((e: unknown) => host.fail(e instanceof Error ? e.message : String(e)))
+      .catch((e: unknown) => host.fail(errorMessage(e)))
       .finally(() => {
         this.inflight.delete(done);
         this.inflightBytes -= cost;
@@ -316,7 +317,7 @@ export class VirtioBlock implements VirtioDevice {
     try {
       this.processQueue(host);
     } catch (e) {
-      host.fail(e instanceof Error ? e.message : String(e));
+      host.fail(errorMessage(e));
     }
   }
 

@@ -11,6 +11,7 @@
  * VIRTIO_NET_F_MTU is absent), so `ip link set eth0 mtu 9000` silently lost every large frame.
  * Merging spreads a frame over as many buffers as it needs (§5.1.6.3.2), as QEMU does by default.
  */
+import { errorMessage } from "../../base/errors.js";
 import { checkState, type SavedState } from "../../base/state.js";
 import type { NetBackend } from "../../io/net-backend.js";
 import type { AccessSize } from "../../memory/mmio.js";
@@ -198,7 +199,7 @@ export class VirtioNet implements VirtioDevice {
       if (used) host.usedBuffers(RECEIVEQ);
     } catch (e) {
       // Frames arrive outside any MMIO access, so the transport's guard is not on the stack.
-      host.fail(e instanceof Error ? e.message : String(e));
+      host.fail(errorMessage(e));
     }
   }
 
