@@ -110,18 +110,17 @@ export function buildVirtFdt(cfg: VirtFdtConfig): Uint8Array {
   w.endNode();
 
   // SiFive test finisher as a syscon, plus Linux's syscon-poweroff/syscon-reboot bindings on top of it.
-  w.beginNode("poweroff");
-  w.prop("compatible", "syscon-poweroff");
-  w.propU32("regmap", testPhandle);
-  w.propU32("offset", 0);
-  w.propU32("value", FINISHER_PASS);
-  w.endNode();
-  w.beginNode("reboot");
-  w.prop("compatible", "syscon-reboot");
-  w.propU32("regmap", testPhandle);
-  w.propU32("offset", 0);
-  w.propU32("value", FINISHER_RESET);
-  w.endNode();
+  for (const [action, value] of [
+    ["poweroff", FINISHER_PASS],
+    ["reboot", FINISHER_RESET],
+  ] as const) {
+    w.beginNode(action);
+    w.prop("compatible", `syscon-${action}`);
+    w.propU32("regmap", testPhandle);
+    w.propU32("offset", 0);
+    w.propU32("value", value);
+    w.endNode();
+  }
 
   w.beginNode("soc");
   w.propU32("#address-cells", 2);
