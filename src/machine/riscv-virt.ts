@@ -39,10 +39,10 @@ import {
   VIRT_UART0_BASE,
   VIRT_UART0_IRQ,
   VIRT_UART0_SIZE,
-  VIRT_VIRTIO_BASE,
   VIRT_VIRTIO_COUNT,
-  VIRT_VIRTIO_IRQ,
   VIRT_VIRTIO_SIZE,
+  virtioSlotBase,
+  virtioSlotIrq,
   virtPlicSize,
 } from "./virt-memory-map.js";
 
@@ -177,12 +177,12 @@ export class RiscvVirt implements Stateful {
       const t = new VirtioMmioTransport({
         device,
         ram: this.ram,
-        irq: this.plic.line(VIRT_VIRTIO_IRQ + slot),
+        irq: this.plic.line(virtioSlotIrq(slot)),
         name: `virtio${slot}`,
         onError: (reason) => opts.log?.(`virtio${slot}: ${reason}`),
       });
       this.transports.push(t);
-      this.bus.map(VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_SIZE, VIRT_VIRTIO_SIZE, t);
+      this.bus.map(virtioSlotBase(slot), VIRT_VIRTIO_SIZE, t);
     });
 
     for (let i = 0; i < opts.harts; i++) {

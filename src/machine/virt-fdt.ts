@@ -17,10 +17,10 @@ import {
   VIRT_UART0_BASE,
   VIRT_UART0_IRQ,
   VIRT_UART0_SIZE,
-  VIRT_VIRTIO_BASE,
   VIRT_VIRTIO_COUNT,
-  VIRT_VIRTIO_IRQ,
   VIRT_VIRTIO_SIZE,
+  virtioSlotBase,
+  virtioSlotIrq,
   virtPlicSize,
 } from "./virt-memory-map.js";
 
@@ -179,9 +179,9 @@ export function buildVirtFdt(cfg: VirtFdtConfig): Uint8Array {
     if (!Number.isInteger(slot) || slot < 0 || slot >= VIRT_VIRTIO_COUNT) {
       throw new RangeError(`virtio slot ${slot} out of range 0..${VIRT_VIRTIO_COUNT - 1}`);
     }
-    const base = VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_SIZE;
+    const base = virtioSlotBase(slot);
     w.beginNode(`virtio_mmio@${base.toString(16)}`);
-    w.propU32("interrupts", VIRT_VIRTIO_IRQ + slot);
+    w.propU32("interrupts", virtioSlotIrq(slot));
     w.propU32("interrupt-parent", plicPhandle);
     w.prop("reg", reg(base, VIRT_VIRTIO_SIZE));
     w.prop("compatible", "virtio,mmio");

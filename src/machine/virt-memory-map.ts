@@ -28,6 +28,16 @@ export const VIRT_RTC_IRQ = 11;
 export const VIRT_PLIC_NUM_SOURCES = 96;
 export const VIRT_PLIC_NDEV = 95;
 
+/** The MMIO base of virtio-mmio slot `slot` (0..VIRT_VIRTIO_COUNT-1): the slots sit back to back. */
+export function virtioSlotBase(slot: number): number {
+  return VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_SIZE;
+}
+
+/** The PLIC source of virtio-mmio slot `slot`. */
+export function virtioSlotIrq(slot: number): number {
+  return VIRT_VIRTIO_IRQ + slot;
+}
+
 /** QEMU VIRT_PLIC_SIZE(contexts): 0x200000 of global registers plus 0x1000 per context (2 per hart). */
 export function virtPlicSize(harts: number): number {
   return 0x200000 + harts * 2 * 0x1000;

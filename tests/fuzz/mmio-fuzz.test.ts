@@ -29,9 +29,9 @@ import {
   VIRT_TEST_SIZE,
   VIRT_UART0_BASE,
   VIRT_UART0_SIZE,
-  VIRT_VIRTIO_BASE,
   VIRT_VIRTIO_COUNT,
   VIRT_VIRTIO_SIZE,
+  virtioSlotBase,
   virtPlicSize,
 } from "../../src/machine/virt-memory-map.js";
 import type { AccessSize } from "../../src/memory/mmio.js";
@@ -119,7 +119,7 @@ function regions(harts: number): Region[] {
     { name: "uart", base: VIRT_UART0_BASE, size: VIRT_UART0_SIZE },
   ];
   for (let i = 0; i < VIRT_VIRTIO_COUNT; i++) {
-    r.push({ name: `virtio${i}`, base: VIRT_VIRTIO_BASE + i * VIRT_VIRTIO_SIZE, size: VIRT_VIRTIO_SIZE });
+    r.push({ name: `virtio${i}`, base: virtioSlotBase(i), size: VIRT_VIRTIO_SIZE });
   }
   return r;
 }
@@ -214,7 +214,7 @@ function writeDesc(
 
 /** A driver that does the §3.1.1 dance with random deviations, then sets up queues wherever it likes. */
 function hostileVirtioSession(m: RiscvVirt, slot: number, next: () => number): void {
-  const base = VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_SIZE;
+  const base = virtioSlotBase(slot);
   const w = (off: number, v: number) => m.bus.write(base + off, 4, v >>> 0);
   const r = (off: number) => m.bus.read(base + off, 4);
   const ram = m.ram.u8;
@@ -376,8 +376,8 @@ for (const seed of [0x5eed, 0xbad, 0xc0ffee]) {
     );
     assertPattern(m.ram.u8, `seed 0x${seed.toString(16)}`);
     // Unmapped virtio slots fault instead of reading device state.
-    assert.equal(m.bus.read(VIRT_VIRTIO_BASE + 5 * VIRT_VIRTIO_SIZE, 4), -1);
-    assert.equal(m.bus.write(VIRT_VIRTIO_BASE + 7 * VIRT_VIRTIO_SIZE + 0x70, 4, 0), false);
+    assert.equal(m.bus.read(virtioSlotBase(5), 4), -1);
+    assert.equal(m.bus.write(virtioSlotBase(7) + 0x70, 4, 0), false);
     for (const t of m.transports) assert.equal(t.read(C.VIRTIO_MMIO_MAGIC_VALUE, 4), C.VIRTIO_MMIO_MAGIC);
 
     const snap = m.save();
