@@ -1,9 +1,11 @@
 /** The virtio console device (VIRTIO 1.2 §5.3) with a single port, over a CharBackend. */
 /*
- * Usage: new VirtioConsole({ char: backend }) inside a VirtioMmioTransport; Linux names it /dev/hvc0.
- * Queue 0 is receiveq (host → guest), queue 1 is transmitq (guest → host). Multiport and the
- * emergency-write register are not offered. Host input that arrives while the driver has no receive
- * buffers waits here (up to a bound) and is delivered when buffers are posted.
+ * Usage: new VirtioConsole({ char: backend }) inside a VirtioMmioTransport. Linux gives the port the
+ * next free hvc index: /dev/hvc1 when the SBI console (hvc_riscv_sbi) already holds hvc0.
+ * With none of VIRTIO_CONSOLE_F_SIZE, F_MULTIPORT, F_EMERG_WRITE offered (§5.3.3) there are exactly two
+ * queues (§5.3.2): 0 is receiveq (host → guest), 1 is transmitq (guest → host); no control queues.
+ * Host input goes straight into posted receive buffers; what does not fit waits here (up to a bound)
+ * and is delivered when the driver posts more.
  */
 import { checkState, type SavedState } from "../../base/state.js";
 import type { CharBackend } from "../../io/char-backend.js";
@@ -13,7 +15,7 @@ import { readConfigBytes, type VirtioDevice, type VirtioHost } from "./device.js
 
 const RECEIVEQ = 0;
 const TRANSMITQ = 1;
-/** Host input kept while the guest has no receive buffers; more is dropped. */
+/** Host input kept while the guest has no free receive buffers; more is dropped (there is no backpressure). */
 const MAX_PENDING = 64 * 1024;
 /** Output taken from one transmit buffer at most, and the piece size it is copied in. */
 const MAX_TX_PER_CHAIN = 1024 * 1024;
@@ -46,15 +48,17 @@ export class VirtioConsole implements VirtioDevice {
     this.char.onInput((data) => this.input(data));
   }
 
-  /** Queue host bytes for the guest. */
+  /**
+   * Queue host bytes for the guest. They go into the receive buffers the driver has posted first; only
+   * what does not fit waits here, and only MAX_PENDING bytes of that (the newest are dropped). Bounding
+   * the input before delivery would drop a large paste even when the guest has room for all of it.
+   */
   input(data: Uint8Array): void {
     if (data.length === 0) return;
-    const room = MAX_PENDING - this.pendingBytes;
-    if (room <= 0) return;
-    const chunk = data.slice(0, room);
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
+    this.pending.push(data.slice());
+    this.pendingBytes += data.length;
     this.deliver();
+    this.trimPending();
   }
 
   deviceFeatures(_bank: number): number {
@@ -96,6 +100,27 @@ export class VirtioConsole implements VirtioDevice {
     this.pending = p.length > 0 ? [p.slice()] : [];
     this.pendingOffset = 0;
     this.pendingBytes = p.length;
+  }
+
+  /** Drop the newest undelivered input beyond MAX_PENDING bytes. */
+  private trimPending(): void {
+    let excess = this.pendingBytes - this.pendingOffset - MAX_PENDING;
+    while (excess > 0 && this.pending.length > 0) {
+      const last = this.pending.length - 1;
+      const tail = this.pending[last];
+      const keepFrom = last === 0 ? this.pendingOffset : 0;
+      const removable = tail.length - keepFrom;
+      if (removable > excess) {
+        this.pending[last] = tail.slice(0, tail.length - excess); // a copy, so a huge paste is not kept alive
+        this.pendingBytes -= excess;
+        excess = 0;
+      } else {
+        this.pending.pop();
+        this.pendingBytes -= tail.length;
+        if (last === 0) this.pendingOffset = 0;
+        excess -= removable;
+      }
+    }
   }
 
   private transmit(): void {
