@@ -1,8 +1,16 @@
 /** `tvisor run`: boot a virtual machine on the riscv-virt board with its console on stdio. */
+/*
+ * --console picks the device stdio is attached to. `uart` (default): the ns16550a and the SBI console
+ * (console=ttyS0). `virtio`: a virtio console (virtio 1.2 §5.3) takes stdio's input and the guest's
+ * console moves there (console=hvc1 unless --append says otherwise); the UART and SBI console keep
+ * writing to stdout but get no input, as with QEMU's `-chardev stdio,mux=on` shared by `-serial` and
+ * `-device virtconsole`: early boot messages stay visible and nothing the user types is split.
+ */
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { errorMessage, UserError } from "../base/errors.js";
+import type { CharBackend } from "../io/char-backend.js";
 import { hostClock } from "../io/node/clock.js";
 import { StdioConsole } from "../io/node/stdio-console.js";
 import { runBareElf } from "../machine/bare-runner.js";
@@ -14,6 +22,7 @@ import {
   parseCpus,
   parseDiskSpec,
   parseMemSize,
+  VIRTIO_CONSOLE_APPEND,
   type VmConfig,
 } from "../vmm/vm-config.js";
 
@@ -31,10 +40,26 @@ interface RunFlags {
   cpus: string;
   disk: DiskConfig[];
   rng: boolean;
+  console: string;
 }
 
-/** Turn parsed flags into a VmConfig; with no --kernel the bundled kernel and initramfs are used. */
+/** Which guest device stdio is attached to. */
+export type ConsoleDevice = "uart" | "virtio";
+
+/** --console uart|virtio. */
+export function parseConsoleDevice(text: string): ConsoleDevice {
+  if (text === "uart" || text === "virtio") return text;
+  throw new UserError(`--console: expected uart or virtio, got "${text}"`);
+}
+
+/**
+ * Turn parsed flags into a VmConfig; with no --kernel the bundled kernel and initramfs are used.
+ * With --console virtio the caller attaches its stdio backend as `virtioConsole`.
+ */
 export function vmConfigFromFlags(f: RunFlags): VmConfig {
+  const consoleDevice = parseConsoleDevice(f.console);
+  if (consoleDevice === "virtio" && f.bios === "none")
+    throw new UserError("--console virtio needs a Linux guest; --bios none programs use HTIF");
   let kernel = f.kernel;
   let initrd = f.initrd;
   if (kernel === undefined && f.bios !== "none") {
@@ -48,7 +73,8 @@ export function vmConfigFromFlags(f: RunFlags): VmConfig {
   return {
     kernel,
     initrd,
-    append: f.append,
+    // Without --append, the guest's console follows --console (hvc1 is the virtio port; see vm-config).
+    append: f.append ?? (consoleDevice === "virtio" ? VIRTIO_CONSOLE_APPEND : undefined),
     bios: f.bios,
     memBytes: f.mem === undefined ? DEFAULT_MEM_BYTES : parseMemSize(f.mem),
     cpus: parseCpus(f.cpus),
@@ -78,6 +104,12 @@ export function registerRunCommand(program: Command): void {
       [] as DiskConfig[],
     )
     .option("--no-rng", "do not attach a virtio-rng device")
+    .option(
+      "--console <uart|virtio>",
+      "device on stdio: uart (ns16550a, console=ttyS0) or virtio (virtio console, console=hvc1 unless " +
+        "--append is given; the UART's output still goes to stdout, it gets no input)",
+      "uart",
+    )
     .action(async (flags: RunFlags) => {
       process.exitCode = await runVm(flags);
     });
@@ -90,9 +122,15 @@ async function runVm(flags: RunFlags): Promise<number> {
   let vm: VirtualMachine | null = null;
   const console = new StdioConsole({ onQuit: () => vm?.stop() });
   try {
+    let serial: CharBackend = console;
+    if (parseConsoleDevice(flags.console) === "virtio") {
+      config.virtioConsole = console;
+      // The UART and SBI console: output to stdout, no input (the virtio console receives it).
+      serial = { write: (d) => console.write(d), onInput: () => {} };
+    }
     vm = new VirtualMachine(
       config,
-      createNodeHost(console, (m) => process.stderr.write(`tvisor: ${m}\n`)),
+      createNodeHost(serial, (m) => process.stderr.write(`tvisor: ${m}\n`)),
     );
     await vm.prepare();
     const exit = await vm.run();

@@ -1,8 +1,10 @@
 /** Tests for the QEMU-style option parsers. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { CharBackend } from "../io/char-backend.js";
 import type { NetBackend } from "../io/net-backend.js";
 import {
+  checkVirtioSlots,
   defaultMac,
   formatMac,
   nicMacs,
@@ -11,6 +13,7 @@ import {
   parseMac,
   parseMemSize,
   type VmConfig,
+  virtioSlots,
 } from "./vm-config.js";
 
 test("--mem accepts K/M/G suffixes and bare MiB", () => {
@@ -69,4 +72,24 @@ test("nicMacs: explicit or derived per NIC; duplicates within a VM are refused",
   assert.deepEqual(nicMacs(two).map(formatMac), ["52:54:00:12:37:56", "02:00:00:00:00:09"]);
   const dup = { ...base, nics: [{ backend }, { backend, mac: "52:54:00:12:34:56" }] };
   assert.throws(() => nicMacs(dup), /share the MAC address 52:54:00:12:34:56/);
+});
+
+test("virtio slots: disks, NICs, console, rng in that order; too many is one clear error", () => {
+  const net: NetBackend = { send() {}, onReceive() {}, close() {} };
+  const char: CharBackend = { write() {}, onInput() {} };
+  const disk = { path: "d.img", readOnly: false };
+  const base: VmConfig = { bios: "builtin", memBytes: 1 << 27, cpus: 1, disks: [], rng: true };
+  assert.deepEqual(virtioSlots(base), ["rng"]);
+  const all = { ...base, disks: [disk, disk], nics: [{ backend: net }], virtioConsole: char };
+  assert.deepEqual(virtioSlots(all), ["disk", "disk", "nic", "console", "rng"]);
+  assert.deepEqual(virtioSlots({ ...all, rng: false, nics: [] }), ["disk", "disk", "console"]);
+  checkVirtioSlots({ ...all, disks: Array(5).fill(disk) }, 8);
+  assert.throws(
+    () => checkVirtioSlots({ ...all, disks: Array(6).fill(disk) }, 8),
+    /^UserError: too many virtio devices: 6 disk\(s\) \+ 1 NIC\(s\) \+ console \+ rng = 9; the board has 8 slots$/,
+  );
+  assert.throws(
+    () => checkVirtioSlots({ ...base, rng: false, disks: Array(9).fill(disk) }, 8),
+    /too many virtio devices: 9 disk\(s\) \+ 0 NIC\(s\) = 9; the board has 8 slots/,
+  );
 });

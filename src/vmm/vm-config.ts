@@ -1,5 +1,6 @@
 /** A VM's configuration as the user states it, plus the parsers for QEMU-style option values. */
 import { UserError } from "../base/errors.js";
+import type { CharBackend } from "../io/char-backend.js";
 import type { NetBackend } from "../io/net-backend.js";
 
 export interface DiskConfig {
@@ -28,14 +29,25 @@ export interface VmConfig {
   disks: DiskConfig[];
   /** Attach a virtio-rng device (/dev/hwrng). */
   rng: boolean;
-  /** virtio-net NICs, attached after the disks and before the rng. */
+  /** virtio-net NICs, attached after the disks and before the console. */
   nics?: NicConfig[];
+  /**
+   * Attach a virtio console (single port, virtio 1.2 §5.3) on this backend, after the NICs and before
+   * the rng. The bundled Linux names it hvc1 (hvc0 is the SBI console); `console=hvc1` puts the guest's
+   * console there. The embedder owns the backend; it stays attached across guest reboots and restores.
+   */
+  virtioConsole?: CharBackend;
   /** This VM's number among VMs sharing a network (0..65535); it makes default MACs distinct. */
   vmIndex?: number;
 }
 
 /** Default kernel command line: the ns16550a console, and SBI early console until it is up. */
 export const DEFAULT_APPEND = "console=ttyS0 earlycon=sbi";
+/**
+ * Kernel command line with the guest console on the virtio console. hvc_riscv_sbi registers hvc0 at
+ * console_initcall, so virtio-console's port, probed later, takes the next hvc index: hvc1.
+ */
+export const VIRTIO_CONSOLE_APPEND = "console=hvc1 earlycon=sbi";
 export const DEFAULT_MEM_BYTES = 256 * 1024 * 1024;
 
 /** QEMU -m syntax: a number with optional suffix K, M, G (binary units); a bare number means MiB. */
@@ -132,4 +144,32 @@ export function nicMacs(config: VmConfig): Uint8Array[] {
     seen.add(s);
   }
   return macs;
+}
+
+/** What one virtio-mmio slot carries, in slot order. */
+export type VirtioSlotKind = "disk" | "nic" | "console" | "rng";
+
+/**
+ * The virtio devices of `config` in slot order: disks, NICs, console, rng. The order is fixed so guest
+ * device names (vda, eth0, hvc1) and snapshots stay the same across boots and restores.
+ */
+export function virtioSlots(config: VmConfig): VirtioSlotKind[] {
+  const slots: VirtioSlotKind[] = config.disks.map(() => "disk");
+  for (const _ of config.nics ?? []) slots.push("nic");
+  if (config.virtioConsole) slots.push("console");
+  if (config.rng) slots.push("rng");
+  return slots;
+}
+
+/** Refuse a configuration that needs more virtio-mmio slots than the board has, naming what it asked for. */
+export function checkVirtioSlots(config: VmConfig, available: number): void {
+  const slots = virtioSlots(config);
+  if (slots.length <= available) return;
+  const count = (k: VirtioSlotKind) => slots.filter((s) => s === k).length;
+  const parts = [`${count("disk")} disk(s)`, `${count("nic")} NIC(s)`];
+  if (config.virtioConsole) parts.push("console");
+  if (config.rng) parts.push("rng");
+  throw new UserError(
+    `too many virtio devices: ${parts.join(" + ")} = ${slots.length}; the board has ${available} slots`,
+  );
 }

@@ -2,6 +2,7 @@
 import { UserError } from "../base/errors.js";
 import type { SavedState } from "../base/state.js";
 import { VirtioBlock } from "../devices/virtio/block.js";
+import { VirtioConsole } from "../devices/virtio/console.js";
 import type { VirtioDevice } from "../devices/virtio/device.js";
 import { VirtioNet } from "../devices/virtio/net.js";
 import { VirtioRng } from "../devices/virtio/rng.js";
@@ -10,7 +11,7 @@ import { flattenFirmware } from "../machine/firmware-image.js";
 import { isGzip, type LinuxKernel, loadLinuxKernel } from "../machine/linux-image.js";
 import { type MachineExit, RiscvVirt } from "../machine/riscv-virt.js";
 import { VIRT_DRAM_BASE, VIRT_VIRTIO_COUNT } from "../machine/virt-memory-map.js";
-import { DEFAULT_APPEND, nicMacs, type VmConfig } from "./vm-config.js";
+import { checkVirtioSlots, DEFAULT_APPEND, nicMacs, type VmConfig } from "./vm-config.js";
 import type { VmHost } from "./vm-host.js";
 
 /** How a run ended, for the exit status: poweroff → 0; fail → the guest's code; stopped → 0. */
@@ -47,13 +48,7 @@ export class VirtualMachine {
     this.macs = nicMacs(config);
     this.linkUp = this.macs.map(() => true);
     // Each device takes one virtio-mmio slot of the board (QEMU virt has 8).
-    const nics = this.macs.length;
-    const devices = config.disks.length + nics + (config.rng ? 1 : 0);
-    if (devices > VIRT_VIRTIO_COUNT) {
-      throw new UserError(
-        `too many virtio devices: ${config.disks.length} disk(s) + ${nics} NIC(s)${config.rng ? " + rng" : ""} = ${devices}; the board has ${VIRT_VIRTIO_COUNT} slots`,
-      );
-    }
+    checkVirtioSlots(config, VIRT_VIRTIO_COUNT);
   }
 
   /** The board currently running (null before start). */
@@ -95,7 +90,8 @@ export class VirtualMachine {
   /** Build a fresh board and load the images (used at power-on and at every guest reboot). */
   private build(): RiscvVirt {
     if (!this.images) throw new Error("prepare() first");
-    // Slot order is disks, NICs, rng: stable across boots, so guest device names and snapshots match.
+    // Slot order is disks, NICs, console, rng (virtioSlots): stable across boots, so guest device
+    // names and snapshots match.
     const virtio: VirtioDevice[] = this.disks.map((backend) => new VirtioBlock({ backend }));
     // A fresh VirtioNet on the same backend re-registers as its receiver, replacing the old board's.
     this.nics = (this.config.nics ?? []).map(
@@ -105,6 +101,8 @@ export class VirtualMachine {
       n.setLinkUp(this.linkUp[i]);
     });
     virtio.push(...this.nics);
+    // A fresh VirtioConsole registers itself as the backend's input receiver, replacing the old board's.
+    if (this.config.virtioConsole) virtio.push(new VirtioConsole({ char: this.config.virtioConsole }));
     if (this.config.rng) virtio.push(new VirtioRng({ entropy: (b) => this.host.entropy(b) }));
     const m = new RiscvVirt({
       ramBytes: this.config.memBytes,

@@ -74,16 +74,26 @@ export interface SessionOptions {
   vmIndex?: number;
   /** Do not run yet (restore a snapshot first, then start()). */
   deferStart?: boolean;
+  /** Attach a virtio console backed by `virtioConsole` (a second TestConsole). */
+  virtioConsole?: boolean;
+  /** Which console run()/waitForShell()/type() drive: the UART's (default) or the virtio console's. */
+  shellOn?: "uart" | "virtio";
 }
 
 /** One VM plus its console; `exit` resolves when the run ends. */
 export class GuestSession {
   readonly console = new TestConsole();
+  /** The virtio console's host side, when the session has one. */
+  readonly virtioConsole: TestConsole | null;
+  /** The console the shell is driven through (console or virtioConsole). */
+  readonly shell: TestConsole;
   readonly vm: VirtualMachine;
   exit: Promise<VmExit>;
   private seq = 0;
 
   constructor(opts: SessionOptions = {}) {
+    this.virtioConsole = opts.virtioConsole || opts.shellOn === "virtio" ? new TestConsole() : null;
+    this.shell = opts.shellOn === "virtio" && this.virtioConsole ? this.virtioConsole : this.console;
     const config: VmConfig = {
       kernel: KERNEL,
       initrd: INITRD,
@@ -95,6 +105,7 @@ export class GuestSession {
       rng: true,
       nics: opts.nics,
       vmIndex: opts.vmIndex,
+      virtioConsole: this.virtioConsole ?? undefined,
     };
     this.vm = new VirtualMachine(
       config,
@@ -114,7 +125,7 @@ export class GuestSession {
   /** Wait for the shell prompt after boot (the guest's init prints "tvisor: guest ready" first). */
   async waitForShell(from = 0): Promise<void> {
     await Promise.race([
-      this.console.waitFor(/tvisor: guest ready[\s\S]*# /, BOOT_TIMEOUT_MS, from),
+      this.shell.waitFor(/tvisor: guest ready[\s\S]*# /, BOOT_TIMEOUT_MS, from),
       this.failOnExit(),
     ]);
   }
@@ -127,11 +138,11 @@ export class GuestSession {
   async run(cmd: string, timeoutMs = 30_000): Promise<string> {
     const n = ++this.seq;
     // Type only at a prompt: typeahead is echoed twice (by the tty, then by ash's line editor).
-    await this.console.waitFor(/# (\x1b\[6n)?$/, timeoutMs, Math.max(0, this.console.output.length - 64));
-    const from = this.console.output.length;
-    this.console.type(`echo __S""TART${n}__; ${cmd}; echo __E""ND${n}__\n`);
+    await this.shell.waitFor(/# (\x1b\[6n)?$/, timeoutMs, Math.max(0, this.shell.output.length - 64));
+    const from = this.shell.output.length;
+    this.shell.type(`echo __S""TART${n}__; ${cmd}; echo __E""ND${n}__\n`);
     const m = await Promise.race([
-      this.console.waitFor(
+      this.shell.waitFor(
         new RegExp(`\\n__START${n}__\\r?\\n([\\s\\S]*?)\\n?__END${n}__\\r?\\n`),
         timeoutMs,
         from,
@@ -148,13 +159,13 @@ export class GuestSession {
 
   /** Type without waiting for an answer (poweroff, reboot). */
   type(text: string): void {
-    this.console.type(text);
+    this.shell.type(text);
   }
 
   private failOnExit(): Promise<never> {
     return this.exit.then((e) => {
       throw new Error(
-        `VM exited (${JSON.stringify(e)}) while waiting; output:\n${this.console.output.slice(-1500)}`,
+        `VM exited (${JSON.stringify(e)}) while waiting; output:\n${this.shell.output.slice(-1500)}`,
       );
     });
   }

@@ -49,7 +49,7 @@ export class StdioConsole implements CharBackend {
     if (!this.closed) this.output.write(data);
   }
 
-  /** One receiver at a time: a rebooted machine's UART replaces the previous one. */
+  /** One receiver at a time: a rebooted machine's console device (UART or virtio console) replaces the previous one. */
   onInput(handler: (data: Uint8Array) => void): void {
     this.handler = handler;
   }
