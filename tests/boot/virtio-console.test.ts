@@ -1,11 +1,13 @@
 /**
  * Boot test: the bundled guest drives virtio-console (virtio 1.2 §5.3) — output and input through the
  * port beside the UART shell, a paste larger than the device's pending bound, and the shell itself on
- * the virtio console (console=hvc1).
+ * the virtio console (console=hvc1), also through `tvisor run --console virtio`.
  */
 import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { VIRTIO_CONSOLE_APPEND } from "../../src/vmm/vm-config.js";
 import { GuestSession, missingImages, type TestConsole } from "./guest-session.js";
 
@@ -94,4 +96,40 @@ test("the shell on the virtio console (console=hvc1) answers through it", { time
   } finally {
     await s.close();
   }
+});
+
+const TVISOR = fileURLToPath(new URL("../../src/bin/tvisor.js", import.meta.url));
+
+test("tvisor run --console virtio: a script drives the shell on hvc1 over stdio", {
+  timeout: 180_000,
+}, async (t) => {
+  const why = missingImages();
+  if (why) return t.skip(why);
+  const child = spawn(process.execPath, [TVISOR, "run", "--mem", "128M", "--console", "virtio"], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let out = "";
+  let sent = false;
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+    if (!sent && /guest ready[\s\S]*# /.test(out)) {
+      sent = true;
+      child.stdin.write("tty\nuname -m\necho uart-$((1 + 1)) > /dev/ttyS0\npoweroff\n");
+    }
+  });
+  let err = "";
+  child.stderr.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  assert.equal(code, 0, `exit ${code}; stderr: ${err}; output tail: ${out.slice(-800)}`);
+  assert.match(out, /^\/dev\/hvc1\r?$/m, "the shell runs on the virtio console");
+  assert.match(out, /^riscv64\r?$/m);
+  // Early boot messages (SBI earlycon) and UART output still reach stdout.
+  assert.match(out, /Linux version/);
+  assert.match(out, /^uart-2\r?$/m);
+
+  const bad = spawnSync(process.execPath, [TVISOR, "run", "--console", "hdmi"], { input: "" });
+  assert.notEqual(bad.status, 0);
+  assert.equal(bad.stderr.toString(), 'tvisor: --console: expected uart or virtio, got "hdmi"\n');
 });
