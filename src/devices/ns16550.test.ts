@@ -130,3 +130,29 @@ test("save/restore round-trips registers and pending input", () => {
   assert.equal(other.irq.level, false);
   assert.deepEqual(other.uart.save().scr, 0x42);
 });
+
+test("input pacing: nothing until the driver has receive interrupts on across two polls", () => {
+  const { uart } = setup();
+  assert.equal(uart.inputSpace(), 0, "fresh UART: no driver yet");
+  uart.write(2, 1, 0x01); // FCR: FIFO on
+  uart.write(1, 1, 0x01); // IER: RDI
+  assert.equal(uart.inputSpace(), 0, "first poll after RDI: still settling");
+  assert.equal(uart.inputSpace(), 4096, "then the FIFO's free space");
+  uart.receive(new Uint8Array([1, 2, 3]));
+  assert.equal(uart.inputSpace(), 4093);
+  uart.write(1, 1, 0); // driver closes the port
+  assert.equal(uart.inputSpace(), 0);
+});
+
+test("input pacing: a getchar loop polling LSR gets input; a putchar loop does not count as polling", () => {
+  const { uart } = setup();
+  for (let i = 0; i < 200; i++) {
+    uart.read(5, 1);
+    uart.write(0, 1, 0x41); // LSR then THR: console output
+  }
+  assert.equal(uart.inputSpace(), 0);
+  for (let i = 0; i < 64; i++) uart.read(5, 1);
+  assert.equal(uart.inputSpace(), 1, "no FIFO: one holding register");
+  uart.receive(new Uint8Array([0x61]));
+  assert.equal(uart.inputSpace(), 0, "delivery restarts the count");
+});

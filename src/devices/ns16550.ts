@@ -57,6 +57,8 @@ const MCR_OUT1 = 0x04;
 const MCR_OUT2 = 0x08;
 const MCR_LOOP = 0x10;
 
+/** LSR reads without input after which the guest counts as polling for input (a getchar loop). */
+const LSR_POLLS_FOR_INPUT = 64;
 const LSR_DR = 0x01;
 const LSR_OE = 0x02;
 const LSR_THRE = 0x20;
@@ -101,6 +103,9 @@ export class Ns16550 implements MmioDevice, Stateful {
   private dlm = 0;
   /** THRE interrupt armed (datasheet: cleared by reading IIR when it is the source, or writing THR). */
   private thrIpending = false;
+  /** Input pacing (see inputSpace): consecutive polls with IER.RDI set, and LSR reads since input or output. */
+  private rdiPolls = 0;
+  private lsrPolls = 0;
   private irqLevel = false;
 
   constructor(opts: Ns16550Options) {
@@ -109,8 +114,22 @@ export class Ns16550 implements MmioDevice, Stateful {
     this.char.onInput((data) => this.receive(data));
   }
 
+  /**
+   * How many host bytes the guest is ready for now, so the board can hold the rest back instead of
+   * overrunning the FIFO (QEMU's can_receive). Input waits until the driver has had receive interrupts
+   * enabled across two polls (Linux's 8250 startup enables IER.RDI and then drains RBR "for luck", which
+   * would eat a byte delivered in between), or until the guest polls LSR, as a polled console does.
+   */
+  inputSpace(): number {
+    if ((this.ier & IER_RDI) !== 0) this.rdiPolls++;
+    else this.rdiPolls = 0;
+    if (this.rdiPolls < 2 && this.lsrPolls < LSR_POLLS_FOR_INPUT) return 0;
+    return this.capacity() - this.rxCount;
+  }
+
   /** Queue host bytes for the guest (what the backend's input handler calls). Overflow sets LSR.OE. */
   receive(data: Uint8Array): void {
+    this.lsrPolls = 0;
     for (let i = 0; i < data.length; i++) this.pushRx(data[i]);
     this.updateIrq();
   }
@@ -144,6 +163,7 @@ export class Ns16550 implements MmioDevice, Stateful {
         return this.mcr;
       case LSR: {
         const v = this.lsr;
+        if (this.lsrPolls < LSR_POLLS_FOR_INPUT) this.lsrPolls++;
         // Overrun is cleared by reading LSR.
         if (v & LSR_OE) {
           this.lsr &= ~LSR_OE;
@@ -174,6 +194,8 @@ export class Ns16550 implements MmioDevice, Stateful {
           this.dll = value;
           return;
         }
+        // A putchar loop reads LSR before each THR write; only LSR reads without output mean polling for input.
+        this.lsrPolls = 0;
         this.transmit(value);
         return;
       case IER_DLM: {

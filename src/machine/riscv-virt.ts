@@ -134,6 +134,8 @@ export class RiscvVirt implements Stateful {
   private wakeResolver: (() => void) | null = null;
   /** Console input for the SBI console; used only once the guest reads it (see routeInput). */
   private readonly sbiInput: number[] = [];
+  /** Console input the UART has not taken yet (bounded at 1 MiB, oldest dropped). */
+  private readonly uartInput: number[] = [];
   private sbiConsoleActive = false;
   private running = false;
   layout: BootLayout | null = null;
@@ -304,6 +306,7 @@ export class RiscvVirt implements Stateful {
         }
         this.clint.update();
         this.rtc.update();
+        this.pumpUartInput();
         if (this.exit !== null) break;
         if (ran === 0) {
           await this.idle();
@@ -417,9 +420,21 @@ export class RiscvVirt implements Stateful {
       for (const b of data) this.sbiInput.push(b);
       if (this.sbiInput.length > 1 << 20) this.sbiInput.splice(0, this.sbiInput.length - (1 << 20));
     } else {
-      this.uart.receive(data);
+      for (const b of data) this.uartInput.push(b);
+      if (this.uartInput.length > 1 << 20) this.uartInput.splice(0, this.uartInput.length - (1 << 20));
+      this.pumpUartInput();
     }
     this.wake();
+  }
+
+  /**
+   * Hand waiting console input to the UART as fast as the guest takes it, so a script piped into the
+   * console before the guest is ready is not lost to FIFO overruns or to the driver's FIFO reset.
+   */
+  private pumpUartInput(): void {
+    if (this.uartInput.length === 0) return;
+    const n = Math.min(this.uartInput.length, this.uart.inputSpace());
+    if (n > 0) this.uart.receive(Uint8Array.from(this.uartInput.splice(0, n)));
   }
 
   private powerEvent(kind: PowerEvent, code: number): void {

@@ -83,8 +83,10 @@ export class VirtualMachine {
     for (const d of c.disks) {
       this.disks.push(await this.host.openDisk(d.path, { format: d.format, readOnly: d.readOnly }));
     }
-    // Fail now, not at first boot, when the memory cannot hold kernel and initrd.
-    this.build();
+    // Build the first board now: a memory too small for kernel and initrd fails here, and console input
+    // that arrives before run() reaches the board that will run (not one thrown away).
+    this.current = this.build();
+    this.boots++;
   }
 
   /** Build a fresh board and load the images (used at power-on and at every guest reboot). */

@@ -34,6 +34,8 @@ export class StdioConsole implements CharBackend {
   private readonly output: ConsoleOutput;
   private readonly raw: boolean;
   private closed = false;
+  /** Input read before a receiver was registered. */
+  private readonly early: Uint8Array[] = [];
   private readonly listener = (chunk: Buffer | string) => this.receive(chunk);
 
   constructor(private readonly opts: StdioConsoleOptions = {}) {
@@ -52,6 +54,9 @@ export class StdioConsole implements CharBackend {
   /** One receiver at a time: a rebooted machine's console device (UART or virtio console) replaces the previous one. */
   onInput(handler: (data: Uint8Array) => void): void {
     this.handler = handler;
+    // Input that came before any machine was listening (a script piped in at start-up) is not lost.
+    const early = this.early.splice(0);
+    for (const b of early) handler(b);
   }
 
   /** Restore the terminal and stop reading stdin, so the process can exit. */
@@ -74,6 +79,8 @@ export class StdioConsole implements CharBackend {
         else this.opts.onQuit?.();
       }
     }
-    if (bytes.length > 0) this.handler?.(bytes);
+    if (bytes.length === 0) return;
+    if (this.handler) this.handler(bytes);
+    else this.early.push(bytes);
   }
 }

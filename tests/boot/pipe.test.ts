@@ -1,0 +1,25 @@
+/**
+ * Boot test of the CLI's pipe mode with a script written before the guest is up: `tvisor run` must hold
+ * the input until the guest's serial driver takes it, so a whole session can be piped in.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { missingImages } from "./guest-session.js";
+
+const CLI = fileURLToPath(new URL("../../src/bin/tvisor.js", import.meta.url));
+
+test("a script piped in at start-up runs in the guest and powers it off", { timeout: 120_000 }, (t) => {
+  const why = missingImages();
+  if (why) return t.skip(why);
+  const r = spawnSync(process.execPath, [CLI, "run", "--mem", "128M"], {
+    input: "uname -m\necho $((6*7))\npoweroff\n",
+    encoding: "utf8",
+    timeout: 110_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /uname -m\r?\nriscv64/);
+  assert.match(r.stdout, /\r?\n42\r?\n/);
+  assert.match(r.stdout, /reboot: Power down/);
+});
