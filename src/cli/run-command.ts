@@ -158,7 +158,7 @@ async function runBare(config: VmConfig): Promise<number> {
   try {
     let r: Awaited<ReturnType<typeof runBareElf>>;
     try {
-      r = await runBareElf({ elf, memBytes: config.memBytes, console, clock: hostClock });
+      r = await runBareElf({ elf, memBytes: config.memBytes, console, clock: hostClock, harts: config.cpus });
     } catch (e) {
       // Name the file in loader errors ("not an ELF file", "ELF is for machine ...").
       if (e instanceof UserError) throw new UserError(`kernel: ${config.kernel}: ${e.message}`);

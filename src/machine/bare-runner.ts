@@ -42,7 +42,12 @@ export interface BareRunOptions {
   maxInstructions?: number;
   /** Host clock for wall-clock `time`; when absent, time is derived from the instruction count. */
   clock?: Clock;
+  /** Number of harts (Spike's -p): all start at the entry in M-mode with a0 = mhartid. Default 1. */
+  harts?: number;
 }
+
+/** The most harts a bare run may have (as for the riscv-virt board). */
+export const BARE_MAX_HARTS = 8;
 
 export interface BareRunResult {
   /** HTIF exit status: payload >> 1, 0 means success. */
@@ -88,42 +93,56 @@ export async function runBareElf(opts: BareRunOptions): Promise<BareRunResult> {
   const virtual = opts.clock === undefined ? new VirtualClock() : null;
   const clock: Clock = opts.clock ?? (virtual as VirtualClock);
   const bus = new PhysicalBus(ram);
-  let hart: Hart | null = null;
+  const count = opts.harts ?? 1;
+  if (!Number.isInteger(count) || count < 1 || count > BARE_MAX_HARTS) {
+    throw new UserError(`--cpus must be 1..${BARE_MAX_HARTS}, got ${count}`);
+  }
+  const harts: Hart[] = [];
   const clint = new Aclint({
-    hartCount: 1,
+    hartCount: count,
     clock,
-    sink: { setPending: (_id, bit, level) => hart?.setMip(bit, level) },
+    sink: { setPending: (id, bit, level) => harts[id]?.setMip(bit, level) },
   });
   bus.map(ACLINT_BASE, ACLINT_SIZE, clint);
-  const h = new Hart({ hartId: 0, bus, timer: clint });
-  hart = h;
-  // Spike's reset state: M-mode at the entry, a0 = mhartid, a1 = device tree (none here).
-  h.pc = pcFromEntry(image.entry);
-  h.setX(10, 0n);
-  h.setX(11, 0n);
+  for (let id = 0; id < count; id++) {
+    const h = new Hart({ hartId: id, bus, timer: clint });
+    // Spike's reset state: M-mode at the entry, a0 = mhartid, a1 = device tree (none here).
+    h.pc = pcFromEntry(image.entry);
+    h.setX(10, BigInt(id));
+    h.setX(11, 0n);
+    harts.push(h);
+  }
 
   const max = opts.maxInstructions ?? Number.POSITIVE_INFINITY;
   let instructions = 0;
   let batches = 0;
   let idleSpins = 0;
   for (;;) {
-    const n = h.run(BATCH);
-    instructions += n;
-    if (virtual !== null) virtual.instructions = instructions;
-    clint.update();
-    const code = htif.poll();
-    if (code !== null) return { exitCode: code, instructions };
+    // Harts take turns in batches; HTIF is polled after each turn, as Spike polls between its steps.
+    let ran = 0;
+    for (const h of harts) {
+      const n = h.run(BATCH);
+      ran += n;
+      instructions += n;
+      if (virtual !== null) virtual.instructions = instructions;
+      clint.update();
+      const code = htif.poll();
+      if (code !== null) return { exitCode: code, instructions };
+    }
     if (instructions >= max) {
       throw new UserError(
-        `program did not exit within ${opts.maxInstructions} instructions (pc 0x${pcHex(h.pc)})`,
+        `program did not exit within ${opts.maxInstructions} instructions (pc 0x${pcHex(harts[0].pc)})`,
       );
     }
-    if (h.stopped) throw new UserError("the hart stopped without an HTIF exit");
-    if (h.waitingForInterrupt) {
+    if (harts.every((h) => h.stopped)) throw new UserError("the hart stopped without an HTIF exit");
+    if (ran === 0 && harts.every((h) => h.waitingForInterrupt || h.stopped)) {
       if (++idleSpins > MAX_IDLE_SPINS) {
-        throw new UserError(`the hart waits for an interrupt that never comes (WFI at pc 0x${pcHex(h.pc)})`);
+        throw new UserError(
+          `the hart waits for an interrupt that never comes (WFI at pc 0x${pcHex(harts[0].pc)})`,
+        );
       }
-      if (virtual !== null) virtual.idleTicks += idleSkip(h, clint, virtual.ticks());
+      if (virtual !== null)
+        virtual.idleTicks += Math.min(...harts.map((h) => idleSkip(h, clint, virtual.ticks())));
       else await sleep(1);
       clint.update();
     } else {

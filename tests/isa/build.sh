@@ -15,16 +15,24 @@ mkdir -p "$here/bin"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 status=0
+# cc OUT SRC: assemble in the source's folder under a fixed object name, then link, so the ELF's symbol
+# table names no temporary file or checkout path and a rebuild is byte-identical.
 cc() {
-  "$CC" -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -static -no-pie -fno-pic -Wa,-mno-relax \
-    -Wl,--build-id=none -Wl,--no-warn-rwx-segments -I "$here/src" -T "$here/link.ld" "$@"
+  out=$1
+  src=$2
+  obj="$tmp/$(basename "$src" .S).o"
+  (cd "$(dirname "$src")" && "$CC" -march=rv64gc -mabi=lp64d -fno-pic $CFLAGS_EXTRA -Wa,-mno-relax -I "$here/src" \
+    -c -o "$obj" "$(basename "$src")")
+  "$CC" -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -static -no-pie \
+    -Wl,--build-id=none -Wl,--no-warn-rwx-segments -T "$here/link.ld" -o "$out" "$obj"
 }
+CFLAGS_EXTRA=
 if [ $# -gt 0 ]; then srcs=$(for n in "$@"; do echo "$here/src/$n.S"; done); else srcs=$(ls "$here"/src/*.S); fi
 for src in $srcs; do
   name=$(basename "$src" .S)
-  cc -o "$here/bin/$name.elf" "$src"
+  cc "$here/bin/$name.elf" "$src"
   if [ $check = 1 ]; then
-    cc -DQEMU_REFERENCE -o "$tmp/$name.elf" "$src"
+    CFLAGS_EXTRA=-DQEMU_REFERENCE cc "$tmp/$name.elf" "$src"
     if [ -n "${QEMU_KEEP:-}" ]; then cp "$tmp/$name.elf" "$QEMU_KEEP/"; fi
     rc=0
     timeout 60 qemu-system-riscv64 -M spike -m 256M -bios none -nographic -monitor none -icount shift=0 \
@@ -32,8 +40,12 @@ for src in $srcs; do
     if [ $rc = 0 ]; then echo "qemu: $name PASS"; else echo "qemu: $name FAIL (exit $rc = failing case)"; cat "$tmp/$name.log"; status=1; fi
   fi
 done
+# Multi-hart programs (tests/isa/smp/*.S) run with several harts (tests/isa/smp.test.ts; QEMU: -smp N).
+if [ $# -eq 0 ]; then
+  for src in "$here"/smp/*.S; do cc "${src%.S}.elf" "$src"; done
+fi
 # The CPU benchmark kernel (tests/bench/cpu.bench.ts) is built the same way; it is not a test program.
 if [ $# -eq 0 ]; then
-  cc -o "$here/../bench/cpu/cpu-bench.elf" "$here/../bench/cpu/cpu-bench.S"
+  cc "$here/../bench/cpu/cpu-bench.elf" "$here/../bench/cpu/cpu-bench.S"
 fi
 exit $status
