@@ -127,6 +127,11 @@ export class Ns16550 implements MmioDevice, Stateful {
     return this.capacity() - this.rxCount;
   }
 
+  /** Whether a driver is taking input (receive interrupts on, or polling LSR), without counting a poll. */
+  wantsInput(): boolean {
+    return this.rdiPolls >= 2 || this.lsrPolls >= LSR_POLLS_FOR_INPUT;
+  }
+
   /** Queue host bytes for the guest (what the backend's input handler calls). Overflow sets LSR.OE. */
   receive(data: Uint8Array): void {
     this.lsrPolls = 0;

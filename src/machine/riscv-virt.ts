@@ -132,11 +132,10 @@ export class RiscvVirt implements Stateful {
   private readonly batch: number;
   private exit: MachineExit | null = null;
   private wakeResolver: (() => void) | null = null;
-  /** Console input for the SBI console; used only once the guest reads it (see routeInput). */
-  private readonly sbiInput: number[] = [];
-  /** Console input the UART has not taken yet (bounded at 1 MiB, oldest dropped). */
-  private readonly uartInput: number[] = [];
-  private sbiConsoleActive = false;
+  /** Host console input the guest has not taken yet (bounded at 1 MiB, oldest dropped); see routeInput. */
+  private readonly consoleInput: number[] = [];
+  /** Whether the UART's driver is taking input, as of the last pump (then the SBI console gets none). */
+  private uartTakesInput = false;
   private running = false;
   layout: BootLayout | null = null;
 
@@ -328,7 +327,8 @@ export class RiscvVirt implements Stateful {
   save(): SavedState {
     return {
       kind: "riscv-virt",
-      version: 1,
+      // v2: one pending console-input queue instead of separate UART and SBI queues.
+      version: 2,
       harts: this.opts.harts,
       firmware: this.opts.firmware,
       ramBase: this.ram.base,
@@ -342,14 +342,13 @@ export class RiscvVirt implements Stateful {
       rtc: this.rtc.save(),
       test: this.test.save(),
       virtio: this.transports.map((t) => t.save()),
-      sbiConsoleActive: this.sbiConsoleActive,
-      sbiInput: Uint8Array.from(this.sbiInput),
+      consoleInput: Uint8Array.from(this.consoleInput),
     };
   }
 
   /** Restore into a board built with the same options (harts, RAM size, firmware mode, virtio devices). */
   restore(s: SavedState): void {
-    checkState(s, "riscv-virt", 1);
+    checkState(s, "riscv-virt", 2);
     if (s.harts !== this.opts.harts || s.ramSize !== this.ram.size || s.firmware !== this.opts.firmware) {
       throw new Error(
         `snapshot is for ${s.harts} hart(s), ${s.ramSize} bytes of RAM, ${s.firmware} firmware; this machine differs`,
@@ -371,9 +370,8 @@ export class RiscvVirt implements Stateful {
     virtio.forEach((v, i) => {
       this.transports[i].restore(v as SavedState);
     });
-    this.sbiConsoleActive = s.sbiConsoleActive as boolean;
-    this.sbiInput.length = 0;
-    this.sbiInput.push(...(s.sbiInput as Uint8Array));
+    this.consoleInput.length = 0;
+    this.consoleInput.push(...(s.consoleInput as Uint8Array));
   }
 
   /** Reset state of a hart entering Linux directly in S-mode (what OpenSBI would have set up in M-mode). */
@@ -401,9 +399,9 @@ export class RiscvVirt implements Stateful {
       mtime: () => this.clint.mtime(),
       consoleWrite: (d) => this.opts.console.write(d),
       consoleRead: () => {
-        // The first SBI console read claims console input for the SBI console (hvc0 / earlycon=sbi).
-        this.sbiConsoleActive = true;
-        return this.sbiInput.length > 0 ? this.sbiInput.shift()! : -1;
+        // The SBI console (hvc0, earlycon=sbi) gets input only while no UART driver is taking it.
+        if (this.uartTakesInput || this.consoleInput.length === 0) return -1;
+        return this.consoleInput.shift()!;
       },
       physSlice: (addr, len) => this.ram.slice(addr, len),
       systemReset: (type) => this.powerEvent(type === "shutdown" ? "poweroff" : "reset", 0),
@@ -412,29 +410,23 @@ export class RiscvVirt implements Stateful {
   }
 
   /**
-   * Console input goes to the UART, unless the guest reads the SBI console, which then takes it:
-   * a kernel with console=hvc0 polls SBI getchar and never reads the UART, and vice versa.
+   * Host console input waits here until a guest console takes it: the UART when its driver has receive
+   * interrupts on (or polls it), otherwise the SBI console's getchar (a kernel with console=hvc0 never
+   * opens ttyS0). A script piped in before the guest is ready is therefore not lost.
    */
   private routeInput(data: Uint8Array): void {
-    if (this.sbiConsoleActive) {
-      for (const b of data) this.sbiInput.push(b);
-      if (this.sbiInput.length > 1 << 20) this.sbiInput.splice(0, this.sbiInput.length - (1 << 20));
-    } else {
-      for (const b of data) this.uartInput.push(b);
-      if (this.uartInput.length > 1 << 20) this.uartInput.splice(0, this.uartInput.length - (1 << 20));
-      this.pumpUartInput();
-    }
+    for (const b of data) this.consoleInput.push(b);
+    if (this.consoleInput.length > 1 << 20) this.consoleInput.splice(0, this.consoleInput.length - (1 << 20));
+    this.pumpUartInput();
     this.wake();
   }
 
-  /**
-   * Hand waiting console input to the UART as fast as the guest takes it, so a script piped into the
-   * console before the guest is ready is not lost to FIFO overruns or to the driver's FIFO reset.
-   */
+  /** Hand waiting input to the UART as fast as its driver takes it (no FIFO overruns, no loss at FIFO reset). */
   private pumpUartInput(): void {
-    if (this.uartInput.length === 0) return;
-    const n = Math.min(this.uartInput.length, this.uart.inputSpace());
-    if (n > 0) this.uart.receive(Uint8Array.from(this.uartInput.splice(0, n)));
+    const space = this.uart.inputSpace();
+    this.uartTakesInput = this.uart.wantsInput();
+    const n = Math.min(this.consoleInput.length, space);
+    if (n > 0) this.uart.receive(Uint8Array.from(this.consoleInput.splice(0, n)));
   }
 
   private powerEvent(kind: PowerEvent, code: number): void {
