@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { errorMessage, UserError } from "../base/errors.js";
 import type { CharBackend } from "../io/char-backend.js";
 import { hostClock } from "../io/node/clock.js";
@@ -97,11 +97,10 @@ export function registerRunCommand(program: Command): void {
     )
     .option("--mem <size>", "RAM size, e.g. 256M or 1G (default 256M)")
     .option("--cpus <n>", "number of harts (1-8)", "1")
-    .option(
-      "--disk <spec>",
-      "virtio-blk disk PATH[,format=raw|qcow2][,readonly=on] (repeatable)",
-      (v: string, prev: DiskConfig[]) => [...prev, parseDiskSpec(v)],
-      [] as DiskConfig[],
+    .addOption(
+      new Option("--disk <spec>", "virtio-blk disk PATH[,format=raw|qcow2][,readonly=on] (repeatable)")
+        .argParser((v: string, prev: DiskConfig[]) => [...prev, parseDiskSpec(v)])
+        .default([] as DiskConfig[], "none"),
     )
     .option("--no-rng", "do not attach a virtio-rng device")
     .option(
