@@ -81,7 +81,13 @@ export class VirtualMachine {
     }
     this.images = images;
     for (const d of c.disks) {
-      this.disks.push(await this.host.openDisk(d.path, { format: d.format, readOnly: d.readOnly }));
+      try {
+        this.disks.push(await this.host.openDisk(d.path, { format: d.format, readOnly: d.readOnly }));
+      } catch (e) {
+        // Say which flag the error is about, as for --kernel and --initrd.
+        if (e instanceof UserError) throw new UserError(`--disk: ${e.message}`);
+        throw e;
+      }
     }
     // Build the first board now: a memory too small for kernel and initrd fails here, and console input
     // that arrives before run() reaches the board that will run (not one thrown away).
