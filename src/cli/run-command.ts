@@ -40,6 +40,7 @@ interface RunFlags {
   cpus: string;
   disk: DiskConfig[];
   rng: boolean;
+  reboot: boolean;
   console: string;
 }
 
@@ -80,6 +81,7 @@ export function vmConfigFromFlags(f: RunFlags): VmConfig {
     cpus: parseCpus(f.cpus),
     disks: f.disk,
     rng: f.rng,
+    noReboot: !f.reboot,
   };
 }
 
@@ -103,6 +105,10 @@ export function registerRunCommand(program: Command): void {
         .default([] as DiskConfig[], "none"),
     )
     .option("--no-rng", "do not attach a virtio-rng device")
+    .option(
+      "--no-reboot",
+      "exit (status 0) when the guest resets instead of rebooting it, as QEMU's -no-reboot",
+    )
     .option(
       "--console <uart|virtio>",
       "device on stdio: uart (ns16550a, console=ttyS0) or virtio (virtio console, console=hvc1 unless " +

@@ -29,6 +29,8 @@ export interface VmConfig {
   disks: DiskConfig[];
   /** Attach a virtio-rng device (/dev/hwrng). */
   rng: boolean;
+  /** Exit when the guest resets instead of rebooting it (QEMU's -no-reboot). */
+  noReboot?: boolean;
   /** virtio-net NICs, attached after the disks and before the console. */
   nics?: NicConfig[];
   /**

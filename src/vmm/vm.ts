@@ -15,7 +15,11 @@ import { checkVirtioSlots, DEFAULT_APPEND, nicMacs, type VmConfig } from "./vm-c
 import type { VmHost } from "./vm-host.js";
 
 /** How a run ended, for the exit status: poweroff → 0; fail → the guest's code; stopped → 0. */
-export type VmExit = { kind: "poweroff" } | { kind: "fail"; code: number } | { kind: "stopped" };
+export type VmExit =
+  | { kind: "poweroff" }
+  | { kind: "fail"; code: number }
+  | { kind: "stopped" }
+  | { kind: "reset" }; // only with noReboot
 
 interface LoadedImages {
   kernel?: LinuxKernel;
@@ -146,6 +150,7 @@ export class VirtualMachine {
       if (this.stopRequested) return { kind: "stopped" };
       const exit: MachineExit = await this.current.run();
       if (exit.kind === "reset") {
+        if (this.config.noReboot) return { kind: "reset" };
         this.retiredBefore += this.current.instret;
         this.current = null;
         continue;

@@ -68,6 +68,8 @@ export interface SessionOptions {
   bios?: string;
   disks?: DiskConfig[];
   append?: string;
+  /** Exit on guest reset instead of rebooting (QEMU's -no-reboot). */
+  noReboot?: boolean;
   /** virtio-net NICs (after the disks, before the rng). */
   nics?: NicConfig[];
   /** Distinguishes default MACs of VMs on one network. */
@@ -103,6 +105,7 @@ export class GuestSession {
       cpus: opts.cpus ?? 1,
       disks: opts.disks ?? [],
       rng: true,
+      noReboot: opts.noReboot,
       nics: opts.nics,
       vmIndex: opts.vmIndex,
       virtioConsole: this.virtioConsole ?? undefined,
