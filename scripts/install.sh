@@ -17,6 +17,12 @@ if [ -n "$need" ]; then
   $SUDO apt-get install -y -q $need
 fi
 if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  # Debian 12 and Ubuntu 24.04 ship Node 18. The npm registry's `node` package carries the official
+  # Node 20 binary (as the node-linux-* packages), which installs into npm's global prefix.
+  $SUDO npm install -g --no-audit --no-fund node@20
+  hash -r
+fi
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
   echo "tvisor needs Node.js 20 or newer (found $(node --version))" >&2
   exit 1
 fi
