@@ -29,6 +29,21 @@ export async function openImageOn(
   return openDepth(host, path, opts, 0, new Set());
 }
 
+/** Errors whose message already names the file they are about (so a backing file's error is not renamed). */
+const named = new WeakSet<Error>();
+
+/** Make a user-facing open error name the file: `qcow2: bad magic` becomes `<path>: qcow2: bad magic`. */
+function namingPath(path: string, e: unknown): unknown {
+  if (!(e instanceof UserError) || named.has(e)) return e;
+  const out = e.message.includes(path)
+    ? e
+    : e instanceof ImageFormatError
+      ? new ImageFormatError(`${path}: ${e.message}`)
+      : new UserError(`${path}: ${e.message}`);
+  named.add(out);
+  return out;
+}
+
 async function openDepth(
   host: StorageHost,
   path: string,
@@ -40,7 +55,12 @@ async function openDepth(
   if (seen.has(path)) throw new ImageFormatError(`backing chain loops back to ${path}`);
   seen.add(path);
   const readOnly = opts.readOnly ?? false;
-  const file = await host.open(path, !readOnly);
+  let file: Awaited<ReturnType<StorageHost["open"]>>;
+  try {
+    file = await host.open(path, !readOnly);
+  } catch (e) {
+    throw namingPath(path, e);
+  }
   try {
     let format: ImageFormat;
     try {
@@ -70,6 +90,6 @@ async function openDepth(
     }
   } catch (e) {
     await file.close();
-    throw e;
+    throw namingPath(path, e);
   }
 }

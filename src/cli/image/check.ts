@@ -53,13 +53,17 @@ export function registerCheck(image: Command): void {
         }
         const out: string[] = [];
         let r = await checkQcow2(img, mode);
+        if (r.failed !== null) {
+          // qemu-img: "Check failed: ..." with exit code 1 and no report.
+          for (const m of r.messages) process.stderr.write(`${m}\n`);
+          throw new UserError(`${path}: check failed: ${r.failed}`);
+        }
         if (mode !== "none" && (r.leaksFixed > 0 || r.corruptionsFixed > 0)) {
           out.push("The following inconsistencies were found and repaired:\n");
           out.push(`    ${r.leaksFixed} leaked clusters`);
           out.push(`    ${r.corruptionsFixed} corruptions\n`);
           out.push("Double checking the fixed image now...");
           r = await checkQcow2(img, "none");
-          if (r.corruptions === 0) await img.setIncompatBit(2, false);
         }
         if (mode !== "none" || r.corruptions > 0 || r.leaks > 0) {
           for (const m of r.messages) process.stderr.write(`${m}\n`);

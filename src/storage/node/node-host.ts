@@ -3,7 +3,7 @@ import { ftruncateSync, readSync, writeSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { constants, deflateRawSync, inflateRawSync, inflateSync } from "node:zlib";
-import { UserError } from "../../base/errors.js";
+import { errorMessage, UserError } from "../../base/errors.js";
 import type { DeflateCodec, FileHandle, StorageHost } from "../file-handle.js";
 
 type NodeHandle = Awaited<ReturnType<typeof open>>;
@@ -29,14 +29,18 @@ class NodeFile implements FileHandle {
   }
 
   async read(position: number, buf: Uint8Array): Promise<number> {
-    if (buf.length <= SYNC_IO_MAX) return this.readNow(position, buf);
-    let done = 0;
-    while (done < buf.length) {
-      const { bytesRead } = await this.fh.read(buf, done, buf.length - done, position + done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
+    try {
+      if (buf.length <= SYNC_IO_MAX) return this.readNow(position, buf);
+      let done = 0;
+      while (done < buf.length) {
+        const { bytesRead } = await this.fh.read(buf, done, buf.length - done, position + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done;
+    } catch (e) {
+      throw ioError(this.path, e, "read");
     }
-    return done;
   }
 
   private readNow(position: number, buf: Uint8Array): number {
@@ -50,15 +54,20 @@ class NodeFile implements FileHandle {
   }
 
   async write(position: number, data: Uint8Array): Promise<void> {
-    if (data.length <= SYNC_IO_MAX) {
+    try {
+      if (data.length <= SYNC_IO_MAX) {
+        let done = 0;
+        while (done < data.length)
+          done += writeSync(this.fd, data, done, data.length - done, position + done);
+        return;
+      }
       let done = 0;
-      while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, position + done);
-      return;
-    }
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.fh.write(data, done, data.length - done, position + done);
-      done += bytesWritten;
+      while (done < data.length) {
+        const { bytesWritten } = await this.fh.write(data, done, data.length - done, position + done);
+        done += bytesWritten;
+      }
+    } catch (e) {
+      throw ioError(this.path, e, "write");
     }
   }
 
@@ -84,17 +93,51 @@ class NodeFile implements FileHandle {
   }
 }
 
-function ioError(path: string, e: unknown): UserError {
-  const code = (e as { code?: string }).code;
-  const why =
-    code === "ENOENT"
-      ? "No such file or directory"
-      : code === "EACCES" || code === "EPERM"
-        ? "Permission denied"
-        : code === "EISDIR"
-          ? "Is a directory"
-          : String((e as Error).message ?? e);
-  return new UserError(`could not open '${path}': ${why}`);
+/** The reason for a failed file operation in words, from the errno code node attaches (EISDIR, ENOENT...). */
+export function ioReason(e: unknown): string {
+  const code = (e as { code?: unknown }).code;
+  switch (code) {
+    case "ENOENT":
+      return "no such file";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EISDIR":
+      return "is a directory";
+    case "ENOTDIR":
+      return "a path component is not a directory";
+    case "EROFS":
+      return "read-only file system";
+    case "ELOOP":
+      return "too many symbolic links";
+    case "ENOSPC":
+      return "no space left on device";
+    case "EIO":
+      return "input/output error";
+    default:
+      return typeof code === "string" ? code : errorMessage(e);
+  }
+}
+
+function ioError(path: string, e: unknown, op = "open"): UserError {
+  return new UserError(`could not ${op} '${path}': ${ioReason(e)}`);
+}
+
+/** Open a file, refusing directories up front: Linux lets open(2) succeed on one and fails every read later. */
+async function openFile(path: string, flags: string): Promise<NodeFile> {
+  let fh: NodeHandle;
+  try {
+    fh = await open(path, flags);
+  } catch (e) {
+    throw ioError(path, e);
+  }
+  try {
+    if ((await fh.stat()).isDirectory()) throw Object.assign(new Error("EISDIR"), { code: "EISDIR" });
+  } catch (e) {
+    await fh.close();
+    throw ioError(path, e);
+  }
+  return new NodeFile(path, fh);
 }
 
 /** zlib from node: qcow2 uses raw deflate with a 4 KiB window (qcow2 spec, "compression_type"; QEMU uses -12). */
@@ -117,19 +160,11 @@ export const nodeDeflate: DeflateCodec = {
 };
 
 export const nodeStorageHost: StorageHost = {
-  async open(path, writable) {
-    try {
-      return new NodeFile(path, await open(path, writable ? "r+" : "r"));
-    } catch (e) {
-      throw ioError(path, e);
-    }
+  open(path, writable) {
+    return openFile(path, writable ? "r+" : "r");
   },
-  async create(path) {
-    try {
-      return new NodeFile(path, await open(path, "w+"));
-    } catch (e) {
-      throw ioError(path, e);
-    }
+  create(path) {
+    return openFile(path, "w+");
   },
   resolveRelative(imagePath, name) {
     return isAbsolute(name) ? name : resolve(dirname(imagePath), name);

@@ -1,5 +1,6 @@
 /** `check` for qcow2: rebuild refcounts from every reference, compare, and optionally repair (QEMU's qcow2_check_refcounts). */
 import { errorMessage } from "../../base/errors.js";
+import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from "./header.js";
 import type { Qcow2Image } from "./image.js";
 import { ClusterKind } from "./l2-entry.js";
 import { serializeSnapshotTable } from "./snapshot-table.js";
@@ -14,6 +15,11 @@ export interface CheckResult {
   leaksFixed: number;
   /** Structures that could not be read at all (the check is then incomplete). */
   checkErrors: number;
+  /**
+   * Set when the check had to stop: `-r leaks` found a referenced cluster whose stored refcount is 0, which
+   * only rebuilding the refcount structures (`-r all`) can fix (QEMU's "need to rebuild refcount structures").
+   */
+  failed: string | null;
   messages: string[];
   totalClusters: number;
   allocatedClusters: number;
@@ -22,9 +28,28 @@ export interface CheckResult {
   imageEndOffset: number;
 }
 
-/** Compute reference counts by walking every structure, then compare them with the stored refcounts. */
+/**
+ * Compute reference counts by walking every structure, then compare them with the stored refcounts.
+ * A repairing check that leaves the image consistent (no corruption left, nothing unreadable) clears the
+ * dirty and corrupt bits (spec "incompatible_features" bits 0 and 1), as QEMU's qcow2_co_check_locked does
+ * with qcow2_mark_clean and qcow2_mark_consistent: this is the one way out of the corrupt state.
+ */
 export async function checkQcow2(img: Qcow2Image, repair: RepairMode): Promise<CheckResult> {
-  return img.exclusive(() => checkLocked(img, repair));
+  return img.exclusive(async () => {
+    const r = await checkLocked(img, repair);
+    if (
+      repair !== "none" &&
+      !img.readOnly &&
+      r.failed === null &&
+      r.checkErrors === 0 &&
+      r.corruptions === r.corruptionsFixed &&
+      (img.hdr.incompatibleFeatures & (INCOMPAT_DIRTY | INCOMPAT_CORRUPT)) !== 0
+    ) {
+      await img.setIncompatBit(INCOMPAT_DIRTY | INCOMPAT_CORRUPT, false);
+      await img.file.sync();
+    }
+    return r;
+  });
 }
 
 /** Used when opening a dirty image for writing: make the refcounts exact before anything else. */
@@ -43,6 +68,7 @@ async function checkLocked(img: Qcow2Image, repair: RepairMode): Promise<CheckRe
     corruptionsFixed: 0,
     leaksFixed: 0,
     checkErrors: 0,
+    failed: null,
     messages: [],
     totalClusters: Math.ceil(img.size / cs),
     allocatedClusters: 0,
@@ -116,11 +142,26 @@ async function checkLocked(img: Qcow2Image, repair: RepairMode): Promise<CheckRe
   let highest = 0;
   let limit = fileClusters;
   for (const k of refs.keys()) if (k > limit) limit = k;
+  const diffs: { c: number; have: number; want: number }[] = [];
   for (let c = 0; c <= limit; c++) {
     const want = refs.get(c) ?? 0;
     const have = c < covered ? await img.refc.get(c) : 0;
     if (want > 0 || have > 0) highest = c;
-    if (want === have) continue;
+    if (want !== have) diffs.push({ c, have, want });
+  }
+  // A referenced cluster with refcount 0 could be handed out again; QEMU fixes that only by rebuilding the
+  // refcount structures, which `-r leaks` may not do, so that check fails (qemu-img exits 1) and fixes nothing.
+  const zeroed = diffs.filter((d) => d.have === 0);
+  if (repair === "leaks" && zeroed.length > 0) {
+    for (const d of zeroed) r.messages.push(`ERROR cluster ${d.c} refcount=0 reference=${d.want}`);
+    r.messages.push("ERROR need to rebuild refcount structures");
+    r.corruptions += zeroed.length;
+    r.checkErrors++;
+    r.failed = "the refcount structures need rebuilding (use '-r all')";
+    r.imageEndOffset = (highest + 1) * cs;
+    return r;
+  }
+  for (const { c, have, want } of diffs) {
     if (have > want) {
       r.leaks++;
       if (repair !== "none") {

@@ -96,6 +96,8 @@ export class Qcow2Image implements ImageBackend {
       head.subarray(0, Math.min(head.length, 2 ** Math.min(be32(head, 20), 21))),
       fileSize,
     );
+    // Spec "incompatible_features" bit 1: a corrupt image must not be written until repaired; only the
+    // repairing check may open it for writing, and that check clears the bit once the image is consistent.
     if (!opts.readOnly && !opts.forRepair && hdr.incompatibleFeatures & INCOMPAT_CORRUPT) {
       throw new ImageFormatError(
         `qcow2: ${file.path} is marked corrupt; open it read-only or repair it with 'tvisor image check -r all'`,
@@ -107,7 +109,7 @@ export class Qcow2Image implements ImageBackend {
     }
     const img = new Qcow2Image(host, file, hdr, opts.readOnly, backing);
     try {
-      await img.load(fileSize);
+      await img.load(fileSize, opts.forRepair === true);
     } catch (e) {
       await backing?.close();
       throw e;
@@ -115,7 +117,7 @@ export class Qcow2Image implements ImageBackend {
     return img;
   }
 
-  private async load(fileSize: number): Promise<void> {
+  private async load(fileSize: number, forRepair: boolean): Promise<void> {
     const h = this.hdr;
     const cs = this.cs;
     const f = this.file;
@@ -151,7 +153,9 @@ export class Qcow2Image implements ImageBackend {
     // The header cluster must be in use, or allocation could hand it out (a hostile refcount table).
     if ((await this.refc.get(0)) === 0) throw bad("refcount of the header cluster is 0");
     if (!this.readOnly) {
-      if (h.incompatibleFeatures & INCOMPAT_DIRTY) {
+      // Opened for `check -r`, the check itself repairs and reports, then clears the bit (as QEMU skips
+      // its open-time repair under BDRV_O_CHECK).
+      if (h.incompatibleFeatures & INCOMPAT_DIRTY && !forRepair) {
         // Dirty bit (spec "incompatible_features" bit 0): refcounts may be stale; rebuild before writing.
         const { repairRefcounts } = await import("./check.js");
         await repairRefcounts(this);
