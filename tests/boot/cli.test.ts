@@ -1,14 +1,13 @@
 /** CLI test: `tvisor run` as a subprocess — pipe-mode console driven by a script, and one-line errors. */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { KERNEL, missingImages } from "./guest-session.js";
+import { KERNEL, missingImages, runCliSession, TVISOR_CLI } from "./guest-session.js";
 
-const TVISOR = fileURLToPath(new URL("../../src/bin/tvisor.js", import.meta.url));
+const TVISOR = TVISOR_CLI;
 
 function tvisor(args: string[]) {
   const r = spawnSync(process.execPath, [TVISOR, "run", ...args], { input: "", timeout: 60_000 });
@@ -18,24 +17,10 @@ function tvisor(args: string[]) {
 test("pipe mode: a script types commands, poweroff exits 0", { timeout: 180_000 }, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
-  const child = spawn(process.execPath, [TVISOR, "run", "--mem", "128M"], {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let out = "";
-  let sent = false;
-  child.stdout.on("data", (d: Buffer) => {
-    out += d.toString();
-    // Wait for the shell, then type everything at once, as a shell script piping into tvisor would.
-    if (!sent && /guest ready[\s\S]*# /.test(out)) {
-      sent = true;
-      child.stdin.write("echo sum=$((40 + 2))\nuname -m\npoweroff\n");
-    }
-  });
-  let err = "";
-  child.stderr.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  const { code, out, err } = await runCliSession(
+    ["run", "--mem", "128M"],
+    "echo sum=$((40 + 2))\nuname -m\npoweroff\n",
+  );
   assert.equal(code, 0, `exit ${code}; stderr: ${err}; output tail: ${out.slice(-800)}`);
   assert.match(out, /^sum=42\r?$/m);
   assert.match(out, /^riscv64\r?$/m);

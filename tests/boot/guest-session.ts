@@ -1,4 +1,5 @@
 /** Boot-test harness: runs the bundled guest through the library API and drives its serial console. */
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { CharBackend } from "../../src/io/char-backend.js";
@@ -178,4 +179,32 @@ export class GuestSession {
     await this.exit.catch(() => {});
     await this.vm.close();
   }
+}
+
+/** The CLI entry point in dist/, for tests that run `tvisor` as a subprocess. */
+export const TVISOR_CLI = fileURLToPath(new URL("../../src/bin/tvisor.js", import.meta.url));
+
+/**
+ * Run `tvisor` with `args` on pipes; once the guest's shell prompt appears, type `script` at once, as a
+ * shell script piping into tvisor would. Resolves with the exit status and everything printed.
+ */
+export function runCliSession(
+  args: string[],
+  script: string,
+): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [TVISOR_CLI, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  let sent = false;
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+    if (!sent && /guest ready[\s\S]*# /.test(out)) {
+      sent = true;
+      child.stdin.write(script);
+    }
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, out, err })));
 }

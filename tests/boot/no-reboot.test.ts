@@ -2,10 +2,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { GuestSession, missingImages } from "./guest-session.js";
-
-const CLI = fileURLToPath(new URL("../../src/bin/tvisor.js", import.meta.url));
+import { GuestSession, missingImages, TVISOR_CLI } from "./guest-session.js";
 
 test("with noReboot a guest reboot ends the run with kind reset, after one boot", {
   timeout: 120_000,
@@ -26,7 +23,7 @@ test("with noReboot a guest reboot ends the run with kind reset, after one boot"
 test("tvisor run --no-reboot exits 0 when the guest reboots", { timeout: 120_000 }, (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
-  const r = spawnSync(process.execPath, [CLI, "run", "--mem", "128M", "--no-reboot"], {
+  const r = spawnSync(process.execPath, [TVISOR_CLI, "run", "--mem", "128M", "--no-reboot"], {
     input: "reboot\n",
     encoding: "utf8",
     timeout: 110_000,

@@ -5,15 +5,12 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { missingImages } from "./guest-session.js";
-
-const CLI = fileURLToPath(new URL("../../src/bin/tvisor.js", import.meta.url));
+import { missingImages, TVISOR_CLI } from "./guest-session.js";
 
 test("a script piped in at start-up runs in the guest and powers it off", { timeout: 120_000 }, (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
-  const r = spawnSync(process.execPath, [CLI, "run", "--mem", "128M"], {
+  const r = spawnSync(process.execPath, [TVISOR_CLI, "run", "--mem", "128M"], {
     input: "uname -m\necho $((6*7))\npoweroff\n",
     encoding: "utf8",
     timeout: 110_000,

@@ -4,12 +4,11 @@
  * the virtio console (console=hvc1), also through `tvisor run --console virtio`.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { VIRTIO_CONSOLE_APPEND } from "../../src/vmm/vm-config.js";
-import { GuestSession, missingImages, type TestConsole } from "./guest-session.js";
+import { GuestSession, missingImages, runCliSession, type TestConsole, TVISOR_CLI } from "./guest-session.js";
 
 /** Run `cmd` in the UART shell; once the guest writes `ready` to the virtio console, type `input` there. */
 async function runFeeding(s: GuestSession, v: TestConsole, cmd: string, ready: RegExp, input: string) {
@@ -98,30 +97,15 @@ test("the shell on the virtio console (console=hvc1) answers through it", { time
   }
 });
 
-const TVISOR = fileURLToPath(new URL("../../src/bin/tvisor.js", import.meta.url));
-
 test("tvisor run --console virtio: a script drives the shell on hvc1 over stdio", {
   timeout: 180_000,
 }, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
-  const child = spawn(process.execPath, [TVISOR, "run", "--mem", "128M", "--console", "virtio"], {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let out = "";
-  let sent = false;
-  child.stdout.on("data", (d: Buffer) => {
-    out += d.toString();
-    if (!sent && /guest ready[\s\S]*# /.test(out)) {
-      sent = true;
-      child.stdin.write("tty\nuname -m\necho uart-$((1 + 1)) > /dev/ttyS0\npoweroff\n");
-    }
-  });
-  let err = "";
-  child.stderr.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  const { code, out, err } = await runCliSession(
+    ["run", "--mem", "128M", "--console", "virtio"],
+    "tty\nuname -m\necho uart-$((1 + 1)) > /dev/ttyS0\npoweroff\n",
+  );
   assert.equal(code, 0, `exit ${code}; stderr: ${err}; output tail: ${out.slice(-800)}`);
   assert.match(out, /^\/dev\/hvc1\r?$/m, "the shell runs on the virtio console");
   assert.match(out, /^riscv64\r?$/m);
@@ -129,7 +113,7 @@ test("tvisor run --console virtio: a script drives the shell on hvc1 over stdio"
   assert.match(out, /Linux version/);
   assert.match(out, /^uart-2\r?$/m);
 
-  const bad = spawnSync(process.execPath, [TVISOR, "run", "--console", "hdmi"], { input: "" });
+  const bad = spawnSync(process.execPath, [TVISOR_CLI, "run", "--console", "hdmi"], { input: "" });
   assert.notEqual(bad.status, 0);
   assert.equal(bad.stderr.toString(), 'tvisor: --console: expected uart or virtio, got "hdmi"\n');
 });
