@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { GuestRam } from "../memory/guest-ram.js";
 import { PhysicalBus } from "../memory/phys-bus.js";
+import { csrRead } from "./csr.js";
 import { Hart } from "./hart.js";
 
 function hart(): Hart {
@@ -62,4 +63,20 @@ test("time reads the platform timer; stimecmp drives STIP under Sstc", () => {
   assert.equal(h.readCsr(0x344)! & 0x20n, 0n);
   h.writeCsr(0x14d, 100n);
   assert.equal(h.readCsr(0x344)! & 0x20n, 0x20n);
+});
+
+test("stimecmp below M needs both menvcfg.STCE and mcounteren.TM (Sstc)", () => {
+  const h = hart();
+  const sRead = (): boolean => {
+    h.priv = 1;
+    const ok = csrRead(h, 0x14d);
+    h.priv = 3;
+    return ok;
+  };
+  assert.equal(sRead(), false, "STCE clear");
+  h.writeCsr(0x30a, 1n << 63n);
+  assert.equal(sRead(), false, "mcounteren.TM clear");
+  h.writeCsr(0x306, 2n);
+  assert.equal(sRead(), true);
+  assert.notEqual(h.readCsr(0x14d), undefined, "M-mode always has access");
 });

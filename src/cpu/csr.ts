@@ -198,8 +198,9 @@ export function csrRead(st: HartState, csr: number): boolean {
       st.tmpLo = st.senvcfg;
       return true;
     case STIMECMP:
-      // Sstc: S-mode access needs menvcfg.STCE (Sstc spec 3.1).
-      if (st.priv < PRIV_M && (st.menvcfgHi & MENVCFG_HI_STCE) === 0) return false;
+      // Sstc: below M, access needs both menvcfg.STCE and mcounteren.TM (Sstc spec, "stimecmp").
+      if (st.priv < PRIV_M && ((st.menvcfgHi & MENVCFG_HI_STCE) === 0 || (st.mcounteren & 2) === 0))
+        return false;
       st.tmpLo = st.csrLo[csr];
       st.tmpHi = st.csrHi[csr];
       return true;
