@@ -12,6 +12,7 @@ import type { CharBackend } from "../../io/char-backend.js";
 import type { AccessSize } from "../../memory/mmio.js";
 import { VIRTIO_ID_CONSOLE } from "./constants.js";
 import { readConfigBytes, type VirtioDevice, type VirtioHost } from "./device.js";
+import { serveQueue } from "./serve-queue.js";
 
 const RECEIVEQ = 0;
 const TRANSMITQ = 1;
@@ -126,9 +127,7 @@ export class VirtioConsole implements VirtioDevice {
   private transmit(): void {
     const host = this.host;
     if (host === null) return;
-    const q = host.queue(TRANSMITQ);
-    let used = false;
-    for (let chain = q.pop(); chain !== null; chain = q.pop()) {
+    serveQueue(host, TRANSMITQ, (chain) => {
       // A chain may claim up to 4 GiB (§2.7.8 lengths are 32-bit, and descriptors may alias the same
       // RAM), so it is copied out in bounded chunks and only its first MAX_TX_PER_CHAIN bytes are sent:
       // one hostile buffer must not make the host allocate gigabytes or stall the run loop.
@@ -140,10 +139,8 @@ export class VirtioConsole implements VirtioDevice {
         this.char.write(n === out.length ? out : out.subarray(0, n));
         at += n;
       }
-      q.push(chain.head, 0);
-      used = true;
-    }
-    if (used) host.usedBuffers(TRANSMITQ);
+      return 0;
+    });
   }
 
   /** Copy pending input into receive buffers (§5.3.6.1). */
