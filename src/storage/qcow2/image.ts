@@ -13,6 +13,7 @@ import {
   parseHeader,
   type Qcow2Header,
   serializeHeader,
+  V2_HEADER_LENGTH,
 } from "./header.js";
 import {
   ClusterKind,
@@ -92,8 +93,11 @@ export class Qcow2Image implements ImageBackend {
     const fileSize = await file.size();
     const head = new Uint8Array(Math.min(fileSize, 2 ** 21));
     await file.read(0, head);
+    // cluster_bits (offset 20) is read only when the file holds it; parseHeader reports a short file and a
+    // bad cluster_bits itself, so the slice never cuts the header below its fixed 72 bytes.
+    const bits = head.length >= 24 ? Math.min(be32(head, 20), 21) : 0;
     const hdr = parseHeader(
-      head.subarray(0, Math.min(head.length, 2 ** Math.min(be32(head, 20), 21))),
+      head.subarray(0, Math.min(head.length, Math.max(V2_HEADER_LENGTH, 2 ** bits))),
       fileSize,
     );
     // Spec "incompatible_features" bit 1: a corrupt image must not be written until repaired; only the
