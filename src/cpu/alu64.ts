@@ -2,6 +2,7 @@
  * 64-bit multiply and divide on int32 pairs (RISC-V unprivileged spec chapter 7, "M" extension).
  * Results land in the module-level `res` pair so the interpreter avoids allocating.
  */
+import { TWO_POW_32 } from "../base/u64.js";
 
 /** Result of the last operation: low and high words. */
 export const res = { lo: 0, hi: 0 };
@@ -37,9 +38,9 @@ export function mulhu64(alo: number, ahi: number, blo: number, bhi: number): voi
   const hh_hi = mulhu32(ahi, bhi) >>> 0;
   // Word 1 (bits 63:32) = ll_hi + lh_lo + hl_lo; its carry goes into word 2.
   const w1 = ll_hi + lh_lo + hl_lo;
-  const c1 = Math.floor(w1 / 4294967296);
+  const c1 = Math.floor(w1 / TWO_POW_32);
   const w2 = lh_hi + hl_hi + hh_lo + c1;
-  const c2 = Math.floor(w2 / 4294967296);
+  const c2 = Math.floor(w2 / TWO_POW_32);
   res.lo = w2 | 0;
   res.hi = (hh_hi + c2) | 0;
 }
@@ -83,7 +84,7 @@ function fromBig(v: bigint): void {
 
 function setNum(v: number): void {
   res.lo = v | 0;
-  res.hi = Math.floor(v / 4294967296) | 0;
+  res.hi = Math.floor(v / TWO_POW_32) | 0;
 }
 
 /** Division by zero (spec table 7.1): the quotient is all ones and the remainder is the dividend. */

@@ -83,6 +83,13 @@ export const MISA_HI = 2 << 30;
 // menvcfg (spec 3.1.18, Sstc): FIOM (bit 0) and STCE (bit 63, i.e. bit 31 of the high word) are writable.
 export const MENVCFG_LO_WRITABLE = 1;
 export const MENVCFG_HI_STCE = 1 << 31;
+/** menvcfg.STCE as a 64-bit CSR value, for writeCsr/readCsr callers. */
+export const MENVCFG_STCE = 1n << 63n;
+
+// mcounteren/scounteren bits (spec 3.1.11): CY, TM, IR let the lower mode read cycle, time, instret.
+export const COUNTEREN_CY = 1 << 0;
+export const COUNTEREN_TM = 1 << 1;
+export const COUNTEREN_IR = 1 << 2;
 
 // Access types used by the MMU and for choosing fault causes.
 export const ACCESS_FETCH = 0;

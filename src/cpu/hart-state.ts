@@ -1,7 +1,9 @@
 /** The architectural state of one RISC-V hart: registers, CSR storage, privilege, TLBs and translation cache. */
+import { TWO_POW_32 } from "../base/u64.js";
+import { CSR_STIMECMP } from "../isa/riscv/csr-names.js";
 import type { GuestRam } from "../memory/guest-ram.js";
 import type { PhysicalBus } from "../memory/phys-bus.js";
-import { MSTATUS_HI_XL, PRIV_M } from "./csr-bits.js";
+import { MENVCFG_HI_STCE, MIP_STIP, MSTATUS_HI_XL, PRIV_M } from "./csr-bits.js";
 import type { FpState } from "./fpu/fp-state.js";
 import { TlbSet } from "./tlb.js";
 
@@ -87,7 +89,10 @@ export class HartState implements FpState {
   /** A hart that is not running (SBI HSM STOPPED). */
   stopped = false;
 
-  /** TLB sets for effective privilege U, S, M; `fetchTlb` and `dataTlb` point at the ones in force. */
+  /**
+   * TLB sets for effective privilege U, S, M (index 0, 1, 2). Fetches use the set of `priv`; loads and stores
+   * the set of the effective data privilege, which MPRV can change (privileged spec 3.1.6.3).
+   */
   readonly tlbSets = [new TlbSet(), new TlbSet(), new TlbSet()];
 
   /** Fetch cache: RAM offset of the current code page and its virtual bounds. */
@@ -154,7 +159,7 @@ export class HartState implements FpState {
   setXNum(i: number, v: number): void {
     if (i === 0) return;
     this.x[2 * i] = v | 0;
-    this.x[2 * i + 1] = Math.floor(v / 4294967296) | 0;
+    this.x[2 * i + 1] = Math.floor(v / TWO_POW_32) | 0;
   }
 
   /** Slow helpers for firmware emulation and tests: the register as an unsigned 64-bit value. */
@@ -176,13 +181,13 @@ export class HartState implements FpState {
 
   /** STIP from stimecmp when menvcfg.STCE is set. */
   sstcPending(): number {
-    if ((this.menvcfgHi & (1 << 31)) === 0) return 0;
-    const cmp = (this.csrHi[0x14d] >>> 0) * 4294967296 + (this.csrLo[0x14d] >>> 0);
-    return this.timer.mtime() >= cmp ? 1 << 5 : 0;
+    if ((this.menvcfgHi & MENVCFG_HI_STCE) === 0) return 0;
+    const cmp = (this.csrHi[CSR_STIMECMP] >>> 0) * TWO_POW_32 + (this.csrLo[CSR_STIMECMP] >>> 0);
+    return this.timer.mtime() >= cmp ? MIP_STIP : 0;
   }
 }
 
 /** Convert a signed 64-bit int32 pair to a JS number; exact when |hi| < 2^21. */
 export function pairToNum(lo: number, hi: number): number {
-  return hi * 4294967296 + (lo >>> 0);
+  return hi * TWO_POW_32 + (lo >>> 0);
 }

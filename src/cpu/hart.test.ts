@@ -1,6 +1,8 @@
 /** Instruction-level checks of the hart that need no assembler: hand-encoded words run from RAM. */
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { CSR_MIP, CSR_MTVEC } from "../isa/riscv/csr-names.js";
 import { GuestRam } from "../memory/guest-ram.js";
 import { PhysicalBus } from "../memory/phys-bus.js";
 import { Hart } from "./hart.js";
@@ -24,10 +26,10 @@ test("CSRRS on mip does not latch the PLIC's SEIP level into the software bit (s
   const h = hartWith([csrrsi(0x344, 2)]); // set SSIP, as firmware does to forward an IPI
   h.setMip(9, true); // the PLIC raises SEIP
   assert.equal(h.run(1), 1);
-  assert.equal(h.readCsr(0x344)! & 0x202n, 0x202n);
+  assert.equal(h.readCsr(CSR_MIP)! & 0x202n, 0x202n);
   h.setMip(9, false); // the PLIC's request is claimed and withdrawn
-  assert.equal(h.readCsr(0x344)! & 0x200n, 0n, "SEIP must follow the device once it drops");
-  assert.equal(h.readCsr(0x344)! & 0x2n, 0x2n, "SSIP stays set");
+  assert.equal(h.readCsr(CSR_MIP)! & 0x200n, 0n, "SEIP must follow the device once it drops");
+  assert.equal(h.readCsr(CSR_MIP)! & 0x2n, 0x2n, "SSIP stays set");
 });
 
 test("setSoftwarePending sets and clears only software bits", () => {
@@ -35,15 +37,15 @@ test("setSoftwarePending sets and clears only software bits", () => {
   h.setMip(9, true);
   h.setSoftwarePending(1, true);
   h.setMip(9, false);
-  assert.equal(h.readCsr(0x344), 2n);
+  assert.equal(h.readCsr(CSR_MIP), 2n);
   h.setSoftwarePending(1, false);
-  assert.equal(h.readCsr(0x344), 0n);
+  assert.equal(h.readCsr(CSR_MIP), 0n);
 });
 
 test("a trap storm still returns control: run() always advances its step count", () => {
   // mtvec points at an illegal instruction, so every trap traps again and nothing retires.
   const h = hartWith([0]);
-  h.writeCsr(0x305, BigInt(BASE));
+  h.writeCsr(CSR_MTVEC, BigInt(BASE));
   const steps = h.run(1000);
   assert.ok(steps >= 1000);
   assert.equal(h.instret, 0);

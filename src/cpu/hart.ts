@@ -8,13 +8,31 @@
  * instructions expand through a 64K-entry table to their 32-bit equivalents.
  */
 import { checkState, type SavedState, type Stateful } from "../base/state.js";
+import { TWO_POW_32 } from "../base/u64.js";
 import { RVC_TABLE } from "../isa/riscv/compressed.js";
+import {
+  CSR_MCAUSE,
+  CSR_MEPC,
+  CSR_MIP,
+  CSR_MSCRATCH,
+  CSR_MTVAL,
+  CSR_MTVEC,
+  CSR_SCAUSE,
+  CSR_SEPC,
+  CSR_SSCRATCH,
+  CSR_STIMECMP,
+  CSR_STVAL,
+  CSR_STVEC,
+} from "../isa/riscv/csr-names.js";
+import { INSN_EBREAK, INSN_ECALL, INSN_MRET, INSN_SRET, INSN_WFI } from "../isa/riscv/opcodes.js";
 import { div32, div64, divu64, mul64, mulh64, mulhsu64, mulhu64, res } from "./alu64.js";
 import { csrRead, csrWrite, reloadSatp } from "./csr.js";
 import {
   CAUSE_BREAKPOINT,
   CAUSE_MISALIGNED_LOAD,
   CAUSE_MISALIGNED_STORE,
+  CAUSE_STORE_ACCESS,
+  CAUSE_USER_ECALL,
   MIP_SEIP,
   MSTATUS_FS,
   MSTATUS_TSR,
@@ -41,8 +59,6 @@ import { pmpRecompute } from "./pmp.js";
 import { checkInterrupts, doMret, doSret, raiseException, raiseIllegal } from "./trap.js";
 
 export type { HartOptions, HartTimer } from "./hart-state.js";
-
-const TWO32 = 4294967296;
 
 export class Hart extends HartState implements Stateful {
   /**
@@ -208,7 +224,7 @@ export class Hart extends HartState implements Stateful {
             case 0: {
               const sum = (alo >>> 0) + (imm >>> 0);
               x[d] = sum | 0;
-              x[d + 1] = (ahi + (imm >> 31) + (sum >= TWO32 ? 1 : 0)) | 0;
+              x[d + 1] = (ahi + (imm >> 31) + (sum >= TWO_POW_32 ? 1 : 0)) | 0;
               break;
             }
             case 1: {
@@ -263,7 +279,7 @@ export class Hart extends HartState implements Stateful {
           const imm = insn >> 20;
           const sum = (x[s1] >>> 0) + (imm >>> 0);
           const lo = sum | 0;
-          const hi = (x[s1 + 1] + (imm >> 31) + (sum >= TWO32 ? 1 : 0)) | 0;
+          const hi = (x[s1 + 1] + (imm >> 31) + (sum >= TWO_POW_32 ? 1 : 0)) | 0;
           const f3 = (insn >>> 12) & 7;
           if (f3 === 7) {
             raiseIllegal(this, insn);
@@ -338,7 +354,7 @@ export class Hart extends HartState implements Stateful {
           const imm = ((insn >> 25) << 5) | ((insn >>> 7) & 31);
           const sum = (x[s1] >>> 0) + (imm >>> 0);
           const lo = sum | 0;
-          const hi = (x[s1 + 1] + (imm >> 31) + (sum >= TWO32 ? 1 : 0)) | 0;
+          const hi = (x[s1 + 1] + (imm >> 31) + (sum >= TWO_POW_32 ? 1 : 0)) | 0;
           const f3 = (insn >>> 12) & 7;
           if (f3 > 3) {
             raiseIllegal(this, insn);
@@ -384,7 +400,7 @@ export class Hart extends HartState implements Stateful {
               case 0: {
                 const sum = (alo >>> 0) + (blo >>> 0);
                 x[d] = sum | 0;
-                x[d + 1] = (ahi + bhi + (sum >= TWO32 ? 1 : 0)) | 0;
+                x[d + 1] = (ahi + bhi + (sum >= TWO_POW_32 ? 1 : 0)) | 0;
                 break;
               }
               case 1:
@@ -558,7 +574,7 @@ export class Hart extends HartState implements Stateful {
           // AUIPC
           const v = pc + (insn & 0xfffff000);
           x[d] = v | 0;
-          x[d + 1] = Math.floor(v / TWO32) | 0;
+          x[d + 1] = Math.floor(v / TWO_POW_32) | 0;
           this.pc = pc + ilen;
           n++;
           continue;
@@ -572,7 +588,7 @@ export class Hart extends HartState implements Stateful {
             (((insn >>> 21) & 0x3ff) << 1);
           const link = pc + ilen;
           x[d] = link | 0;
-          x[d + 1] = Math.floor(link / TWO32) | 0;
+          x[d + 1] = Math.floor(link / TWO_POW_32) | 0;
           this.pc = pc + imm;
           n++;
           continue;
@@ -586,10 +602,10 @@ export class Hart extends HartState implements Stateful {
           const imm = insn >> 20;
           const sum = (x[s1] >>> 0) + (imm >>> 0);
           const lo = (sum | 0) & ~1;
-          const hi = (x[s1 + 1] + (imm >> 31) + (sum >= TWO32 ? 1 : 0)) | 0;
+          const hi = (x[s1 + 1] + (imm >> 31) + (sum >= TWO_POW_32 ? 1 : 0)) | 0;
           const link = pc + ilen;
           x[d] = link | 0;
-          x[d + 1] = Math.floor(link / TWO32) | 0;
+          x[d + 1] = Math.floor(link / TWO_POW_32) | 0;
           this.pc = pairToNum(lo, hi);
           n++;
           continue;
@@ -662,7 +678,7 @@ export class Hart extends HartState implements Stateful {
     const x = this.x;
     const sum = (x[s1] >>> 0) + (imm >>> 0);
     const lo = sum | 0;
-    const hi = (x[s1 + 1] + (imm >> 31) + (sum >= TWO32 ? 1 : 0)) | 0;
+    const hi = (x[s1 + 1] + (imm >> 31) + (sum >= TWO_POW_32 ? 1 : 0)) | 0;
     const f = this.f;
     if (isLoad) {
       if (!loadSlow(this, lo, hi, size)) return false;
@@ -722,7 +738,7 @@ export class Hart extends HartState implements Stateful {
     const pa = translateAmo(this, lo, hi, size);
     if (pa < 0) return false;
     if (!physRead(this, pa, size)) {
-      raiseException(this, 7, lo, hi);
+      raiseException(this, CAUSE_STORE_ACCESS, lo, hi);
       return false;
     }
     const olo = this.tmpLo;
@@ -735,7 +751,7 @@ export class Hart extends HartState implements Stateful {
       case 0: {
         const sum = (olo >>> 0) + (blo >>> 0);
         nlo = sum | 0;
-        nhi = (ohi + bhi + (sum >= TWO32 ? 1 : 0)) | 0;
+        nhi = (ohi + bhi + (sum >= TWO_POW_32 ? 1 : 0)) | 0;
         break;
       }
       case 1:
@@ -784,7 +800,7 @@ export class Hart extends HartState implements Stateful {
     const x = this.x;
     if (f3 === 0) {
       const priv = this.priv;
-      if (insn === 0x00000073) {
+      if (insn === INSN_ECALL) {
         if (priv === PRIV_S && this.ecallHook !== null) {
           this.runCount = n;
           if (this.ecallHook(this)) {
@@ -792,14 +808,15 @@ export class Hart extends HartState implements Stateful {
             return 1;
           }
         }
-        raiseException(this, 8 + priv, 0, 0);
+        // ECALL's cause is 8, 9 or 11 by the calling mode: U, S or M (spec table 3.6).
+        raiseException(this, CAUSE_USER_ECALL + priv, 0, 0);
         return -1;
       }
-      if (insn === 0x00100073) {
-        raiseException(this, CAUSE_BREAKPOINT, pc | 0, Math.floor(pc / TWO32) | 0);
+      if (insn === INSN_EBREAK) {
+        raiseException(this, CAUSE_BREAKPOINT, pc | 0, Math.floor(pc / TWO_POW_32) | 0);
         return -1;
       }
-      if (insn === 0x30200073) {
+      if (insn === INSN_MRET) {
         if (priv !== PRIV_M) {
           raiseIllegal(this, insn);
           return -1;
@@ -807,7 +824,7 @@ export class Hart extends HartState implements Stateful {
         doMret(this);
         return 1;
       }
-      if (insn === 0x10200073) {
+      if (insn === INSN_SRET) {
         if (priv === PRIV_U || (priv === PRIV_S && (this.mstatus & MSTATUS_TSR) !== 0)) {
           raiseIllegal(this, insn);
           return -1;
@@ -815,7 +832,7 @@ export class Hart extends HartState implements Stateful {
         doSret(this);
         return 1;
       }
-      if (insn === 0x10500073) {
+      if (insn === INSN_WFI) {
         // WFI: illegal in U-mode, and in S-mode when TW is set (spec 3.1.6.5).
         if (priv === PRIV_U || (priv === PRIV_S && (this.mstatus & MSTATUS_TW) !== 0)) {
           raiseIllegal(this, insn);
@@ -859,7 +876,7 @@ export class Hart extends HartState implements Stateful {
     // In a CSRRS/CSRRC of mip, SEIP's read-modify-write uses only the software-writable bit, not the
     // PLIC's signal OR'd into the value read (privileged spec 3.1.9); otherwise firmware setting SSIP
     // would latch a device interrupt forever.
-    const rmwLo = csr === 0x344 ? (olo & ~MIP_SEIP) | (this.mipSoft & MIP_SEIP) : olo;
+    const rmwLo = csr === CSR_MIP ? (olo & ~MIP_SEIP) | (this.mipSoft & MIP_SEIP) : olo;
     const vlo = f3 & 4 ? src : x[s1];
     const vhi = f3 & 4 ? 0 : x[s1 + 1];
     const op = f3 & 3;
@@ -974,7 +991,19 @@ export class Hart extends HartState implements Stateful {
 }
 
 /** CSRs held verbatim in csrLo/csrHi that save() must keep. */
-const SAVED_CSRS = [0x105, 0x140, 0x141, 0x142, 0x143, 0x14d, 0x305, 0x340, 0x341, 0x342, 0x343];
+const SAVED_CSRS = [
+  CSR_STVEC,
+  CSR_SSCRATCH,
+  CSR_SEPC,
+  CSR_SCAUSE,
+  CSR_STVAL,
+  CSR_STIMECMP,
+  CSR_MTVEC,
+  CSR_MSCRATCH,
+  CSR_MEPC,
+  CSR_MCAUSE,
+  CSR_MTVAL,
+];
 
 /** Signed 64-bit a < b on int32 pairs (SLT, BLT, AMOMIN). */
 function lt64(alo: number, ahi: number, blo: number, bhi: number): boolean {

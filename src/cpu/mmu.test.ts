@@ -1,6 +1,8 @@
 /** Sv39/Sv48 translation: superpages, permission rules, A/D updates and canonical-address checks. */
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { CSR_PMPADDR0, CSR_PMPCFG0, CSR_SATP } from "../isa/riscv/csr-names.js";
 import { GuestRam } from "../memory/guest-ram.js";
 import { PhysicalBus } from "../memory/phys-bus.js";
 import {
@@ -28,8 +30,8 @@ function setup() {
   const ram = new GuestRam(BASE, 16 * 1024 * 1024);
   const hart = new Hart({ hartId: 0, bus: new PhysicalBus(ram), timer: { mtime: () => 0 } });
   // As firmware does: one PMP entry granting S and U all of memory (NAPOT, all ones), or S/U accesses fail.
-  hart.writeCsr(0x3b0, (1n << 54n) - 1n);
-  hart.writeCsr(0x3a0, 0x1fn);
+  hart.writeCsr(CSR_PMPADDR0, (1n << 54n) - 1n);
+  hart.writeCsr(CSR_PMPCFG0, 0x1fn);
   const pte = (tableAddr: number, index: number, ppnAddr: number, flags: number): void => {
     const v = BigInt(ppnAddr / 4096) << 10n;
     ram.view.setBigUint64(tableAddr - BASE + index * 8, v | BigInt(flags), true);
@@ -47,7 +49,7 @@ test("Sv39 4 KiB page with hardware A/D update", () => {
   pte(root, 0, l1, V);
   pte(l1, 0, l0, V);
   pte(l0, 5, BASE + 0x10000, V | R | W);
-  hart.writeCsr(0x180, (8n << 60n) | BigInt(root / 4096));
+  hart.writeCsr(CSR_SATP, (8n << 60n) | BigInt(root / 4096));
   assert.equal(translate(hart, 0x5123, ACCESS_LOAD, PRIV_S), BASE + 0x10123);
   assert.equal(readPte(l0, 5) & (A | D), A);
   assert.equal(translate(hart, 0x5008, ACCESS_STORE, PRIV_S), BASE + 0x10008);
@@ -64,7 +66,7 @@ test("Sv39 megapage and gigapage, misaligned superpage faults, non-canonical fau
   pte(l1, 511, BASE, V | R | X | A | D);
   pte(root, 2, BASE, V | R | W | A | D);
   pte(root, 3, BASE + 0x200000, V | R | A); // gigapage PPN not 1 GiB-aligned
-  hart.writeCsr(0x180, (8n << 60n) | BigInt(root / 4096));
+  hart.writeCsr(CSR_SATP, (8n << 60n) | BigInt(root / 4096));
   assert.equal(translate(hart, -0x200000 + 0x1234, ACCESS_FETCH, PRIV_S), BASE + 0x1234);
   assert.equal(translate(hart, 0x80000000 + 0x345678, ACCESS_LOAD, PRIV_S), BASE + 0x345678);
   assert.equal(translate(hart, 0xc0000000, ACCESS_LOAD, PRIV_S), FAULT_PAGE);
@@ -80,7 +82,7 @@ test("U, SUM and MXR permission rules", () => {
   const root = BASE + 0x1000;
   pte(root, 0, BASE + 0x40000000 - 0x40000000, V | R | W | U | A | D); // user gigapage at VA 0
   pte(root, 1, BASE, V | X | A); // execute-only gigapage at VA 1 GiB
-  hart.writeCsr(0x180, (8n << 60n) | BigInt(root / 4096));
+  hart.writeCsr(CSR_SATP, (8n << 60n) | BigInt(root / 4096));
   assert.equal(translate(hart, 0x1000, ACCESS_LOAD, PRIV_U), BASE + 0x1000);
   assert.equal(translate(hart, 0x1000, ACCESS_LOAD, PRIV_S), FAULT_PAGE, "S cannot read U pages without SUM");
   hart.mstatus |= MSTATUS_SUM;
@@ -98,9 +100,9 @@ test("Sv48 walk and bare mode", () => {
   const l2 = BASE + 0x2000;
   pte(root, 256, l2, V); // VA bit 47 set: the upper half
   pte(l2, 0, BASE, V | R | A);
-  hart.writeCsr(0x180, (9n << 60n) | BigInt(root / 4096));
+  hart.writeCsr(CSR_SATP, (9n << 60n) | BigInt(root / 4096));
   assert.equal(translate(hart, -(2 ** 47) + 0x42, ACCESS_LOAD, PRIV_S), BASE + 0x42);
-  hart.writeCsr(0x180, 0n);
+  hart.writeCsr(CSR_SATP, 0n);
   assert.equal(translate(hart, BASE + 8, ACCESS_LOAD, PRIV_S), BASE + 8);
   assert.equal(translate(hart, -8, ACCESS_LOAD, PRIV_S), FAULT_ACCESS);
 });

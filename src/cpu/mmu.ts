@@ -1,4 +1,5 @@
 /** Sv39/Sv48 address translation with hardware A/D updates, and the slow paths of loads, stores and fetches. */
+import { TWO_POW_32 } from "../base/u64.js";
 import {
   ACCESS_FETCH,
   ACCESS_LOAD,
@@ -138,7 +139,7 @@ function translateOrTrap(st: HartState, lo: number, hi: number, access: number, 
 /** Add a signed offset to an int32 pair address. */
 function addrAdd(lo: number, hi: number, n: number): [number, number] {
   const s = (lo >>> 0) + n;
-  return [s | 0, (hi + Math.floor(s / 4294967296)) | 0];
+  return [s | 0, (hi + Math.floor(s / TWO_POW_32)) | 0];
 }
 
 /** Read `size` bytes (1, 2, 4, 8) at a physical address; -1 (as fault flag) via return value false. */
@@ -303,7 +304,7 @@ export const FETCH_DEVICE = 2;
 export function refillFetch(st: HartState): number {
   const pc = st.pc;
   const lo = pc | 0;
-  const hi = Math.floor(pc / 4294967296) | 0;
+  const hi = Math.floor(pc / TWO_POW_32) | 0;
   const vpage = pc - (((pc % 4096) + 4096) % 4096);
   // The fetch TLB saves a page walk on every jump between code pages.
   const tlb = st.tlbSets[st.priv === PRIV_M ? 2 : st.priv === PRIV_S ? 1 : 0].fetch;
@@ -337,16 +338,16 @@ export function refillFetch(st: HartState): number {
   const next = pc + 2;
   const pa2 =
     (pa + 2) % 4096 === 0
-      ? translateOrTrap(st, next | 0, Math.floor(next / 4294967296) | 0, ACCESS_FETCH, 2)
+      ? translateOrTrap(st, next | 0, Math.floor(next / TWO_POW_32) | 0, ACCESS_FETCH, 2)
       : pa + 2;
   if (pa2 < 0) return FETCH_TRAPPED;
   if (!pmpAllows(st, pa2, 2, ACCESS_FETCH, st.priv)) {
-    fault(st, FAULT_ACCESS, ACCESS_FETCH, next | 0, Math.floor(next / 4294967296) | 0);
+    fault(st, FAULT_ACCESS, ACCESS_FETCH, next | 0, Math.floor(next / TWO_POW_32) | 0);
     return FETCH_TRAPPED;
   }
   const h2 = st.bus.read(pa2, 2);
   if (h2 < 0) {
-    fault(st, FAULT_ACCESS, ACCESS_FETCH, next | 0, Math.floor(next / 4294967296) | 0);
+    fault(st, FAULT_ACCESS, ACCESS_FETCH, next | 0, Math.floor(next / TWO_POW_32) | 0);
     return FETCH_TRAPPED;
   }
   st.tmpLo = h1 | (h2 << 16);
@@ -360,7 +361,7 @@ export function refillFetch(st: HartState): number {
  */
 export function fetchHalfNextPage(st: HartState, nextVa: number): number {
   const lo = nextVa | 0;
-  const hi = Math.floor(nextVa / 4294967296) | 0;
+  const hi = Math.floor(nextVa / TWO_POW_32) | 0;
   const pa = translateOrTrap(st, lo, hi, ACCESS_FETCH, 2);
   if (pa < 0) return -1;
   if (!st.ram.contains(pa, 2)) {

@@ -2,6 +2,7 @@
  * Physical memory protection (RISC-V privileged spec 1.12, section 3.7): 64 entries whose ranges are
  * decoded once per CSR write, and the access check applied on every slow-path access and TLB fill.
  */
+import { TWO_POW_32 } from "../base/u64.js";
 import { ACCESS_FETCH, ACCESS_LOAD, PRIV_M } from "./csr-bits.js";
 import type { HartState } from "./hart-state.js";
 
@@ -23,7 +24,7 @@ function trailingOnes(v: number): number {
 
 /** pmpaddr i as a number (bits 55:2 of an address; exact below 2^53, which covers any real RAM). */
 function addrNum(st: HartState, i: number): number {
-  return (st.pmpaddrHi[i] & 0x3fffff) * 4294967296 + (st.pmpaddrLo[i] >>> 0);
+  return (st.pmpaddrHi[i] & 0x3fffff) * TWO_POW_32 + (st.pmpaddrLo[i] >>> 0);
 }
 
 /**

@@ -1,5 +1,17 @@
 /** Trap delivery: exceptions and interrupts, delegation, and the xRET instructions (privileged spec 3.1.6.1, 3.1.8, 3.3.2). */
+import { TWO_POW_32 } from "../base/u64.js";
 import {
+  CSR_MCAUSE,
+  CSR_MEPC,
+  CSR_MTVAL,
+  CSR_MTVEC,
+  CSR_SCAUSE,
+  CSR_SEPC,
+  CSR_STVAL,
+  CSR_STVEC,
+} from "../isa/riscv/csr-names.js";
+import {
+  CAUSE_ILLEGAL_INSTRUCTION,
   MIP_MEIP,
   MIP_MSIP,
   MIP_MTIP,
@@ -19,15 +31,6 @@ import {
 } from "./csr-bits.js";
 import { type HartState, pairToNum } from "./hart-state.js";
 
-const CSR_SEPC = 0x141;
-const CSR_SCAUSE = 0x142;
-const CSR_STVAL = 0x143;
-const CSR_STVEC = 0x105;
-const CSR_MEPC = 0x341;
-const CSR_MCAUSE = 0x342;
-const CSR_MTVAL = 0x343;
-const CSR_MTVEC = 0x305;
-
 /** Interrupt priority order for simultaneous pending interrupts (spec 3.1.9): MEI, MSI, MTI, SEI, SSI, STI. */
 const PRIORITY = [MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_SSIP, MIP_STIP];
 
@@ -41,7 +44,7 @@ export function setPriv(st: HartState, priv: number): void {
 function enterTrap(st: HartState, isInterrupt: boolean, cause: number, tvalLo: number, tvalHi: number): void {
   const epc = st.pc;
   const epcLo = epc | 0;
-  const epcHi = Math.floor(epc / 4294967296) | 0;
+  const epcHi = Math.floor(epc / TWO_POW_32) | 0;
   const delegated =
     st.priv <= PRIV_S && (isInterrupt ? (st.mideleg >>> cause) & 1 : (st.medeleg >>> cause) & 1) === 1;
   const causeHi = isInterrupt ? 0x80000000 | 0 : 0;
@@ -90,7 +93,7 @@ export function raiseException(st: HartState, cause: number, tvalLo: number, tva
 
 /** Raise an illegal-instruction exception; xtval holds the faulting instruction bits (spec 3.1.16). */
 export function raiseIllegal(st: HartState, insn: number): void {
-  enterTrap(st, false, 2, insn | 0, 0);
+  enterTrap(st, false, CAUSE_ILLEGAL_INSTRUCTION, insn | 0, 0);
 }
 
 /**

@@ -11,7 +11,9 @@
  *   +0x4000 + 8*h   MTIMECMP[h]  64-bit; mip.MTIP (7) = mtime >= mtimecmp
  *   +0xBFF8         MTIME        64-bit, 10 MHz
  */
+
 import { checkState, type SavedState, type Stateful } from "../base/state.js";
+import { TWO_POW_32 } from "../base/u64.js";
 import type { Clock } from "../io/clock.js";
 import type { AccessSize, MmioDevice } from "../memory/mmio.js";
 import type { HartInterruptSink } from "./irq.js";
@@ -26,7 +28,6 @@ const MTIMECMP_BASE = 0x4000;
 const MTIME_OFFSET = 0xbff8;
 const MIP_MSIP = 3;
 const MIP_MTIP = 7;
-const TWO_32 = 0x1_0000_0000;
 /** Nanoseconds per 10 MHz tick. */
 const NS_PER_TICK = 1e9 / ACLINT_TIMEBASE_HZ;
 
@@ -87,7 +88,7 @@ export class Aclint implements MmioDevice, Stateful {
 
   /** mtimecmp of a hart as a number (values above 2^53 are rounded, which never changes a comparison with mtime). */
   mtimecmp(hartId: number): number {
-    return this.cmpHi[hartId] * TWO_32 + this.cmpLo[hartId];
+    return this.cmpHi[hartId] * TWO_POW_32 + this.cmpLo[hartId];
   }
 
   /** Set a hart's mtimecmp from a 64-bit value given as halves (for an SBI set_timer). */
@@ -159,10 +160,10 @@ export class Aclint implements MmioDevice, Stateful {
     }
     if (offset >= MTIME_OFFSET && offset < MTIME_OFFSET + 8) {
       const now = this.mtime();
-      const lo = now % TWO_32;
-      const hi = Math.floor(now / TWO_32);
+      const lo = now % TWO_POW_32;
+      const hi = Math.floor(now / TWO_POW_32);
       const [nlo, nhi] = merge32(offset - MTIME_OFFSET, size, value, lo, hi);
-      this.setMtime(nhi * TWO_32 + nlo);
+      this.setMtime(nhi * TWO_POW_32 + nlo);
       return;
     }
     if (offset < MTIME_OFFSET) {
@@ -213,8 +214,8 @@ export class Aclint implements MmioDevice, Stateful {
       return this.latchedHi;
     }
     const now = this.mtime();
-    const lo = now % TWO_32;
-    const hi = Math.floor(now / TWO_32) >>> 0;
+    const lo = now % TWO_POW_32;
+    const hi = Math.floor(now / TWO_POW_32) >>> 0;
     if (rel === 0 && size === 4) {
       this.latchedHi = hi;
       this.latchValid = true;

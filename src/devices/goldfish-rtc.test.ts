@@ -1,10 +1,11 @@
 /** Unit tests for the Goldfish RTC: time reads with latching, setting time, alarm and interrupt, save/restore. */
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { TWO_POW_32 } from "../base/u64.js";
 import { GoldfishRtc } from "./goldfish-rtc.js";
 import { FakeClock, FakeIrq } from "./testing.js";
 
-const TWO_32 = 0x1_0000_0000;
 /** Split a bigint time into the register halves. */
 const hi = (t: bigint) => Number(t >> 32n);
 const lo = (t: bigint) => Number(t & 0xffff_ffffn);
@@ -27,7 +28,7 @@ test("TIME_LOW/TIME_HIGH read the wall clock; reading LOW latches HIGH", () => {
   assert.equal(readTime(rtc), BigInt(clock.wallNs()));
   rtc.read(0x00, 4);
   const latched = rtc.read(0x04, 4);
-  clock.advance(100 * TWO_32);
+  clock.advance(100 * TWO_POW_32);
   assert.equal(rtc.read(0x04, 4), latched);
 });
 

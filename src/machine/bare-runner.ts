@@ -7,10 +7,12 @@
  */
 
 import { UserError } from "../base/errors.js";
+import { MENVCFG_STCE } from "../cpu/csr-bits.js";
 import { Hart } from "../cpu/hart.js";
 import { ACLINT_BASE, ACLINT_SIZE, Aclint } from "../devices/aclint.js";
 import type { CharBackend } from "../io/char-backend.js";
 import type { Clock } from "../io/clock.js";
+import { CSR_MENVCFG, CSR_STIMECMP } from "../isa/riscv/csr-names.js";
 import { GuestRam } from "../memory/guest-ram.js";
 import { PhysicalBus } from "../memory/phys-bus.js";
 import { loadElf, parseElf } from "./elf.js";
@@ -27,10 +29,6 @@ const INSNS_PER_TICK = 10;
 const BATCHES_PER_YIELD = 256;
 /** Idle wake-ups with no interrupt becoming deliverable before the run is declared hung. */
 const MAX_IDLE_SPINS = 100_000;
-/** Sstc stimecmp (Sstc spec) and menvcfg (privileged spec 3.1.18). */
-const CSR_STIMECMP = 0x14d;
-const CSR_MENVCFG = 0x30a;
-const MENVCFG_STCE = 1n << 63n;
 
 export interface BareRunOptions {
   /** The program: an ELF64 RISC-V executable whose PT_LOAD segments lie in RAM. */

@@ -11,7 +11,9 @@
  * After a command the host clears tohost and acknowledges through fromhost (device << 56 | cmd << 48 | 1),
  * once the guest has consumed any earlier fromhost value (it must read 0).
  */
+
 import { UserError } from "../base/errors.js";
+import { TWO_POW_32 } from "../base/u64.js";
 import type { CharBackend } from "../io/char-backend.js";
 import type { GuestRam } from "../memory/guest-ram.js";
 
@@ -19,7 +21,6 @@ import type { GuestRam } from "../memory/guest-ram.js";
 const SYS_WRITE = 64;
 const SYS_EXIT = 93;
 const ENOSYS = 38;
-const TWO32 = 4294967296;
 
 export interface HtifOptions {
   ram: GuestRam;
@@ -65,7 +66,7 @@ export class Htif {
     v.setUint32(this.tohostOff + 4, 0, true);
     const device = hi >>> 24;
     const cmd = (hi >>> 16) & 0xff;
-    const payload = (hi & 0xffff) * TWO32 + lo;
+    const payload = (hi & 0xffff) * TWO_POW_32 + lo;
     let exit: number | null = null;
     if (device === 0 && cmd === 0) {
       if (payload % 2 === 1) return Math.floor(payload / 2);
@@ -91,7 +92,7 @@ export class Htif {
     if (addr % 8 !== 0 || !ram.contains(addr, 64)) return null; // a bad pointer is ignored, like fesvr's bad-address path
     const off = addr - ram.base;
     const arg = (i: number): number =>
-      ram.view.getUint32(off + 8 * i + 4, true) * TWO32 + ram.view.getUint32(off + 8 * i, true);
+      ram.view.getUint32(off + 8 * i + 4, true) * TWO_POW_32 + ram.view.getUint32(off + 8 * i, true);
     const which = arg(0);
     let ret = -ENOSYS;
     if (which === SYS_EXIT) return arg(1);
@@ -108,7 +109,7 @@ export class Htif {
       }
     }
     ram.view.setUint32(off, ret >>> 0, true);
-    ram.view.setUint32(off + 4, ret < 0 ? 0xffffffff : Math.floor(ret / TWO32), true);
+    ram.view.setUint32(off + 4, ret < 0 ? 0xffffffff : Math.floor(ret / TWO_POW_32), true);
     return null;
   }
 

@@ -1,6 +1,18 @@
 /** The riscv-virt board: QEMU-virt-compatible RAM, bus, interrupt controllers, devices and harts, and its run loop. */
+
 import { UserError } from "../base/errors.js";
 import { checkState, type SavedState, type Stateful, type StateValue } from "../base/state.js";
+import {
+  CAUSE_SUPERVISOR_ECALL,
+  COUNTEREN_CY,
+  COUNTEREN_IR,
+  COUNTEREN_TM,
+  MEDELEG_WRITABLE,
+  MENVCFG_STCE,
+  PRIV_M,
+  PRIV_S,
+  S_INTERRUPTS,
+} from "../cpu/csr-bits.js";
 import { Hart } from "../cpu/hart.js";
 import { Aclint } from "../devices/aclint.js";
 import { GoldfishRtc } from "../devices/goldfish-rtc.js";
@@ -12,6 +24,17 @@ import type { VirtioDevice } from "../devices/virtio/device.js";
 import { VirtioMmioTransport } from "../devices/virtio/mmio-transport.js";
 import type { CharBackend } from "../io/char-backend.js";
 import type { Clock } from "../io/clock.js";
+import {
+  CSR_MCOUNTEREN,
+  CSR_MEDELEG,
+  CSR_MENVCFG,
+  CSR_MIDELEG,
+  CSR_PMPADDR0,
+  CSR_PMPCFG0,
+  CSR_SATP,
+  CSR_SCOUNTEREN,
+  CSR_STIMECMP,
+} from "../isa/riscv/csr-names.js";
 import { GuestRam } from "../memory/guest-ram.js";
 import { PhysicalBus } from "../memory/phys-bus.js";
 import { type BootLayout, planBootLayout } from "./boot-layout.js";
@@ -21,7 +44,6 @@ import { buildResetVector } from "./reset-vector.js";
 import { Rom } from "./rom.js";
 import { BuiltinSbi } from "./sbi/builtin-sbi.js";
 import type { SbiPlatform } from "./sbi/sbi-call.js";
-import { CSR_STIMECMP } from "./sbi/time.js";
 import { buildVirtFdt, DEFAULT_RISCV_ISA } from "./virt-fdt.js";
 import {
   KERNEL_LOAD_ADDR,
@@ -84,27 +106,13 @@ export type MachineExit =
   | { kind: "fail"; code: number }
   | { kind: "stopped" };
 
-/** RISC-V privileged spec 3.1.8/3.1.9 numbers used to put the harts into S-mode without firmware. */
-const CSR_MEDELEG = 0x302;
-const CSR_MIDELEG = 0x303;
-const CSR_MCOUNTEREN = 0x306;
-const CSR_SCOUNTEREN = 0x106;
-const CSR_MENVCFG = 0x30a;
-const CSR_PMPCFG0 = 0x3a0;
-const CSR_PMPADDR0 = 0x3b0;
-const PRIV_S = 1;
-const PRIV_M = 3;
 /**
  * Exceptions a supervisor handles itself once no M-mode firmware sits below it: every delegable
  * cause (spec 3.1.8) except ecall-from-S, which is the SBI call the board serves.
  */
-const MEDELEG_ALL_BUT_SCALL = 0xb3ff & ~(1 << 9);
-/** SSIP | STIP | SEIP: supervisor interrupts go straight to S-mode, as OpenSBI configures. */
-const MIDELEG_S_INTERRUPTS = 0x222;
-/** menvcfg.STCE (bit 63, Sstc spec): stimecmp drives STIP. */
-const MENVCFG_STCE = 1n << 63n;
+const MEDELEG_ALL_BUT_SCALL = MEDELEG_WRITABLE & ~(1 << CAUSE_SUPERVISOR_ECALL);
 /** mcounteren CY|TM|IR: S-mode may read cycle, time and instret (privileged spec 3.1.11). */
-const MCOUNTEREN_ALL = 0x7n;
+const MCOUNTEREN_ALL = BigInt(COUNTEREN_CY | COUNTEREN_TM | COUNTEREN_IR);
 /** PMP entry 0 as NAPOT over the whole address space with RWX (spec 3.7.1), as OpenSBI leaves it for S-mode. */
 const PMPADDR_ALL = (1n << 54n) - 1n;
 const PMPCFG_NAPOT_RWX = 0x1fn;
@@ -377,7 +385,8 @@ export class RiscvVirt implements Stateful {
   /** Reset state of a hart entering Linux directly in S-mode (what OpenSBI would have set up in M-mode). */
   private enterSupervisor(h: Hart): void {
     h.writeCsr(CSR_MEDELEG, BigInt(MEDELEG_ALL_BUT_SCALL));
-    h.writeCsr(CSR_MIDELEG, BigInt(MIDELEG_S_INTERRUPTS));
+    // SSIP | STIP | SEIP: supervisor interrupts go straight to S-mode, as OpenSBI configures.
+    h.writeCsr(CSR_MIDELEG, BigInt(S_INTERRUPTS));
     h.writeCsr(CSR_MCOUNTEREN, MCOUNTEREN_ALL);
     // OpenSBI (lib/sbi/sbi_hart.c mstatus_init) also opens the counters to U-mode; Linux 6.1 relies on
     // it for the vDSO's rdtime unless its SBI PMU driver sets scounteren, and we offer no PMU extension.
@@ -387,7 +396,7 @@ export class RiscvVirt implements Stateful {
     h.writeCsr(CSR_PMPCFG0, PMPCFG_NAPOT_RWX);
     // Sstc: no timer event until the kernel programs one.
     h.writeCsr(CSR_STIMECMP, (1n << 64n) - 1n);
-    h.writeCsr(0x180, 0n); // satp: MMU off (Linux boot.rst)
+    h.writeCsr(CSR_SATP, 0n); // MMU off (Linux boot.rst)
     h.setPrivilege(PRIV_S);
     h.flushTlb();
   }

@@ -2,9 +2,11 @@
  * Hostile-guest fuzz of the CPU: random instruction streams, random register contents and random CSR
  * writes must only ever produce guest traps, never a host exception, and never touch memory outside RAM.
  */
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Hart } from "../../src/cpu/hart.js";
+import { CSR_MSTATUS, CSR_MTVEC } from "../../src/isa/riscv/csr-names.js";
 import { GuestRam } from "../../src/memory/guest-ram.js";
 import type { AccessSize, MmioDevice } from "../../src/memory/mmio.js";
 import { PhysicalBus } from "../../src/memory/phys-bus.js";
@@ -59,8 +61,8 @@ for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
       hart.x[i] = kind === 0 ? next() | 0 : kind === 1 ? (RAM_BASE + (next() % RAM_SIZE)) | 0 : next() % 64;
     }
     for (let i = 2; i < 64; i += 2) hart.x[i + 1] = next() % 3 === 0 ? next() | 0 : 0;
-    hart.writeCsr(0x305, BigInt(RAM_BASE + 0x100));
-    hart.writeCsr(0x300, 1n << 13n); // FS=Initial so FP instructions run
+    hart.writeCsr(CSR_MTVEC, BigInt(RAM_BASE + 0x100));
+    hart.writeCsr(CSR_MSTATUS, 1n << 13n); // FS=Initial so FP instructions run
     hart.pc = RAM_BASE;
     let steps = 0;
     for (let batch = 0; batch < 200; batch++) {

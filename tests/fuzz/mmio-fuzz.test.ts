@@ -5,9 +5,11 @@
  * from an async block completion), RAM outside the areas the guest handed to devices must stay intact,
  * and the machine must still save and restore. Seeds are fixed, so every failure replays.
  */
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { prng } from "../../src/base/testing.js";
+import { TWO_POW_32 } from "../../src/base/u64.js";
 import { VirtioBlock } from "../../src/devices/virtio/block.js";
 import { VirtioConsole } from "../../src/devices/virtio/console.js";
 import * as C from "../../src/devices/virtio/constants.js";
@@ -45,7 +47,6 @@ const RAM_END = RAM_BASE + RAM_SIZE;
 const EDGE = 64 * KiB;
 const ZONE = RAM_BASE + MiB;
 const ZONE_SIZE = MiB;
-const TWO_32 = 0x1_0000_0000;
 
 /** An in-memory disk whose operations complete on a later microtask, as a real backend's would. */
 class MemDisk implements BlockBackend {
@@ -154,10 +155,10 @@ function ringAddr(next: () => number, bytes: number, align: number): number {
     () => RAM_END - bytes + align, // straddles the end of RAM
     () => RAM_END,
     () => RAM_BASE - align,
-    () => RAM_BASE + TWO_32, // the right low half with a high half set
+    () => RAM_BASE + TWO_POW_32, // the right low half with a high half set
     () => 0,
-    () => 0xffff_fff0 * TWO_32, // far beyond any double-precise address
-    () => next() * TWO_32 + next(),
+    () => 0xffff_fff0 * TWO_POW_32, // far beyond any double-precise address
+    () => next() * TWO_POW_32 + next(),
   ];
   const a = choices[next() % choices.length]();
   // Mostly aligned; sometimes deliberately not.
@@ -170,9 +171,9 @@ function bufferAddr(next: () => number): [number, number] {
     case 0:
       return [RAM_END - 8, 64]; // crosses the end of RAM
     case 1:
-      return [next() * TWO_32 + next(), next()];
+      return [next() * TWO_POW_32 + next(), next()];
     case 2:
-      return [0xffff_ffff * TWO_32 + 0xffff_ff00, 0x200]; // wraps 2^64
+      return [0xffff_ffff * TWO_POW_32 + 0xffff_ff00, 0x200]; // wraps 2^64
     default: {
       const len = next() % 4096;
       return [ZONE + (next() % (ZONE_SIZE - len)), len];
@@ -202,8 +203,8 @@ function writeDesc(
     return;
   }
   const [addr, len] = bufferAddr(next);
-  dv.setUint32(o, addr % TWO_32, true);
-  dv.setUint32(o + 4, Math.floor(addr / TWO_32) >>> 0, true);
+  dv.setUint32(o, addr % TWO_POW_32, true);
+  dv.setUint32(o + 4, Math.floor(addr / TWO_POW_32) >>> 0, true);
   // Sometimes a length no RAM buffer can have (at least the whole of RAM), so it must be refused.
   dv.setUint32(o + 8, next() % 8 === 0 ? RAM_SIZE + (next() % (0xffffffff - RAM_SIZE)) : len, true);
   let flags = next() & 7;
@@ -246,12 +247,12 @@ function hostileVirtioSession(m: RiscvVirt, slot: number, next: () => number): v
     const desc = chaos ? ringAddr(next, 16 * n, 16) : sane(0);
     const avail = chaos ? ringAddr(next, 6 + 2 * n, 2) : sane(1);
     const used = chaos ? ringAddr(next, 6 + 8 * n, 4) : sane(2);
-    w(C.VIRTIO_MMIO_QUEUE_DESC_LOW, desc % TWO_32);
-    w(C.VIRTIO_MMIO_QUEUE_DESC_HIGH, Math.floor(desc / TWO_32));
-    w(C.VIRTIO_MMIO_QUEUE_DRIVER_LOW, avail % TWO_32);
-    w(C.VIRTIO_MMIO_QUEUE_DRIVER_HIGH, Math.floor(avail / TWO_32));
-    w(C.VIRTIO_MMIO_QUEUE_DEVICE_LOW, used % TWO_32);
-    w(C.VIRTIO_MMIO_QUEUE_DEVICE_HIGH, Math.floor(used / TWO_32));
+    w(C.VIRTIO_MMIO_QUEUE_DESC_LOW, desc % TWO_POW_32);
+    w(C.VIRTIO_MMIO_QUEUE_DESC_HIGH, Math.floor(desc / TWO_POW_32));
+    w(C.VIRTIO_MMIO_QUEUE_DRIVER_LOW, avail % TWO_POW_32);
+    w(C.VIRTIO_MMIO_QUEUE_DRIVER_HIGH, Math.floor(avail / TWO_POW_32));
+    w(C.VIRTIO_MMIO_QUEUE_DEVICE_LOW, used % TWO_POW_32);
+    w(C.VIRTIO_MMIO_QUEUE_DEVICE_HIGH, Math.floor(used / TWO_POW_32));
     w(C.VIRTIO_MMIO_QUEUE_READY, 1);
     // Random descriptors and available ring, wherever the rings landed in RAM (only edges and zone are used).
     if (m.ram.contains(desc, 16 * n)) {
@@ -406,8 +407,8 @@ function setupQueue(
   t.write(C.VIRTIO_MMIO_QUEUE_SEL, 4, 0);
   t.write(C.VIRTIO_MMIO_QUEUE_NUM, 4, size);
   const set = (lo: number, v: number) => {
-    t.write(lo, 4, v % TWO_32);
-    t.write(lo + 4, 4, Math.floor(v / TWO_32));
+    t.write(lo, 4, v % TWO_POW_32);
+    t.write(lo + 4, 4, Math.floor(v / TWO_POW_32));
   };
   set(C.VIRTIO_MMIO_QUEUE_DESC_LOW, desc);
   set(C.VIRTIO_MMIO_QUEUE_DRIVER_LOW, avail);
@@ -428,9 +429,9 @@ test("queue rings flush against the end of RAM are accepted; one byte over, belo
       [RAM_BASE, RAM_END - 6 - 2 * n + 2, RAM_BASE + 0x200],
       [RAM_BASE, RAM_BASE + 0x100, RAM_END - 6 - 8 * n + 4],
       [RAM_BASE - 16 * n, RAM_BASE + 0x100, RAM_BASE + 0x200],
-      [RAM_BASE + TWO_32, RAM_BASE + 0x100, RAM_BASE + 0x200],
-      [RAM_BASE, RAM_BASE + 0x100 + TWO_32, RAM_BASE + 0x200],
-      [RAM_BASE, RAM_BASE + 0x100, 0xffff_ffff * TWO_32 + RAM_BASE],
+      [RAM_BASE + TWO_POW_32, RAM_BASE + 0x100, RAM_BASE + 0x200],
+      [RAM_BASE, RAM_BASE + 0x100 + TWO_POW_32, RAM_BASE + 0x200],
+      [RAM_BASE, RAM_BASE + 0x100, 0xffff_ffff * TWO_POW_32 + RAM_BASE],
       [RAM_BASE + 8, RAM_BASE + 0x100, RAM_BASE + 0x200],
     ];
     for (const [d, a, u] of bad) {

@@ -4,6 +4,7 @@
 // Illegal encodings return false before any state changes. Arithmetic first tries the BigInt-free fast
 // path (fast-path.ts) and falls back to the exact BigInt reference (softfloat.ts).
 
+import { TWO_POW_32 } from "../../base/u64.js";
 import * as fast from "./fast-path.js";
 import { type CmpOperand, classify, compare, compareFlags, minMax } from "./fp-compare.js";
 import { BINARY32, BINARY64, CANONICAL_NAN_D_HI, CANONICAL_NAN_S, RM_DYN, RM_RMM } from "./fp-consts.js";
@@ -258,7 +259,6 @@ function arith(
   s.fflags |= softFlags.v;
 }
 
-const TWO32 = 4294967296;
 const TWO31 = 2147483648;
 const TWO63 = 2 ** 63;
 const TWO64 = 2 ** 64;
@@ -277,7 +277,7 @@ function cvtToInt(s: FpState, rd: number, v: number, kind: number, rm: number): 
         ok = n >= -TWO31 && n < TWO31;
         break;
       case 1:
-        ok = n >= 0 && n < TWO32; // -0 is in range
+        ok = n >= 0 && n < TWO_POW_32; // -0 is in range
         break;
       case 2:
         ok = n >= -TWO63 && n < TWO63;
@@ -292,8 +292,8 @@ function cvtToInt(s: FpState, rd: number, v: number, kind: number, rm: number): 
       const lo = n | 0; // 32-bit results are sign-extended to XLEN (spec §12.5)
       writeX(s, rd, lo, lo >> 31);
     } else {
-      const hi = Math.floor(n / TWO32);
-      writeX(s, rd, (n - hi * TWO32) | 0, hi | 0);
+      const hi = Math.floor(n / TWO_POW_32);
+      writeX(s, rd, (n - hi * TWO_POW_32) | 0, hi | 0);
     }
     return;
   }
@@ -330,11 +330,11 @@ function cvtFromInt(s: FpState, rd: number, rs1: number, kind: number, isD: bool
       exact = true;
       break;
     case 2:
-      v = hi * TWO32 + (lo >>> 0);
+      v = hi * TWO_POW_32 + (lo >>> 0);
       exact = hi >= -0x200000 && hi < 0x200000; // |v| < 2^53: the double is exact
       break;
     default:
-      v = (hi >>> 0) * TWO32 + (lo >>> 0);
+      v = (hi >>> 0) * TWO_POW_32 + (lo >>> 0);
       exact = hi >>> 0 < 0x200000;
   }
   if (exact) {

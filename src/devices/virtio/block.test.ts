@@ -1,6 +1,8 @@
 /** virtio-blk tests: requests through the MMIO transport against an in-memory backend with controllable completion. */
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { TWO_POW_32 } from "../../base/u64.js";
 import type { BlockBackend } from "../../io/block-backend.js";
 import { GuestRam } from "../../memory/guest-ram.js";
 import { FakeIrq } from "../testing.js";
@@ -62,8 +64,8 @@ function header(type: number, sector: number): Uint8Array {
   const h = new Uint8Array(16);
   const v = new DataView(h.buffer);
   v.setUint32(0, type, true);
-  v.setUint32(8, sector % 2 ** 32, true);
-  v.setUint32(12, Math.floor(sector / 2 ** 32), true);
+  v.setUint32(8, sector % TWO_POW_32, true);
+  v.setUint32(12, Math.floor(sector / TWO_POW_32), true);
   return h;
 }
 

@@ -8,8 +8,10 @@
  * start and completion discards the completion (the epoch check), so a stale backend reply never
  * writes into memory the driver has since reused.
  */
+
 import { errorMessage } from "../../base/errors.js";
 import { checkState, type SavedState } from "../../base/state.js";
+import { TWO_POW_32 } from "../../base/u64.js";
 import type { BlockBackend } from "../../io/block-backend.js";
 import type { AccessSize } from "../../memory/mmio.js";
 import { VIRTIO_ID_BLOCK } from "./constants.js";
@@ -55,7 +57,6 @@ const MAX_TRANSFER = 64 * 1024 * 1024;
  * available buffers in its own time).
  */
 const MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
-const TWO_32 = 0x1_0000_0000;
 const CONFIG_BYTES = 60;
 
 export interface VirtioBlockOptions {
@@ -180,8 +181,8 @@ export class VirtioBlock implements VirtioDevice {
   private buildConfig(): void {
     const v = new DataView(this.config.buffer);
     const cap = this.capacity;
-    v.setUint32(0, cap % TWO_32, true);
-    v.setUint32(4, Math.floor(cap / TWO_32), true);
+    v.setUint32(0, cap % TWO_POW_32, true);
+    v.setUint32(4, Math.floor(cap / TWO_POW_32), true);
     v.setUint32(8, 0, true); // size_max (VIRTIO_BLK_F_SIZE_MAX not offered)
     v.setUint32(12, this.queueMaxSizes[0] - 2, true); // seg_max: header and status take two descriptors
     v.setUint32(20, SECTOR, true); // blk_size
@@ -203,7 +204,7 @@ export class VirtioBlock implements VirtioDevice {
     }
     chain.read(0, this.header);
     const type = this.headerView.getUint32(0, true);
-    const sector = this.headerView.getUint32(8, true) + this.headerView.getUint32(12, true) * TWO_32;
+    const sector = this.headerView.getUint32(8, true) + this.headerView.getUint32(12, true) * TWO_POW_32;
     const dataOut = chain.readBytes - HEADER_BYTES;
     const dataIn = chain.writeBytes - 1;
     const size = this.backend.size;
@@ -257,7 +258,7 @@ export class VirtioBlock implements VirtioDevice {
         const seg = new Uint8Array(SEGMENT_BYTES);
         chain.read(HEADER_BYTES, seg);
         const sv = new DataView(seg.buffer);
-        const segSector = sv.getUint32(0, true) + sv.getUint32(4, true) * TWO_32;
+        const segSector = sv.getUint32(0, true) + sv.getUint32(4, true) * TWO_POW_32;
         const sectors = sv.getUint32(8, true);
         const flags = sv.getUint32(12, true);
         // §5.2.6.2: unmap is only meaningful for write-zeroes; other flag bits are reserved.

@@ -10,7 +10,9 @@
  * interrupt status; the device (VirtioDevice) owns its configuration space and queue processing.
  * Nothing the driver writes can throw out of read()/write(): device errors set DEVICE_NEEDS_RESET.
  */
+
 import { checkState, type SavedState, type Stateful, type StateValue } from "../../base/state.js";
+import { TWO_POW_32 } from "../../base/u64.js";
 import type { GuestRam } from "../../memory/guest-ram.js";
 import type { AccessSize, MmioDevice } from "../../memory/mmio.js";
 import type { IrqLine } from "../irq.js";
@@ -24,8 +26,6 @@ export const VIRTIO_MMIO_SIZE = 0x1000;
 /** QEMU's virt board has 8 virtio-mmio slots, on PLIC sources 1..8. */
 export const VIRTIO_MMIO_SLOTS = 8;
 export const VIRTIO_MMIO_FIRST_IRQ = 1;
-
-const TWO_32 = 0x1_0000_0000;
 
 export interface VirtioMmioOptions {
   device: VirtioDevice;
@@ -144,17 +144,17 @@ export class VirtioMmioTransport implements MmioDevice, Stateful, VirtioHost {
       case C.VIRTIO_MMIO_QUEUE_NUM:
         return q === undefined ? 0 : q.size;
       case C.VIRTIO_MMIO_QUEUE_DESC_LOW:
-        return q === undefined ? 0 : q.descAddr % TWO_32;
+        return q === undefined ? 0 : q.descAddr % TWO_POW_32;
       case C.VIRTIO_MMIO_QUEUE_DESC_HIGH:
-        return q === undefined ? 0 : Math.floor(q.descAddr / TWO_32);
+        return q === undefined ? 0 : Math.floor(q.descAddr / TWO_POW_32);
       case C.VIRTIO_MMIO_QUEUE_DRIVER_LOW:
-        return q === undefined ? 0 : q.driverAddr % TWO_32;
+        return q === undefined ? 0 : q.driverAddr % TWO_POW_32;
       case C.VIRTIO_MMIO_QUEUE_DRIVER_HIGH:
-        return q === undefined ? 0 : Math.floor(q.driverAddr / TWO_32);
+        return q === undefined ? 0 : Math.floor(q.driverAddr / TWO_POW_32);
       case C.VIRTIO_MMIO_QUEUE_DEVICE_LOW:
-        return q === undefined ? 0 : q.deviceAddr % TWO_32;
+        return q === undefined ? 0 : q.deviceAddr % TWO_POW_32;
       case C.VIRTIO_MMIO_QUEUE_DEVICE_HIGH:
-        return q === undefined ? 0 : Math.floor(q.deviceAddr / TWO_32);
+        return q === undefined ? 0 : Math.floor(q.deviceAddr / TWO_POW_32);
       case C.VIRTIO_MMIO_SHM_LEN_LOW:
       case C.VIRTIO_MMIO_SHM_LEN_HIGH:
         // No shared memory regions: length all ones means "does not exist" (§4.2.2).
@@ -390,9 +390,9 @@ export class VirtioMmioTransport implements MmioDevice, Stateful, VirtioHost {
 function setAddressHalf(q: Virtqueue, offset: number, value: number): void {
   const high = (offset & 4) !== 0;
   const merge = (old: number): number => {
-    const lo = old % TWO_32;
-    const hi = Math.floor(old / TWO_32);
-    return high ? value * TWO_32 + lo : hi * TWO_32 + value;
+    const lo = old % TWO_POW_32;
+    const hi = Math.floor(old / TWO_POW_32);
+    return high ? value * TWO_POW_32 + lo : hi * TWO_POW_32 + value;
   };
   switch (offset & ~4) {
     case C.VIRTIO_MMIO_QUEUE_DESC_LOW:

@@ -1,7 +1,9 @@
 /** Split-virtqueue and transport tests: well-formed chains, notification suppression, and hostile drivers. */
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { SavedState } from "../../base/state.js";
+import { TWO_POW_32 } from "../../base/u64.js";
 import { GuestRam } from "../../memory/guest-ram.js";
 import type { AccessSize } from "../../memory/mmio.js";
 import { FakeIrq } from "../testing.js";
@@ -274,7 +276,7 @@ test("bad queue sizes and ring placements are refused at QueueReady", () => {
     const d = new TestDriver(t, ram);
     d.setReg(C.VIRTIO_MMIO_QUEUE_SEL, 0);
     d.setReg(C.VIRTIO_MMIO_QUEUE_NUM, size);
-    d.setReg(C.VIRTIO_MMIO_QUEUE_DESC_LOW, desc % 2 ** 32);
+    d.setReg(C.VIRTIO_MMIO_QUEUE_DESC_LOW, desc % TWO_POW_32);
     d.setReg(C.VIRTIO_MMIO_QUEUE_DRIVER_LOW, RAM_BASE + 0x4000);
     d.setReg(C.VIRTIO_MMIO_QUEUE_DEVICE_LOW, RAM_BASE + 0x5000);
     d.setReg(C.VIRTIO_MMIO_QUEUE_READY, 1);

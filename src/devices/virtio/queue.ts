@@ -5,7 +5,9 @@
  * malformed ring or chain throws VirtqueueError; the transport catches it and marks the device
  * DEVICE_NEEDS_RESET (§2.1.2) instead of letting it escape an MMIO access.
  */
+
 import type { SavedState } from "../../base/state.js";
+import { TWO_POW_32 } from "../../base/u64.js";
 import type { GuestRam } from "../../memory/guest-ram.js";
 import {
   VIRTQ_AVAIL_F_NO_INTERRUPT,
@@ -23,7 +25,6 @@ export class VirtqueueError extends Error {
   }
 }
 
-const TWO_32 = 0x1_0000_0000;
 /** Used lengths and total chain sizes are 32-bit in the ring (§2.7.8). */
 const MAX_CHAIN_BYTES = 0xffffffff;
 
@@ -247,7 +248,7 @@ export class Virtqueue {
       // A chain visits each descriptor of its table at most once; more means a loop (§2.7.5.2).
       if (++count > tableLen) throw new VirtqueueError("descriptor chain loops or exceeds the table");
       const d = table + 16 * idx;
-      const addr = this.u32(d) + this.u32(d + 4) * TWO_32;
+      const addr = this.u32(d) + this.u32(d + 4) * TWO_POW_32;
       const len = this.u32(d + 8);
       const flags = this.u16(d + 12);
       const next = this.u16(d + 14);

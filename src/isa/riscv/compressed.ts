@@ -11,22 +11,21 @@
 // their base instruction, which is harmless: writes to x0 are discarded.
 // Reserved encodings return 0; the all-zero halfword is defined to be illegal (§16.5).
 
-// 32-bit major opcodes (Unprivileged spec, Table 24.1 "RISC-V base opcode map").
-const LOAD = 0x03;
-const LOAD_FP = 0x07;
-const OP_IMM = 0x13;
-const OP_IMM_32 = 0x1b;
-const STORE = 0x23;
-const STORE_FP = 0x27;
-const OP = 0x33;
-const LUI = 0x37;
-const OP_32 = 0x3b;
-const BRANCH = 0x63;
-const JALR = 0x67;
-const JAL = 0x6f;
-
-/** EBREAK (Unprivileged spec §2.8): the expansion of C.EBREAK. */
-const EBREAK = 0x00100073;
+import {
+  BRANCH,
+  INSN_EBREAK,
+  JAL,
+  JALR,
+  LOAD,
+  LOAD_FP,
+  LUI,
+  OP,
+  OP_32,
+  OP_IMM,
+  OP_IMM_32,
+  STORE,
+  STORE_FP,
+} from "./opcodes.js";
 
 // Base-format encoders (Unprivileged spec §2.3, Figure 2.3). `imm` is the signed or unsigned immediate value;
 // only its architecturally encoded bits are used. Results are signed int32 like Int32Array elements.
@@ -256,7 +255,7 @@ export function expandCompressed(h: number): number {
             return rType(0, rs2Full, 0, 0, rdFull, OP); // C.MV: add rd, x0, rs2 (rd=0 is a HINT)
           }
           if (rs2Full === 0) {
-            if (rdFull === 0) return EBREAK; // C.EBREAK
+            if (rdFull === 0) return INSN_EBREAK; // C.INSN_EBREAK
             return iType(0, rdFull, 0, 1, JALR); // C.JALR: jalr x1, 0(rs1)
           }
           return rType(0, rs2Full, rdFull, 0, rdFull, OP); // C.ADD: add rd, rd, rs2 (rd=0 is a HINT)

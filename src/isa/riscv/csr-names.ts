@@ -123,6 +123,7 @@ export const CSR_TSELECT = 0x7a0;
 export const CSR_TDATA1 = 0x7a1;
 export const CSR_TDATA2 = 0x7a2;
 export const CSR_TDATA3 = 0x7a3;
+export const CSR_TINFO = 0x7a4;
 export const CSR_MCONTEXT = 0x7a8;
 export const CSR_DCSR = 0x7b0;
 export const CSR_DPC = 0x7b1;
@@ -216,6 +217,7 @@ function buildNames(): Map<number, string> {
     [CSR_TDATA1, "tdata1"],
     [CSR_TDATA2, "tdata2"],
     [CSR_TDATA3, "tdata3"],
+    [CSR_TINFO, "tinfo"],
     [CSR_MCONTEXT, "mcontext"],
     [CSR_DCSR, "dcsr"],
     [CSR_DPC, "dpc"],

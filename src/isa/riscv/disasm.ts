@@ -1,7 +1,7 @@
 /** Disassembler: RV64GC instruction words to GNU objdump-style text with ABI register names. */
 
 import { expandCompressed } from "./compressed.js";
-import { csrName } from "./csr-names.js";
+import { CSR_CYCLE, CSR_FCSR, CSR_FFLAGS, CSR_FRM, CSR_INSTRET, CSR_TIME, csrName } from "./csr-names.js";
 import { type Decoded, decode } from "./decode.js";
 
 // Output follows GNU objdump's RISC-V syntax: `mnemonic operands` with operands joined by "," and no spaces,
@@ -131,18 +131,18 @@ function operands(d: Decoded, pc: number | bigint): string {
 
 /** CSR-specific read aliases (Table 25.3): rdcycle/rdtime/rdinstret and the floating-point CSR ones. */
 const CSR_READ_ALIAS: ReadonlyMap<number, string> = new Map([
-  [0xc00, "rdcycle"],
-  [0xc01, "rdtime"],
-  [0xc02, "rdinstret"],
-  [0x001, "frflags"],
-  [0x002, "frrm"],
-  [0x003, "frcsr"],
+  [CSR_CYCLE, "rdcycle"],
+  [CSR_TIME, "rdtime"],
+  [CSR_INSTRET, "rdinstret"],
+  [CSR_FFLAGS, "frflags"],
+  [CSR_FRM, "frrm"],
+  [CSR_FCSR, "frcsr"],
 ]);
 /** Floating-point CSR write aliases (Table 25.3): fsflags/fsrm/fscsr, and fsflagsi/fsrmi for the immediate forms. */
 const CSR_WRITE_ALIAS: ReadonlyMap<number, string> = new Map([
-  [0x001, "fsflags"],
-  [0x002, "fsrm"],
-  [0x003, "fscsr"],
+  [CSR_FFLAGS, "fsflags"],
+  [CSR_FRM, "fsrm"],
+  [CSR_FCSR, "fscsr"],
 ]);
 
 /**
@@ -209,7 +209,7 @@ function alias(d: Decoded, pc: number | bigint, compressed: boolean): string | n
       return rd === 0 ? `csrc ${csrText(d.csr)},${x(rs1)}` : null;
     case "csrrwi": {
       const w = CSR_WRITE_ALIAS.get(d.csr);
-      if (w !== undefined && d.csr !== 0x003) return rd === 0 ? `${w}i ${imm}` : `${w}i ${x(rd)},${imm}`;
+      if (w !== undefined && d.csr !== CSR_FCSR) return rd === 0 ? `${w}i ${imm}` : `${w}i ${x(rd)},${imm}`;
       return rd === 0 ? `csrwi ${csrText(d.csr)},${imm}` : null;
     }
     case "csrrsi":

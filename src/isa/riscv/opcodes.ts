@@ -55,27 +55,34 @@ export interface OpcodeEntry {
 }
 
 // Major opcodes (Table 24.1).
-const LOAD = 0x03;
-const LOAD_FP = 0x07;
-const MISC_MEM = 0x0f;
-const OP_IMM = 0x13;
-const AUIPC = 0x17;
-const OP_IMM_32 = 0x1b;
-const STORE = 0x23;
-const STORE_FP = 0x27;
-const AMO = 0x2f;
-const OP = 0x33;
-const LUI = 0x37;
-const OP_32 = 0x3b;
-const MADD = 0x43;
-const MSUB = 0x47;
-const NMSUB = 0x4b;
-const NMADD = 0x4f;
-const OP_FP = 0x53;
-const BRANCH = 0x63;
-const JALR = 0x67;
-const JAL = 0x6f;
-const SYSTEM = 0x73;
+export const LOAD = 0x03;
+export const LOAD_FP = 0x07;
+export const MISC_MEM = 0x0f;
+export const OP_IMM = 0x13;
+export const AUIPC = 0x17;
+export const OP_IMM_32 = 0x1b;
+export const STORE = 0x23;
+export const STORE_FP = 0x27;
+export const AMO = 0x2f;
+export const OP = 0x33;
+export const LUI = 0x37;
+export const OP_32 = 0x3b;
+export const MADD = 0x43;
+export const MSUB = 0x47;
+export const NMSUB = 0x4b;
+export const NMADD = 0x4f;
+export const OP_FP = 0x53;
+export const BRANCH = 0x63;
+export const JALR = 0x67;
+export const JAL = 0x6f;
+export const SYSTEM = 0x73;
+
+// The fully fixed SYSTEM instruction words (unprivileged spec 2.8; privileged spec 3.3.2, 3.3.3).
+export const INSN_ECALL = 0x00000073;
+export const INSN_EBREAK = 0x00100073;
+export const INSN_SRET = 0x10200073;
+export const INSN_MRET = 0x30200073;
+export const INSN_WFI = 0x10500073;
 
 // Field masks.
 const M_OPCODE = 0x7f;
@@ -194,8 +201,8 @@ export const OPCODES: readonly OpcodeEntry[] = [
   // FENCE.TSO is FENCE with fm=1000, pred=succ=RW (§2.7); listed before the general FENCE so it wins.
   entry("fence.tso", 0xfff0707f, 0x8330000f, "NONE", "I"),
   f3("fence", MISC_MEM, 0, "FENCE", "I"),
-  fixed("ecall", 0x00000073, "I"),
-  fixed("ebreak", 0x00100073, "I"),
+  fixed("ecall", INSN_ECALL, "I"),
+  fixed("ebreak", INSN_EBREAK, "I"),
 
   // Zifencei (chapter 3).
   f3("fence.i", MISC_MEM, 1, "NONE", "Zifencei"),
@@ -314,9 +321,9 @@ export const OPCODES: readonly OpcodeEntry[] = [
   fpUnary("fmv.d.x", 0x79, 0, "X_TO_F", "D"),
 
   // Privileged instructions (Privileged spec 1.12 §3.3.2, §3.3.3, §4.2.1; Table "RISC-V Privileged Instructions").
-  fixed("sret", 0x10200073, "Priv"),
-  fixed("mret", 0x30200073, "Priv"),
-  fixed("wfi", 0x10500073, "Priv"),
+  fixed("sret", INSN_SRET, "Priv"),
+  fixed("mret", INSN_MRET, "Priv"),
+  fixed("wfi", INSN_WFI, "Priv"),
   entry("sfence.vma", M_FUNCT7 | M_FUNCT3 | M_RD | M_OPCODE, 0x12000073, "SFENCE", "Priv"),
 ];
 

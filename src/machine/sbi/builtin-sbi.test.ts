@@ -1,7 +1,9 @@
 /** Tests for the built-in SBI against stub harts: register convention and each extension's behaviour. */
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { prng } from "../../base/testing.js";
+import { CSR_MIP, CSR_STIMECMP } from "../../isa/riscv/csr-names.js";
 import { hostileU64, sbiMachine } from "./testing.js";
 
 test("BASE: spec version 2.0, probe of implemented and missing extensions", () => {
@@ -18,23 +20,23 @@ test("BASE: spec version 2.0, probe of implemented and missing extensions", () =
 test("TIME and legacy set_timer program stimecmp", () => {
   const { harts: hs, call } = sbiMachine();
   assert.equal(call(hs[0], 0x54494d45, 0, 5000n).error, 0n);
-  assert.equal(hs[0].csr.get(0x14d), 5000n);
+  assert.equal(hs[0].csr.get(CSR_STIMECMP), 5000n);
   call(hs[1], 0, 0, 777n);
-  assert.equal(hs[1].csr.get(0x14d), 777n);
+  assert.equal(hs[1].csr.get(CSR_STIMECMP), 777n);
 });
 
 test("IPI: hart mask selects targets; mask base -1 means all; bad hart is INVALID_PARAM", () => {
   const { harts: hs, call } = sbiMachine(3);
   assert.equal(call(hs[0], 0x735049, 0, 0b10n, 0n).error, 0n);
-  assert.equal(hs[1].readCsr(0x344), 2n);
-  assert.equal(hs[0].readCsr(0x344), 0n);
+  assert.equal(hs[1].readCsr(CSR_MIP), 2n);
+  assert.equal(hs[0].readCsr(CSR_MIP), 0n);
   assert.equal(call(hs[0], 0x735049, 0, 1n, 2n).error, 0n); // hart 2
-  assert.equal(hs[2].readCsr(0x344), 2n);
+  assert.equal(hs[2].readCsr(CSR_MIP), 2n);
   assert.equal(call(hs[0], 0x735049, 0, 0n, (1n << 64n) - 1n).error, 0n);
-  assert.equal(hs[0].readCsr(0x344), 2n);
+  assert.equal(hs[0].readCsr(CSR_MIP), 2n);
   assert.equal(call(hs[0], 0x735049, 0, 0b1000n, 0n).error, -3n);
   call(hs[0], 3, 0); // legacy clear_ipi clears SSIP on the caller
-  assert.equal(hs[0].readCsr(0x344), 0n);
+  assert.equal(hs[0].readCsr(CSR_MIP), 0n);
 });
 
 test("RFENCE flushes the selected harts; HFENCE is not supported", () => {

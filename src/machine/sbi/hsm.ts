@@ -1,4 +1,6 @@
 /** SBI Hart State Management extension (SBI spec v2.0 chapter 9): start, stop, status and suspend of harts. */
+import { MSTATUS_SIE, PRIV_S } from "../../cpu/csr-bits.js";
+import { CSR_SATP, CSR_SSTATUS } from "../../isa/riscv/csr-names.js";
 import { argNumber, REG_A0, ret, type SbiCall, type SbiExtension, type SbiRet } from "./sbi-call.js";
 import {
   SBI_ERR_ALREADY_AVAILABLE,
@@ -17,11 +19,6 @@ export const HSM_STATE_STARTED = 0;
 export const HSM_STATE_STOPPED = 1;
 /** 9.4, table 30: the default retentive suspend type; it behaves like WFI. */
 export const HSM_SUSPEND_RETENTIVE = 0;
-
-const CSR_SSTATUS = 0x100;
-const CSR_SATP = 0x180;
-const SSTATUS_SIE = 2n;
-const PRIV_S = 1;
 
 export class SbiHsm implements SbiExtension {
   readonly name = "hsm";
@@ -74,7 +71,7 @@ export class SbiHsm implements SbiExtension {
     h.setX(REG_A0, BigInt(id));
     h.setX(REG_A0 + 1, c.args[2]);
     h.writeCsr(CSR_SATP, 0n);
-    h.writeCsr(CSR_SSTATUS, (h.readCsr(CSR_SSTATUS) ?? 0n) & ~SSTATUS_SIE);
+    h.writeCsr(CSR_SSTATUS, (h.readCsr(CSR_SSTATUS) ?? 0n) & ~BigInt(MSTATUS_SIE));
     h.setPrivilege(PRIV_S);
     h.pc = addr;
     h.waitingForInterrupt = false;

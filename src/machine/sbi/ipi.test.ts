@@ -1,11 +1,13 @@
 /** Tests for the SBI IPI extension (SBI v2.0 ch. 7) with hostile hart masks. */
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { CSR_MIP } from "../../isa/riscv/csr-names.js";
 import { SBI_ERR_INVALID_PARAM, SBI_ERR_NOT_SUPPORTED, SBI_EXT_IPI } from "./sbi-spec.js";
 import { sbiMachine } from "./testing.js";
 
 const M64 = (1n << 64n) - 1n;
-const ssip = (h: { readCsr(n: number): bigint }) => (h.readCsr(0x344) & 2n) !== 0n;
+const ssip = (h: { readCsr(n: number): bigint }) => (h.readCsr(CSR_MIP) & 2n) !== 0n;
 
 test("invalid masks raise nothing at all, even when some selected harts exist", () => {
   const { harts, call } = sbiMachine(4);

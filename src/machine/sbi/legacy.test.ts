@@ -1,8 +1,8 @@
 /** Tests for the SBI legacy extensions (SBI v2.0 ch. 5) with arbitrary argument values. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { CSR_MIP, CSR_STIMECMP } from "../../isa/riscv/csr-names.js";
 import { sbiMachine } from "./testing.js";
-import { CSR_STIMECMP } from "./time.js";
 
 const M64 = (1n << 64n) - 1n;
 
@@ -30,12 +30,12 @@ test("getchar returns -1 with no input; fences and IPIs with garbage mask pointe
   );
   assert.equal(call(harts[1], 4, 0, 0n).error, 0n); // NULL mask pointer
   assert.deepEqual(
-    harts.map((h) => h.readCsr(0x344)),
+    harts.map((h) => h.readCsr(CSR_MIP)),
     [2n, 2n, 2n],
   );
   call(harts[2], 3, 0);
   assert.deepEqual(
-    harts.map((h) => h.readCsr(0x344)),
+    harts.map((h) => h.readCsr(CSR_MIP)),
     [2n, 2n, 0n],
   );
 });

@@ -1,4 +1,5 @@
 /** Test doubles for the SBI: stub harts and a platform over a real GuestRam, shared by the sbi/*.test.ts files. */
+import { CSR_MIP } from "../../isa/riscv/csr-names.js";
 import { GuestRam } from "../../memory/guest-ram.js";
 import { BuiltinSbi } from "./builtin-sbi.js";
 import type { SbiHart, SbiPlatform } from "./sbi-call.js";
@@ -35,8 +36,8 @@ export class StubHart implements SbiHart {
     this.priv = p;
   }
   setSoftwarePending(bit: number, level: boolean): void {
-    const mip = this.csr.get(0x344) ?? 0n;
-    this.csr.set(0x344, level ? mip | (1n << BigInt(bit)) : mip & ~(1n << BigInt(bit)));
+    const mip = this.csr.get(CSR_MIP) ?? 0n;
+    this.csr.set(CSR_MIP, level ? mip | (1n << BigInt(bit)) : mip & ~(1n << BigInt(bit)));
   }
   flushTlb(): void {
     this.flushes++;

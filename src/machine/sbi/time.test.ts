@@ -1,9 +1,9 @@
 /** Tests for the SBI Timer extension (SBI v2.0 ch. 6): any 64-bit deadline is stored exactly in stimecmp. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { CSR_STIMECMP } from "../../isa/riscv/csr-names.js";
 import { SBI_ERR_NOT_SUPPORTED, SBI_EXT_TIME } from "./sbi-spec.js";
 import { sbiMachine } from "./testing.js";
-import { CSR_STIMECMP } from "./time.js";
 
 test("set_timer takes any 64-bit value; other functions are NOT_SUPPORTED", () => {
   const { harts, call } = sbiMachine();

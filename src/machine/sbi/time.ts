@@ -1,10 +1,9 @@
 /** SBI Timer extension (SBI spec v2.0 chapter 6), backed by the hart's Sstc `stimecmp`. */
+import { CSR_STIMECMP } from "../../isa/riscv/csr-names.js";
 import { ret, type SbiCall, type SbiExtension, type SbiRet } from "./sbi-call.js";
 import { SBI_ERR_NOT_SUPPORTED, SBI_EXT_TIME } from "./sbi-spec.js";
 
 export const TIME_SET_TIMER = 0;
-/** Sstc: the supervisor timer compare CSR. STIP = (time >= stimecmp) while menvcfg.STCE = 1. */
-export const CSR_STIMECMP = 0x14d;
 
 /**
  * 6.1 sbi_set_timer: program the next event and clear any pending timer interrupt. Writing
