@@ -59,3 +59,19 @@ test("pipe: no raw mode, Ctrl-A passes through", () => {
   assert.deepEqual(stdin.rawModes, []);
   c.close();
 });
+
+test("terminal: Ctrl-A X ends the guest's last line before quitting", () => {
+  const stdin = new FakeStdin(true);
+  let out = "";
+  let outAtQuit = "";
+  const c = new StdioConsole({
+    input: stdin,
+    output: { write: (d) => (out += typeof d === "string" ? d : Buffer.from(d).toString("latin1")) },
+    onQuit: () => (outAtQuit = out),
+  });
+  c.onInput(() => {});
+  c.write(new TextEncoder().encode("root@tvisor:~# "));
+  stdin.emit("data", Buffer.from([0x01, 0x78]));
+  c.close();
+  assert.equal(outAtQuit, "root@tvisor:~# \r\n");
+});

@@ -76,7 +76,12 @@ export class StdioConsole implements CharBackend {
       bytes = r.data;
       for (const a of r.actions) {
         if (a === "help") this.output.write(ESCAPE_HELP);
-        else this.opts.onQuit?.();
+        else {
+          // End the guest's last line (its prompt) so the host shell's prompt starts on a line of its own,
+          // as QEMU's "QEMU: Terminated" line does; raw mode needs the CR too.
+          this.output.write("\r\n");
+          this.opts.onQuit?.();
+        }
       }
     }
     if (bytes.length === 0) return;
