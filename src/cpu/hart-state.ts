@@ -5,7 +5,17 @@ import type { GuestRam } from "../memory/guest-ram.js";
 import type { PhysicalBus } from "../memory/phys-bus.js";
 import { MENVCFG_HI_STCE, MIP_STIP, MSTATUS_HI_XL, PRIV_M } from "./csr-bits.js";
 import type { FpState } from "./fpu/fp-state.js";
-import { TlbSet } from "./tlb.js";
+import { TLB_BYTES, TlbSet } from "./tlb.js";
+
+/**
+ * Layout of a hart's block in the wasm memory (memory/guest-ram.ts allocates it): translated code reads
+ * and writes the registers and probes the TLBs there. x[i] is the i64 at HART_X + 8i (the int32 pair,
+ * little-endian), f[i] at HART_F + 8i; TLB set s (0 U, 1 S, 2 M) at HART_TLB + s * 3 * TLB_BYTES.
+ */
+export const HART_X = 0;
+export const HART_F = 512;
+export const HART_TLB = 1024;
+export const HART_TLB_SET_BYTES = 3 * TLB_BYTES;
 
 /** The hart's view of the platform timer: `mtime` in ticks of the 10 MHz timebase. */
 export interface HartTimer {
@@ -28,10 +38,12 @@ export class HartState implements FpState {
   readonly ram: GuestRam;
   readonly timer: HartTimer;
 
+  /** Byte offset of this hart's block in `ram.buffer` (see HART_X), or -1 when it has plain arrays. */
+  readonly block: number;
   /** Integer registers: x[2i] low word, x[2i+1] high word. */
-  readonly x = new Int32Array(64);
+  readonly x: Int32Array;
   /** Floating-point registers, raw bits, same layout; singles are NaN-boxed. */
-  readonly f = new Int32Array(64);
+  readonly f: Int32Array;
   fflags = 0;
   frm = 0;
 
@@ -93,7 +105,7 @@ export class HartState implements FpState {
    * TLB sets for effective privilege U, S, M (index 0, 1, 2). Fetches use the set of `priv`; loads and stores
    * the set of the effective data privilege, which MPRV can change (privileged spec 3.1.6.3).
    */
-  readonly tlbSets = [new TlbSet(), new TlbSet(), new TlbSet()];
+  readonly tlbSets: TlbSet[];
 
   /** Fetch cache: RAM offset of the current code page and its virtual bounds. */
   fetchPageStart = Number.POSITIVE_INFINITY;
@@ -114,6 +126,19 @@ export class HartState implements FpState {
     this.bus = opts.bus;
     this.ram = opts.bus.ram;
     this.timer = opts.timer;
+    const ram = this.ram;
+    this.block = ram.allocHartBlock();
+    if (this.block >= 0) {
+      const b = this.block;
+      this.x = new Int32Array(ram.buffer, b + HART_X, 64);
+      this.f = new Int32Array(ram.buffer, b + HART_F, 64);
+      this.tlbSets = [0, 1, 2].map((s) => new TlbSet(ram.buffer, b + HART_TLB + s * HART_TLB_SET_BYTES));
+    } else {
+      this.x = new Int32Array(64);
+      this.f = new Int32Array(64);
+      this.tlbSets = [new TlbSet(), new TlbSet(), new TlbSet()];
+    }
+    for (const s of this.tlbSets) ram.registerStoreTlb(s.store);
   }
 
   /** The TLB set for data accesses: MPRV makes M-mode loads and stores use MPP's translation (spec 3.1.6.3). */

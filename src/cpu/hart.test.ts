@@ -50,3 +50,22 @@ test("a trap storm still returns control: run() always advances its step count",
   assert.ok(steps >= 1000);
   assert.equal(h.instret, 0);
 });
+
+test("a store into a page holding translated code reaches the code-write listeners (TLB never caches it)", () => {
+  // sd x0, 0x100(x1) twice, with x1 = BASE + 0x1000.
+  const sd = (0x100 << 20) >>> 0;
+  const store = ((sd >>> 25) << 25) | (0 << 20) | (1 << 15) | (3 << 12) | ((0x100 & 31) << 7) | 0x23;
+  const h = hartWith([store, store, store]);
+  h.x[2] = BASE + 0x1000;
+  h.x[3] = 0;
+  const seen: number[] = [];
+  h.ram.onCodeWrite((a) => seen.push(a));
+  assert.equal(h.run(1), 1);
+  assert.deepEqual(seen, []);
+  h.ram.markCode(1);
+  assert.equal(h.run(1), 1);
+  assert.deepEqual(seen, [1]);
+  h.ram.markCode(1);
+  assert.equal(h.run(1), 1);
+  assert.deepEqual(seen, [1, 1], "the first store's TLB entry was dropped when the page was marked");
+});

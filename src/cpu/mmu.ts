@@ -95,6 +95,7 @@ export function translate(st: HartState, va: number, access: number, priv: numbe
       if (!pmpAllows(st, pteAddr, 8, ACCESS_STORE, PRIV_S)) return FAULT_ACCESS;
       lo |= want;
       ram.i32[idx] = lo;
+      ram.noteWrite(idx * 4, 4);
     }
     st.lastLeafLevel = level;
     const pageSize = 4096 * span;
@@ -178,6 +179,7 @@ function physWrite(st: HartState, pa: number, size: number, lo: number, hi: numb
     if (ram.contains(pa, 8)) {
       ram.view.setInt32(pa - ram.base, lo, true);
       ram.view.setInt32(pa - ram.base + 4, hi, true);
+      ram.noteWrite(pa - ram.base, 8);
       return true;
     }
     if (st.bus.findRegion(pa, 8) === undefined) return false;
@@ -191,8 +193,10 @@ function tlbFill(st: HartState, lo: number, hi: number, pa: number, access: numb
   const ram = st.ram;
   const page = pa - (pa % 4096);
   const priv = accessPriv(st, access);
-  // A TLB hit skips PMP, so only pages that PMP allows whole are cached.
+  // A TLB hit skips PMP, so only pages that PMP allows whole are cached. Stores to pages holding
+  // translated code stay on this slow path, whose writes reach GuestRam.noteWrite.
   if (!ram.contains(page, 4096) || !pmpAllows(st, page, 4096, access, priv)) return;
+  if (access === ACCESS_STORE && !ram.storeCacheable(page - ram.base)) return;
   const set = st.tlbSets[priv === PRIV_M ? 2 : priv === PRIV_S ? 1 : 0];
   const tlb = access === ACCESS_LOAD ? set.load : access === ACCESS_STORE ? set.store : set.fetch;
   if (st.lastLeafLevel > 0) st.superpageCached = true;

@@ -255,8 +255,7 @@ export function loadElf(image: ElfImage, data: Uint8Array, ram: GuestRam): void 
     }
   }
   for (const seg of image.segments) {
-    const off = seg.paddr - ram.base;
-    ram.u8.set(data.subarray(seg.fileOffset, seg.fileOffset + seg.fileSize), off);
-    ram.u8.fill(0, off + seg.fileSize, off + seg.memSize);
+    ram.write(seg.paddr, data.subarray(seg.fileOffset, seg.fileOffset + seg.fileSize));
+    ram.fill(seg.paddr + seg.fileSize, seg.memSize - seg.fileSize, 0);
   }
 }

@@ -64,6 +64,7 @@ export class Htif {
     if (lo === 0 && hi === 0) return null;
     v.setUint32(this.tohostOff, 0, true);
     v.setUint32(this.tohostOff + 4, 0, true);
+    this.ram.noteWrite(this.tohostOff, 8);
     const device = hi >>> 24;
     const cmd = (hi >>> 16) & 0xff;
     const payload = (hi & 0xffff) * TWO_POW_32 + lo;
@@ -110,6 +111,7 @@ export class Htif {
     }
     ram.view.setUint32(off, ret >>> 0, true);
     ram.view.setUint32(off + 4, ret < 0 ? 0xffffffff : Math.floor(ret / TWO_POW_32), true);
+    ram.noteWrite(off, 8);
     return null;
   }
 
@@ -131,6 +133,7 @@ export class Htif {
     const r = this.responses.shift() as { hi: number; lo: number };
     v.setUint32(this.fromhostOff, r.lo, true);
     v.setUint32(this.fromhostOff + 4, r.hi, true);
+    this.ram.noteWrite(this.fromhostOff, 8);
   }
 }
 

@@ -244,7 +244,9 @@ export class RiscvVirt implements Stateful {
       spec.bootargs,
       spec.initrd ? { start: layout.initrdAddr, end: layout.initrdAddr + initrdLen } : undefined,
     );
-    const put = (addr: number, data: Uint8Array) => this.ram.u8.set(data, addr - this.ram.base);
+    const put = (addr: number, data: Uint8Array) => {
+      if (!this.ram.write(addr, data)) throw new Error(`boot image at ${addr.toString(16)} outside RAM`);
+    };
     put(layout.fdtAddr, fdt);
     if (spec.kernel) put(layout.kernelAddr, spec.kernel.image);
     if (spec.initrd) put(layout.initrdAddr, spec.initrd);
@@ -365,7 +367,7 @@ export class RiscvVirt implements Stateful {
     const virtio = s.virtio as StateValue[];
     if (virtio.length !== this.transports.length)
       throw new Error("snapshot has a different set of virtio devices");
-    this.ram.u8.set(s.ram as Uint8Array);
+    this.ram.setAll(s.ram as Uint8Array);
     this.rom.load(s.rom as Uint8Array);
     (s.hartStates as StateValue[]).forEach((hs, i) => {
       this.harts[i].restore(hs as SavedState);
@@ -412,7 +414,8 @@ export class RiscvVirt implements Stateful {
         if (this.uartTakesInput || this.consoleInput.length === 0) return -1;
         return this.consoleInput.shift()!;
       },
-      physSlice: (addr, len) => this.ram.slice(addr, len),
+      // SBI calls may write through the view (DBCN read), so it counts as a write.
+      physSlice: (addr, len) => this.ram.sliceForWrite(addr, len),
       systemReset: (type) => this.powerEvent(type === "shutdown" ? "poweroff" : "reset", 0),
       kick: () => this.wake(),
     };

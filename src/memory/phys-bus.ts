@@ -68,6 +68,7 @@ export class PhysicalBus {
       if (size === 1) this.ram.u8[off] = value;
       else if (size === 2) this.ram.view.setUint16(off, value & 0xffff, true);
       else this.ram.view.setUint32(off, value >>> 0, true);
+      this.ram.noteWrite(off, size);
       return true;
     }
     const r = this.findRegion(pa, size);

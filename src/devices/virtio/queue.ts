@@ -65,7 +65,9 @@ export class DescriptorChain {
       }
       const n = Math.min(len - offset, buf.length - done);
       // Ranges were checked in pop(); slice() re-checks, so memory outside RAM is never touched.
-      const mem = this.ram.slice(addrs[i] + offset, n);
+      const mem = toGuest
+        ? this.ram.sliceForWrite(addrs[i] + offset, n)
+        : this.ram.slice(addrs[i] + offset, n);
       if (mem === null) return done;
       if (toGuest) mem.set(buf.subarray(done, done + n));
       else buf.set(mem, done);
@@ -300,8 +302,10 @@ export class Virtqueue {
   }
   private setU16(gpa: number, v: number): void {
     this.ram.view.setUint16(gpa - this.ram.base, v, true);
+    this.ram.noteWrite(gpa - this.ram.base, 2);
   }
   private setU32(gpa: number, v: number): void {
     this.ram.view.setUint32(gpa - this.ram.base, v >>> 0, true);
+    this.ram.noteWrite(gpa - this.ram.base, 4);
   }
 }

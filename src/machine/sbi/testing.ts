@@ -78,7 +78,7 @@ export function sbiMachine(hartCount = 2, ramBase = TEST_RAM_BASE): SbiTestMachi
       out.push(...d);
     },
     consoleRead: () => input.shift() ?? -1,
-    physSlice: (a, n) => ram.slice(a, n),
+    physSlice: (a, n) => ram.sliceForWrite(a, n),
     systemReset: (type, reason) => {
       resets.push({ type, reason });
     },
