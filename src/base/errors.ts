@@ -16,6 +16,26 @@ export class ImageFormatError extends UserError {
   }
 }
 
+/**
+ * A user-supplied value that is malformed or out of range: a VM specification field (`cpus`,
+ * `disks[1].format`), a board option (`harts`), a state-file field. It carries the field's name in the
+ * layer's own terms and the offending value; only the CLI and API turn `field` into a flag or a JSON
+ * pointer, so lower layers never speak in flag names.
+ */
+export class FieldError extends UserError {
+  constructor(
+    /** Dotted path of the field: `cpus`, `disks[0].path`, `harts`. */
+    readonly field: string,
+    /** What is wrong, without the field name: "must be 1..8, got 9". */
+    readonly detail: string,
+    /** The offending value, when there is one. */
+    readonly value?: unknown,
+  ) {
+    super(field === "" ? detail : `${field}: ${detail}`);
+    this.name = "FieldError";
+  }
+}
+
 /** Narrow an unknown thrown value to a message string. */
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

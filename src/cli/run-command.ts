@@ -9,22 +9,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type Command, Option } from "commander";
-import { errorMessage, UserError } from "../base/errors.js";
-import type { CharBackend } from "../io/char-backend.js";
+import { errorMessage, FieldError, UserError } from "../base/errors.js";
 import { hostClock } from "../io/node/clock.js";
 import { StdioConsole } from "../io/node/stdio-console.js";
 import { runBareElf } from "../machine/bare-runner.js";
 import { createNodeHost } from "../vmm/node/node-host.js";
 import { VirtualMachine } from "../vmm/vm.js";
-import {
-  DEFAULT_MEM_BYTES,
-  type DiskConfig,
-  parseCpus,
-  parseDiskSpec,
-  parseMemSize,
-  VIRTIO_CONSOLE_APPEND,
-  type VmConfig,
-} from "../vmm/vm-config.js";
+import { DEFAULT_MEM_BYTES, type DiskSpec, type VmSpec, validateVmSpec } from "../vmm/vm-spec.js";
+import { parseConsoleDevice, parseCpus, parseDiskSpec, parseMemSize, toFlagError } from "./vm-flags.js";
 
 /** The bundled guest (images/riscv64), relative to dist/src/cli/ and to src/cli/. */
 export function bundledImage(name: string): string {
@@ -38,32 +30,21 @@ interface RunFlags {
   bios: string;
   mem?: string;
   cpus: string;
-  disk: DiskConfig[];
+  disk: DiskSpec[];
   rng: boolean;
   reboot: boolean;
   console: string;
 }
 
-/** Which guest device stdio is attached to. */
-export type ConsoleDevice = "uart" | "virtio";
-
-/** --console uart|virtio. */
-export function parseConsoleDevice(text: string): ConsoleDevice {
-  if (text === "uart" || text === "virtio") return text;
-  throw new UserError(`--console: expected uart or virtio, got "${text}"`);
-}
-
 /**
- * Turn parsed flags into a VmConfig; with no --kernel the bundled kernel and initramfs are used.
- * With --console virtio the caller attaches its stdio backend as `virtioConsole`.
+ * Turn parsed flags into a validated VmSpec; with no --kernel the bundled kernel and initramfs are
+ * used. Spec errors come back naming the flag.
  */
-export function vmConfigFromFlags(f: RunFlags): VmConfig {
+export function vmSpecFromFlags(f: RunFlags): VmSpec {
   const consoleDevice = parseConsoleDevice(f.console);
-  if (consoleDevice === "virtio" && f.bios === "none")
-    throw new UserError("--console virtio needs a Linux guest; --bios none programs use HTIF");
   let kernel = f.kernel;
   let initrd = f.initrd;
-  if (kernel === undefined && f.bios !== "none") {
+  if (kernel === undefined && f.bios === "builtin") {
     kernel = bundledImage("Image.gz");
     if (!existsSync(kernel))
       throw new UserError(
@@ -71,18 +52,23 @@ export function vmConfigFromFlags(f: RunFlags): VmConfig {
       );
     if (initrd === undefined) initrd = bundledImage("initramfs.cpio.gz");
   }
-  return {
-    kernel,
-    initrd,
-    // Without --append, the guest's console follows --console (hvc1 is the virtio port; see vm-config).
-    append: f.append ?? (consoleDevice === "virtio" ? VIRTIO_CONSOLE_APPEND : undefined),
-    bios: f.bios,
-    memBytes: f.mem === undefined ? DEFAULT_MEM_BYTES : parseMemSize(f.mem),
-    cpus: parseCpus(f.cpus),
-    disks: f.disk,
-    rng: f.rng,
-    noReboot: !f.reboot,
-  };
+  try {
+    return validateVmSpec({
+      kernel,
+      initrd,
+      // Without --append, the guest's console follows --console (see effectiveAppend).
+      append: f.append,
+      bios: f.bios,
+      memBytes: f.mem === undefined ? DEFAULT_MEM_BYTES : parseMemSize(f.mem),
+      cpus: parseCpus(f.cpus),
+      disks: f.disk,
+      console: consoleDevice,
+      rng: f.rng,
+      noReboot: !f.reboot,
+    });
+  } catch (e) {
+    throw toFlagError(e);
+  }
 }
 
 export function registerRunCommand(program: Command): void {
@@ -101,8 +87,8 @@ export function registerRunCommand(program: Command): void {
     .option("--cpus <n>", "number of harts (1-8)", "1")
     .addOption(
       new Option("--disk <spec>", "virtio-blk disk PATH[,format=raw|qcow2][,readonly=on] (repeatable)")
-        .argParser((v: string, prev: DiskConfig[]) => [...prev, parseDiskSpec(v)])
-        .default([] as DiskConfig[], "none"),
+        .argParser((v: string, prev: DiskSpec[]) => [...prev, parseDiskSpec(v)])
+        .default([] as DiskSpec[], "none"),
     )
     .option("--no-rng", "do not attach a virtio-rng device")
     .option(
@@ -116,26 +102,25 @@ export function registerRunCommand(program: Command): void {
       "uart",
     )
     .action(async (flags: RunFlags) => {
-      process.exitCode = await runVm(flags);
+      try {
+        process.exitCode = await runVm(flags);
+      } catch (e) {
+        throw toFlagError(e);
+      }
     });
 }
 
 /** Run to completion; returns the process exit status. */
 async function runVm(flags: RunFlags): Promise<number> {
-  const config = vmConfigFromFlags(flags);
-  if (config.bios === "none") return runBare(config);
+  const spec = vmSpecFromFlags(flags);
+  if (spec.bios === "none") return runBare(spec);
   let vm: VirtualMachine | null = null;
+  // With --console virtio the VM attaches this console to the virtio console and mutes the UART's input.
   const console = new StdioConsole({ onQuit: () => vm?.stop() });
   try {
-    let serial: CharBackend = console;
-    if (parseConsoleDevice(flags.console) === "virtio") {
-      config.virtioConsole = console;
-      // The UART and SBI console: output to stdout, no input (the virtio console receives it).
-      serial = { write: (d) => console.write(d), onInput: () => {} };
-    }
     vm = new VirtualMachine(
-      config,
-      createNodeHost(serial, (m) => process.stderr.write(`tvisor: ${m}\n`)),
+      spec,
+      createNodeHost(console, (m) => process.stderr.write(`tvisor: ${m}\n`)),
     );
     await vm.prepare();
     const exit = await vm.run();
@@ -151,8 +136,9 @@ async function runVm(flags: RunFlags): Promise<number> {
 }
 
 /** `--bios none`: a bare M-mode ELF with HTIF, as on Spike (the isa-tests runner). */
-async function runBare(config: VmConfig): Promise<number> {
-  if (!config.kernel) throw new UserError("--bios none needs --kernel PATH (an ELF program)");
+async function runBare(config: VmSpec): Promise<number> {
+  // validateVmSpec requires a kernel with bios none.
+  if (!config.kernel) throw new Error("bios none without a kernel passed validation");
   let elf: Uint8Array;
   try {
     elf = readFileSync(config.kernel);
@@ -166,7 +152,8 @@ async function runBare(config: VmConfig): Promise<number> {
       r = await runBareElf({ elf, memBytes: config.memBytes, console, clock: hostClock, harts: config.cpus });
     } catch (e) {
       // Name the file in loader errors ("not an ELF file", "ELF is for machine ...").
-      if (e instanceof UserError) throw new UserError(`kernel: ${config.kernel}: ${e.message}`);
+      if (e instanceof UserError && !(e instanceof FieldError))
+        throw new UserError(`kernel: ${config.kernel}: ${e.message}`);
       throw e;
     }
     return r.exitCode === 0 ? 0 : Math.min(255, Math.max(1, r.exitCode));

@@ -6,7 +6,7 @@
  * count), so a run is deterministic; a host clock can be passed for wall-clock time instead.
  */
 
-import { UserError } from "../base/errors.js";
+import { FieldError, UserError } from "../base/errors.js";
 import { MENVCFG_STCE } from "../cpu/csr-bits.js";
 import { Hart } from "../cpu/hart.js";
 import { ACLINT_BASE, ACLINT_SIZE, Aclint } from "../devices/aclint.js";
@@ -71,7 +71,11 @@ class VirtualClock implements Clock {
 /** Load and run a bare ELF until it writes an HTIF exit. Throws UserError for bad programs and hangs. */
 export async function runBareElf(opts: BareRunOptions): Promise<BareRunResult> {
   if (!Number.isSafeInteger(opts.memBytes) || opts.memBytes <= 0 || opts.memBytes % 4096 !== 0) {
-    throw new UserError(`memory size must be a positive multiple of 4 KiB, got ${opts.memBytes}`);
+    throw new FieldError(
+      "memBytes",
+      `must be a positive multiple of 4 KiB, got ${opts.memBytes}`,
+      opts.memBytes,
+    );
   }
   const image = parseElf(opts.elf);
   const tohost = image.symbols.get("tohost");
@@ -93,7 +97,7 @@ export async function runBareElf(opts: BareRunOptions): Promise<BareRunResult> {
   const bus = new PhysicalBus(ram);
   const count = opts.harts ?? 1;
   if (!Number.isInteger(count) || count < 1 || count > BARE_MAX_HARTS) {
-    throw new UserError(`--cpus must be 1..${BARE_MAX_HARTS}, got ${count}`);
+    throw new FieldError("harts", `must be 1..${BARE_MAX_HARTS}, got ${count}`, count);
   }
   const harts: Hart[] = [];
   const clint = new Aclint({

@@ -1,6 +1,6 @@
 /** The riscv-virt board: QEMU-virt-compatible RAM, bus, interrupt controllers, devices and harts, and its run loop. */
 
-import { UserError } from "../base/errors.js";
+import { FieldError, UserError } from "../base/errors.js";
 import { checkState, type SavedState, type Stateful, type StateValue } from "../base/state.js";
 import {
   CAUSE_SUPERVISOR_ECALL,
@@ -149,7 +149,7 @@ export class RiscvVirt implements Stateful {
 
   constructor(opts: RiscvVirtOptions) {
     if (!Number.isInteger(opts.harts) || opts.harts < 1 || opts.harts > MAX_HARTS) {
-      throw new UserError(`--cpus must be 1..${MAX_HARTS}, got ${opts.harts}`);
+      throw new FieldError("harts", `must be 1..${MAX_HARTS}, got ${opts.harts}`, opts.harts);
     }
     const virtio = opts.virtio ?? [];
     if (virtio.length > VIRT_VIRTIO_COUNT) throw new UserError(`at most ${VIRT_VIRTIO_COUNT} virtio devices`);

@@ -1,5 +1,5 @@
-/** One virtual machine's lifecycle: configuration → host backends → riscv-virt board → run, reboot, stop, save. */
-import { UserError } from "../base/errors.js";
+/** One virtual machine's lifecycle: specification → host backends → riscv-virt board → run, reboot, stop, save. */
+import { FieldError, UserError } from "../base/errors.js";
 import type { SavedState } from "../base/state.js";
 import { VirtioBlock } from "../devices/virtio/block.js";
 import { VirtioConsole } from "../devices/virtio/console.js";
@@ -7,12 +7,29 @@ import type { VirtioDevice } from "../devices/virtio/device.js";
 import { VirtioNet } from "../devices/virtio/net.js";
 import { VirtioRng } from "../devices/virtio/rng.js";
 import type { BlockBackend } from "../io/block-backend.js";
+import type { CharBackend } from "../io/char-backend.js";
+import type { NetBackend } from "../io/net-backend.js";
 import { flattenFirmware } from "../machine/firmware-image.js";
 import { isGzip, type LinuxKernel, loadLinuxKernel } from "../machine/linux-image.js";
 import { type MachineExit, RiscvVirt } from "../machine/riscv-virt.js";
-import { VIRT_DRAM_BASE, VIRT_VIRTIO_COUNT } from "../machine/virt-memory-map.js";
-import { checkVirtioSlots, DEFAULT_APPEND, nicMacs, type VmConfig } from "./vm-config.js";
+import { VIRT_DRAM_BASE } from "../machine/virt-memory-map.js";
 import type { VmHost } from "./vm-host.js";
+import { effectiveAppend, nicMacs, type VmSpec, type VmSpecInput, validateVmSpec } from "./vm-spec.js";
+
+/**
+ * The live host objects a VM is wired to, which a VmSpec (plain data) cannot hold. The embedder owns
+ * them and closes them; they stay attached across guest reboots and restores.
+ */
+export interface VmAttachments {
+  /** The host side of each NIC in `spec.nics`, in the same order (a NetHub port, a TAP). */
+  nics?: NetBackend[];
+  /**
+   * The virtio console's host side when `spec.console` is "virtio". Absent: the host console
+   * (`VmHost.console`), and then the UART keeps writing to it but gets no input, as QEMU's
+   * `-chardev stdio,mux=on` shared by `-serial` and `-device virtconsole`.
+   */
+  virtioConsole?: CharBackend;
+}
 
 /** How a run ended, for the exit status: poweroff → 0; fail → the guest's code; stopped → 0. */
 export type VmExit =
@@ -27,8 +44,10 @@ interface LoadedImages {
   firmware?: Uint8Array;
 }
 
-/** A Linux VM on the riscv-virt board. `bios: "none"` (bare programs) is handled by the CLI's bare runner. */
+/** A Linux VM on the riscv-virt board. `bios: "none"` (bare programs) is handled by the bare runner. */
 export class VirtualMachine {
+  /** The validated, normalized specification this VM was built from. */
+  readonly spec: VmSpec;
   private images: LoadedImages | null = null;
   private disks: BlockBackend[] = [];
   /** MAC of each configured NIC, fixed for the VM's lifetime so reboots keep the guest's address. */
@@ -44,15 +63,39 @@ export class VirtualMachine {
   /** Instructions retired over all boots. */
   private retiredBefore = 0;
 
+  private readonly nicBackends: NetBackend[];
+  /** The virtio console's backend (when spec.console is "virtio") and what the UART is wired to. */
+  private readonly virtioConsole: CharBackend | null;
+  private readonly serial: CharBackend;
+
+  /** Validate `spec` (a FieldError names the bad field) and wire the attachments; nothing is opened yet. */
   constructor(
-    readonly config: VmConfig,
+    spec: VmSpecInput,
     private readonly host: VmHost,
+    attach: VmAttachments = {},
   ) {
-    if (config.bios === "none") throw new UserError("--bios none runs bare programs; use the bare runner");
-    this.macs = nicMacs(config);
+    this.spec = validateVmSpec(spec);
+    if (this.spec.bios === "none")
+      throw new FieldError("bios", "none runs a bare program (runBareElf), not a Linux VM", "none");
+    this.macs = nicMacs(this.spec);
     this.linkUp = this.macs.map(() => true);
-    // Each device takes one virtio-mmio slot of the board (QEMU virt has 8).
-    checkVirtioSlots(config, VIRT_VIRTIO_COUNT);
+    this.nicBackends = attach.nics ?? [];
+    if (this.nicBackends.length !== this.spec.nics.length)
+      throw new Error(
+        `${this.spec.nics.length} NIC(s) specified but ${this.nicBackends.length} backend(s) attached`,
+      );
+    if (this.spec.console === "virtio") {
+      this.virtioConsole = attach.virtioConsole ?? host.console;
+      const hostConsole = host.console;
+      // The virtio console takes the host console's input; the UART and SBI console only write to it.
+      this.serial =
+        this.virtioConsole === hostConsole
+          ? { write: (d) => hostConsole.write(d), onInput: () => {} }
+          : hostConsole;
+    } else {
+      this.virtioConsole = null;
+      this.serial = host.console;
+    }
   }
 
   /** The board currently running (null before start). */
@@ -66,10 +109,9 @@ export class VirtualMachine {
 
   /** Read kernel, initrd and firmware, and open the disks. Every user mistake becomes one UserError. */
   async prepare(): Promise<void> {
-    const c = this.config;
+    const c = this.spec;
     const images: LoadedImages = {};
     const external = c.bios !== "builtin";
-    if (!c.kernel && !external) throw new UserError("no kernel: pass --kernel PATH");
     if (c.kernel)
       images.kernel = await loadLinuxKernel(await this.host.readFile(c.kernel, "kernel"), this.host.gunzip);
     if (c.initrd) {
@@ -84,12 +126,13 @@ export class VirtualMachine {
       images.firmware = flattenFirmware(images.firmware, VIRT_DRAM_BASE, 2 * 1024 * 1024);
     }
     this.images = images;
-    for (const d of c.disks) {
+    for (const [i, d] of c.disks.entries()) {
       try {
         this.disks.push(await this.host.openDisk(d.path, { format: d.format, readOnly: d.readOnly }));
       } catch (e) {
-        // Say which flag the error is about, as for --kernel and --initrd.
-        if (e instanceof UserError) throw new UserError(`--disk: ${e.message}`);
+        // Say which disk the error is about; the CLI turns the field into its flag.
+        if (e instanceof UserError && !(e instanceof FieldError))
+          throw new FieldError(`disks[${i}]`, e.message, d.path);
         throw e;
       }
     }
@@ -106,22 +149,20 @@ export class VirtualMachine {
     // names and snapshots match.
     const virtio: VirtioDevice[] = this.disks.map((backend) => new VirtioBlock({ backend }));
     // A fresh VirtioNet on the same backend re-registers as its receiver, replacing the old board's.
-    this.nics = (this.config.nics ?? []).map(
-      (nic, i) => new VirtioNet({ backend: nic.backend, mac: this.macs[i] }),
-    );
+    this.nics = this.nicBackends.map((backend, i) => new VirtioNet({ backend, mac: this.macs[i] }));
     this.nics.forEach((n, i) => {
       n.setLinkUp(this.linkUp[i]);
     });
     virtio.push(...this.nics);
     // A fresh VirtioConsole registers itself as the backend's input receiver, replacing the old board's.
-    if (this.config.virtioConsole) virtio.push(new VirtioConsole({ char: this.config.virtioConsole }));
-    if (this.config.rng) virtio.push(new VirtioRng({ entropy: (b) => this.host.entropy(b) }));
+    if (this.virtioConsole) virtio.push(new VirtioConsole({ char: this.virtioConsole }));
+    if (this.spec.rng) virtio.push(new VirtioRng({ entropy: (b) => this.host.entropy(b) }));
     const m = new RiscvVirt({
-      ramBytes: this.config.memBytes,
-      harts: this.config.cpus,
-      firmware: this.config.bios === "builtin" ? "builtin" : "external",
+      ramBytes: this.spec.memBytes,
+      harts: this.spec.cpus,
+      firmware: this.spec.bios === "builtin" ? "builtin" : "external",
       clock: this.host.clock,
-      console: this.host.console,
+      console: this.serial,
       virtio,
       random: (n) => {
         const b = new Uint8Array(n);
@@ -134,7 +175,7 @@ export class VirtualMachine {
       kernel: this.images.kernel,
       initrd: this.images.initrd,
       firmware: this.images.firmware,
-      bootargs: this.config.append ?? DEFAULT_APPEND,
+      bootargs: effectiveAppend(this.spec),
     });
     return m;
   }
@@ -150,7 +191,7 @@ export class VirtualMachine {
       if (this.stopRequested) return { kind: "stopped" };
       const exit: MachineExit = await this.current.run();
       if (exit.kind === "reset") {
-        if (this.config.noReboot) return { kind: "reset" };
+        if (this.spec.noReboot) return { kind: "reset" };
         this.retiredBefore += this.current.instret;
         this.current = null;
         continue;
@@ -166,7 +207,7 @@ export class VirtualMachine {
   }
 
   /**
-   * Plug NIC `nic` (in config order) in or out, like QEMU's set_link: the guest sees the carrier
+   * Plug NIC `nic` (in spec order) in or out, like QEMU's set_link: the guest sees the carrier
    * change through VIRTIO_NET_S_LINK_UP and a configuration interrupt (virtio 1.2 §5.1.4), and
    * no frame passes while it is down.
    */
@@ -183,7 +224,7 @@ export class VirtualMachine {
     return this.current.save();
   }
 
-  /** Restore a snapshot into a fresh board with this VM's configuration; run() then continues it. */
+  /** Restore a snapshot into a fresh board with this VM's specification; run() then continues it. */
   async restore(state: SavedState): Promise<void> {
     if (!this.images) await this.prepare();
     const m = this.build();

@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import type { DiskConfig } from "../../src/vmm/vm-config.js";
+import type { DiskSpec } from "../../src/vmm/vm-spec.js";
 import { GuestSession, missingImages } from "./guest-session.js";
 
-async function writeThenRead(disk: DiskConfig): Promise<void> {
+async function writeThenRead(disk: DiskSpec): Promise<void> {
   const token = `tvisor-${Math.random().toString(36).slice(2)}`;
   const first = new GuestSession({ disks: [disk] });
   try {

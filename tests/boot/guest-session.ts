@@ -3,9 +3,16 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { CharBackend } from "../../src/io/char-backend.js";
+import type { NetBackend } from "../../src/io/net-backend.js";
 import { createNodeHost } from "../../src/vmm/node/node-host.js";
 import { VirtualMachine, type VmExit } from "../../src/vmm/vm.js";
-import type { DiskConfig, NicConfig, VmConfig } from "../../src/vmm/vm-config.js";
+import { DEFAULT_APPEND, type DiskSpec, type VmSpecInput } from "../../src/vmm/vm-spec.js";
+
+/** A NIC of a test VM: its host side and optionally its MAC. */
+export interface TestNic {
+  backend: NetBackend;
+  mac?: string;
+}
 
 export const KERNEL = fileURLToPath(new URL("../../../images/riscv64/Image.gz", import.meta.url));
 export const INITRD = fileURLToPath(new URL("../../../images/riscv64/initramfs.cpio.gz", import.meta.url));
@@ -67,12 +74,12 @@ export interface SessionOptions {
   cpus?: number;
   memMiB?: number;
   bios?: string;
-  disks?: DiskConfig[];
+  disks?: DiskSpec[];
   append?: string;
   /** Exit on guest reset instead of rebooting (QEMU's -no-reboot). */
   noReboot?: boolean;
   /** virtio-net NICs (after the disks, before the rng). */
-  nics?: NicConfig[];
+  nics?: TestNic[];
   /** Distinguishes default MACs of VMs on one network. */
   vmIndex?: number;
   /** Do not run yet (restore a snapshot first, then start()). */
@@ -97,23 +104,25 @@ export class GuestSession {
   constructor(opts: SessionOptions = {}) {
     this.virtioConsole = opts.virtioConsole || opts.shellOn === "virtio" ? new TestConsole() : null;
     this.shell = opts.shellOn === "virtio" && this.virtioConsole ? this.virtioConsole : this.console;
-    const config: VmConfig = {
+    const spec: VmSpecInput = {
       kernel: KERNEL,
       initrd: INITRD,
-      append: opts.append,
+      // A virtio console on its own backend keeps the shell on ttyS0 unless the test says otherwise.
+      append: opts.append ?? (this.virtioConsole ? DEFAULT_APPEND : undefined),
       bios: opts.bios ?? "builtin",
       memBytes: (opts.memMiB ?? 128) * 1024 * 1024,
       cpus: opts.cpus ?? 1,
       disks: opts.disks ?? [],
       rng: true,
       noReboot: opts.noReboot,
-      nics: opts.nics,
+      nics: (opts.nics ?? []).map((n) => (n.mac === undefined ? {} : { mac: n.mac })),
       vmIndex: opts.vmIndex,
-      virtioConsole: this.virtioConsole ?? undefined,
+      console: this.virtioConsole ? "virtio" : "uart",
     };
     this.vm = new VirtualMachine(
-      config,
+      spec,
       createNodeHost(this.console, (m) => process.stderr.write(`tvisor: ${m}\n`)),
+      { nics: opts.nics?.map((n) => n.backend), virtioConsole: this.virtioConsole ?? undefined },
     );
     this.exit = opts.deferStart ? Promise.resolve<VmExit>({ kind: "stopped" }) : this.vm.run();
     // Surface a crash of the run loop in whichever wait is pending.

@@ -4,9 +4,9 @@ import { test } from "node:test";
 import { UserError } from "../../src/base/errors.js";
 import type { SavedState } from "../../src/base/state.js";
 import { NetHub } from "../../src/net/hub.js";
+import { defaultMac, formatMac } from "../../src/vmm/mac.js";
 import { createNodeHost } from "../../src/vmm/node/node-host.js";
 import { VirtualMachine } from "../../src/vmm/vm.js";
-import { defaultMac, formatMac } from "../../src/vmm/vm-config.js";
 import { GuestSession, KERNEL, missingImages, TestConsole } from "./guest-session.js";
 
 const IP_A = "10.0.2.1";
@@ -63,16 +63,17 @@ test("more virtio devices than the board's 8 slots is a UserError naming the cou
     cpus: 1,
     disks: Array.from({ length: 6 }, (_, i) => ({ path: `d${i}.img`, readOnly: true })),
     rng: true,
-    nics: [{ backend: hub.port() }, { backend: hub.port() }],
+    nics: [{}, {}],
   };
+  const nics = { nics: [hub.port(), hub.port()] };
   const host = createNodeHost(new TestConsole(), () => {});
   assert.throws(
-    () => new VirtualMachine(config, host),
+    () => new VirtualMachine(config, host, nics),
     (e: unknown) =>
       e instanceof UserError && /6 disk\(s\) \+ 2 NIC\(s\) \+ rng = 9; the board has 8 slots/.test(e.message),
   );
   config.rng = false;
-  assert.doesNotThrow(() => new VirtualMachine(config, host));
+  assert.doesNotThrow(() => new VirtualMachine(config, host, nics));
 });
 
 test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore", {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
-import { VIRTIO_CONSOLE_APPEND } from "../../src/vmm/vm-config.js";
+import { VIRTIO_CONSOLE_APPEND } from "../../src/vmm/vm-spec.js";
 import { GuestSession, missingImages, runCliSession, type TestConsole, TVISOR_CLI } from "./guest-session.js";
 
 /** Run `cmd` in the UART shell; once the guest writes `ready` to the virtio console, type `input` there. */

@@ -9,6 +9,7 @@ import { test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { UserError } from "../../src/base/errors.js";
 import { prng } from "../../src/base/testing.js";
+import { parseCpus, parseDiskSpec, parseMemSize } from "../../src/cli/vm-flags.js";
 import type { CharBackend } from "../../src/io/char-backend.js";
 import { planBootLayout } from "../../src/machine/boot-layout.js";
 import { loadElf, parseElf } from "../../src/machine/elf.js";
@@ -17,7 +18,6 @@ import { IMAGE_HEADER_SIZE, loadLinuxKernel, parseLinuxImageHeader } from "../..
 import { nodeGunzip } from "../../src/machine/node/gunzip.js";
 import { RiscvVirt } from "../../src/machine/riscv-virt.js";
 import { GuestRam } from "../../src/memory/guest-ram.js";
-import { parseCpus, parseDiskSpec, parseMemSize } from "../../src/vmm/vm-config.js";
 
 const RAM_BASE = 0x80000000;
 const M64 = (1n << 64n) - 1n;

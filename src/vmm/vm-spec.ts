@@ -1,0 +1,256 @@
+/**
+ * The VM specification: what a VM *is*, as plain JSON-serializable data. The CLI builds one from flags,
+ * the API from a request body, a state file stores one in its header. Live host objects (NIC backends,
+ * consoles) are never part of it; they are attached when the VM is built (`VmAttachments` in vm.ts).
+ *
+ * `validateVmSpec` is the one gate: it checks every field of untrusted input (types, ranges, sizes) and
+ * returns a normalized spec with defaults filled in, or throws a `FieldError` naming the field in the
+ * spec's own terms (`cpus`, `disks[1].format`). Only `cli/` and `api/` turn those names into flags or
+ * JSON pointers.
+ */
+import { FieldError } from "../base/errors.js";
+import { defaultMac, formatMac, parseMac } from "./mac.js";
+import { VIRTIO_SLOTS, virtioSlots } from "./virtio-slots.js";
+
+/** Image formats a VM disk may be opened as (the VMDK/VDI/VHD importers are for `image convert`). */
+export const DISK_FORMATS = ["raw", "qcow2"] as const;
+export type DiskFormat = (typeof DISK_FORMATS)[number];
+
+/** One virtio-blk disk. */
+export interface DiskSpec {
+  /** Path of the image on the host. */
+  path: string;
+  /** Image format; absent: probed from the file (a qcow2 header, else raw). */
+  format?: DiskFormat;
+  /** Open read-only; the guest sees VIRTIO_BLK_F_RO. */
+  readOnly: boolean;
+}
+
+/** One virtio-net NIC. Its host side (a hub port, a TAP) is attached separately by the embedder. */
+export interface NicSpec {
+  /** "52:54:00:12:34:56"; absent: derived from vmIndex and the NIC's position (defaultMac). */
+  mac?: string;
+}
+
+/** Which guest device the host console (stdio, the API's console stream) is attached to. */
+export const CONSOLE_DEVICES = ["uart", "virtio"] as const;
+export type ConsoleDevice = (typeof CONSOLE_DEVICES)[number];
+
+/** The complete, normalized VM specification (every field present except the optional paths). */
+export interface VmSpec {
+  /** Linux kernel (Image or Image.gz); with bios "none", a bare ELF program. Required unless `bios` is firmware. */
+  kernel?: string;
+  /** initramfs (cpio, optionally gzip-compressed). */
+  initrd?: string;
+  /** Kernel command line; absent: follows `console` (DEFAULT_APPEND or VIRTIO_CONSOLE_APPEND). */
+  append?: string;
+  /** "builtin" (host-side SBI), "none" (bare program with HTIF) or the path of M-mode firmware. */
+  bios: string;
+  /** Guest RAM in bytes: a multiple of 4 KiB in MIN_MEM_BYTES..MAX_MEM_BYTES. */
+  memBytes: number;
+  /** Harts, 1..MAX_CPUS. */
+  cpus: number;
+  /** virtio-blk disks, in slot order (the guest's vda, vdb, ...). */
+  disks: DiskSpec[];
+  /** virtio-net NICs, after the disks (eth0, eth1, ...). */
+  nics: NicSpec[];
+  /** "uart": the ns16550a (console=ttyS0). "virtio": a virtio console after the NICs (console=hvc1). */
+  console: ConsoleDevice;
+  /** Attach a virtio-rng device (/dev/hwrng), the last virtio slot. */
+  rng: boolean;
+  /** Exit when the guest resets instead of rebooting it (QEMU's -no-reboot). */
+  noReboot: boolean;
+  /** This VM's number among VMs sharing a network, 0..65535: it makes default MACs distinct. */
+  vmIndex: number;
+  // Engine options (e.g. `jit`) join here as plain fields, validated below like the rest.
+}
+
+/** What a caller may omit: everything with a default. */
+export type VmSpecInput = Partial<VmSpec>;
+
+export const MIN_MEM_BYTES = 16 * 1024 * 1024;
+/** Guest RAM is one ArrayBuffer with byte-indexed typed views, which V8 caps at 2^32 elements. */
+export const MAX_MEM_BYTES = 4 * 1024 * 1024 * 1024;
+export const DEFAULT_MEM_BYTES = 256 * 1024 * 1024;
+/** The riscv-virt board's limit (as QEMU virt's VIRT_CPUS_MAX for one socket, kept small here). */
+export const MAX_CPUS = 8;
+/** Bounds on strings, so a hostile spec cannot make a path or FDT string of unbounded size. */
+export const MAX_PATH_LENGTH = 4096;
+export const MAX_APPEND_LENGTH = 4096;
+export const MAX_VM_INDEX = 0xffff;
+
+/** Default kernel command line: the ns16550a console, and SBI early console until it is up. */
+export const DEFAULT_APPEND = "console=ttyS0 earlycon=sbi";
+/**
+ * Kernel command line with the guest console on the virtio console. hvc_riscv_sbi registers hvc0 at
+ * console_initcall, so virtio-console's port, probed later, takes the next hvc index: hvc1.
+ */
+export const VIRTIO_CONSOLE_APPEND = "console=hvc1 earlycon=sbi";
+
+/** The kernel command line the guest gets. */
+export function effectiveAppend(spec: VmSpec): string {
+  return spec.append ?? (spec.console === "virtio" ? VIRTIO_CONSOLE_APPEND : DEFAULT_APPEND);
+}
+
+const SPEC_FIELDS = new Set([
+  "kernel",
+  "initrd",
+  "append",
+  "bios",
+  "memBytes",
+  "cpus",
+  "disks",
+  "nics",
+  "console",
+  "rng",
+  "noReboot",
+  "vmIndex",
+]);
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}...` : v);
+  if (Array.isArray(v)) return "an array";
+  if (v === null) return "null";
+  return typeof v === "object" ? "an object" : String(v);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function checkPath(field: string, v: unknown): string {
+  if (typeof v !== "string") throw new FieldError(field, `must be a path (a string), got ${describe(v)}`, v);
+  if (v.length === 0) throw new FieldError(field, "must not be empty", v);
+  if (v.length > MAX_PATH_LENGTH)
+    throw new FieldError(field, `is longer than ${MAX_PATH_LENGTH} characters`, v.length);
+  if (v.includes("\0")) throw new FieldError(field, "must not contain a NUL character", v);
+  return v;
+}
+
+function checkBool(field: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== "boolean") throw new FieldError(field, `must be true or false, got ${describe(v)}`, v);
+  return v;
+}
+
+function checkInt(field: string, v: unknown, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !Number.isSafeInteger(v))
+    throw new FieldError(field, `must be an integer, got ${describe(v)}`, v);
+  if (v < min || v > max) throw new FieldError(field, `must be ${min}..${max}, got ${v}`, v);
+  return v;
+}
+
+function checkEnum<T extends string>(field: string, v: unknown, allowed: readonly T[], dflt: T): T {
+  if (v === undefined) return dflt;
+  if (typeof v !== "string" || !(allowed as readonly string[]).includes(v))
+    throw new FieldError(field, `must be one of ${allowed.join(", ")}, got ${describe(v)}`, v);
+  return v as T;
+}
+
+function checkArray(field: string, v: unknown, max: number): unknown[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new FieldError(field, `must be an array, got ${describe(v)}`, v);
+  if (v.length > max) throw new FieldError(field, `at most ${max} entries, got ${v.length}`, v.length);
+  return v;
+}
+
+function checkKeys(field: string, v: Record<string, unknown>, allowed: Set<string>): void {
+  for (const k of Object.keys(v)) {
+    if (!allowed.has(k)) throw new FieldError(field === "" ? k : `${field}.${k}`, "unknown field", k);
+  }
+}
+
+const DISK_FIELDS = new Set(["path", "format", "readOnly"]);
+const NIC_FIELDS = new Set(["mac"]);
+
+function checkDisk(field: string, v: unknown): DiskSpec {
+  if (!isRecord(v)) throw new FieldError(field, `must be an object, got ${describe(v)}`, v);
+  checkKeys(field, v, DISK_FIELDS);
+  const disk: DiskSpec = { path: checkPath(`${field}.path`, v.path), readOnly: false };
+  if (v.format !== undefined) disk.format = checkEnum(`${field}.format`, v.format, DISK_FORMATS, "raw");
+  disk.readOnly = checkBool(`${field}.readOnly`, v.readOnly, false);
+  return disk;
+}
+
+function checkNic(field: string, v: unknown): NicSpec {
+  if (!isRecord(v)) throw new FieldError(field, `must be an object, got ${describe(v)}`, v);
+  checkKeys(field, v, NIC_FIELDS);
+  if (v.mac === undefined) return {};
+  if (typeof v.mac !== "string")
+    throw new FieldError(`${field}.mac`, `must be a MAC address string, got ${describe(v.mac)}`, v.mac);
+  // Normalized, so a spec read back compares equal to what the guest sees.
+  return { mac: formatMac(parseMac(v.mac, `${field}.mac`)) };
+}
+
+/**
+ * Check untrusted input (a parsed API body, a state file's header, flags mapped by the CLI) and return
+ * a normalized VmSpec: unknown fields, wrong types, out-of-range numbers and inconsistent combinations
+ * are each one FieldError. Never returns an object sharing arrays with the input.
+ */
+export function validateVmSpec(input: unknown): VmSpec {
+  if (!isRecord(input))
+    throw new FieldError("", `a VM specification must be an object, got ${describe(input)}`);
+  checkKeys("", input, SPEC_FIELDS);
+  const bios = input.bios === undefined ? "builtin" : checkPath("bios", input.bios);
+  const spec: VmSpec = {
+    bios,
+    memBytes: checkInt("memBytes", input.memBytes, DEFAULT_MEM_BYTES, MIN_MEM_BYTES, MAX_MEM_BYTES),
+    cpus: checkInt("cpus", input.cpus, 1, 1, MAX_CPUS),
+    disks: checkArray("disks", input.disks, VIRTIO_SLOTS).map((d, i) => checkDisk(`disks[${i}]`, d)),
+    nics: checkArray("nics", input.nics, VIRTIO_SLOTS).map((n, i) => checkNic(`nics[${i}]`, n)),
+    console: checkEnum("console", input.console, CONSOLE_DEVICES, "uart"),
+    rng: checkBool("rng", input.rng, true),
+    noReboot: checkBool("noReboot", input.noReboot, false),
+    vmIndex: checkInt("vmIndex", input.vmIndex, 0, 0, MAX_VM_INDEX),
+  };
+  if (spec.memBytes % 4096 !== 0)
+    throw new FieldError("memBytes", `must be a multiple of 4096, got ${spec.memBytes}`, spec.memBytes);
+  if (input.kernel !== undefined) spec.kernel = checkPath("kernel", input.kernel);
+  if (input.initrd !== undefined) spec.initrd = checkPath("initrd", input.initrd);
+  if (input.append !== undefined) {
+    const a = input.append;
+    if (typeof a !== "string") throw new FieldError("append", `must be a string, got ${describe(a)}`, a);
+    if (a.length > MAX_APPEND_LENGTH)
+      throw new FieldError("append", `is longer than ${MAX_APPEND_LENGTH} characters`, a.length);
+    // The command line becomes an FDT string property (NUL-terminated, devicetree spec 2.2.4).
+    if (a.includes("\0")) throw new FieldError("append", "must not contain a NUL character", a);
+    spec.append = a;
+  }
+  if (spec.bios === "none") {
+    if (spec.console === "virtio")
+      throw new FieldError(
+        "console",
+        "virtio needs a Linux guest; bare programs (bios none) use HTIF",
+        "virtio",
+      );
+    if (spec.kernel === undefined) throw new FieldError("kernel", "required with bios none (an ELF program)");
+  } else if (spec.bios === "builtin" && spec.kernel === undefined) {
+    throw new FieldError("kernel", "required with the built-in SBI (a Linux Image)");
+  }
+  // Distinct MACs within the VM (the guest's bridge and ARP would misbehave otherwise).
+  const seen = new Set<string>();
+  spec.nics.forEach((nic, i) => {
+    const mac = nic.mac ?? formatMac(defaultMac(spec.vmIndex, i));
+    if (seen.has(mac)) throw new FieldError(`nics[${i}].mac`, `${mac} is already used by another NIC`, mac);
+    seen.add(mac);
+  });
+  const slots = virtioSlots(spec);
+  if (slots.length > VIRTIO_SLOTS) {
+    const count = (k: string) => slots.filter((s) => s === k).length;
+    const parts = [`${count("disk")} disk(s)`, `${count("nic")} NIC(s)`];
+    if (spec.console === "virtio") parts.push("console");
+    if (spec.rng) parts.push("rng");
+    throw new FieldError(
+      "",
+      `too many virtio devices: ${parts.join(" + ")} = ${slots.length}; the board has ${VIRTIO_SLOTS} slots`,
+      slots.length,
+    );
+  }
+  return spec;
+}
+
+/** The MAC each NIC of a validated spec gets, in slot order. */
+export function nicMacs(spec: VmSpec): Uint8Array[] {
+  return spec.nics.map((n, i) => (n.mac === undefined ? defaultMac(spec.vmIndex, i) : parseMac(n.mac)));
+}
