@@ -1,8 +1,8 @@
 /** `check` for qcow2: rebuild refcounts from every reference, compare, and optionally repair (QEMU's qcow2_check_refcounts). */
 import { errorMessage } from "../../base/errors.js";
 import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from "./header.js";
-import type { Qcow2Image } from "./image.js";
 import { ClusterKind } from "./l2-entry.js";
+import type { Qcow2Metadata } from "./metadata.js";
 import { serializeSnapshotTable } from "./snapshot-table.js";
 import { forEachReference, updateCopiedFlags } from "./tree-walk.js";
 
@@ -34,7 +34,7 @@ export interface CheckResult {
  * dirty and corrupt bits (spec "incompatible_features" bits 0 and 1), as QEMU's qcow2_co_check_locked does
  * with qcow2_mark_clean and qcow2_mark_consistent: this is the one way out of the corrupt state.
  */
-export async function checkQcow2(img: Qcow2Image, repair: RepairMode): Promise<CheckResult> {
+export async function checkQcow2(img: Qcow2Metadata, repair: RepairMode): Promise<CheckResult> {
   return img.exclusive(async () => {
     const r = await checkLocked(img, repair);
     if (
@@ -53,14 +53,14 @@ export async function checkQcow2(img: Qcow2Image, repair: RepairMode): Promise<C
 }
 
 /** Used when opening a dirty image for writing: make the refcounts exact before anything else. */
-export async function repairRefcounts(img: Qcow2Image): Promise<void> {
+export async function repairRefcounts(img: Qcow2Metadata): Promise<void> {
   const r = await checkLocked(img, "all");
   if (r.corruptions - r.corruptionsFixed > 0 || r.checkErrors > 0) {
     throw new Error(`qcow2: ${img.path}: refcounts of the dirty image could not be repaired`);
   }
 }
 
-async function checkLocked(img: Qcow2Image, repair: RepairMode): Promise<CheckResult> {
+async function checkLocked(img: Qcow2Metadata, repair: RepairMode): Promise<CheckResult> {
   const cs = img.cs;
   const r: CheckResult = {
     corruptions: 0,
@@ -201,12 +201,12 @@ async function checkLocked(img: Qcow2Image, repair: RepairMode): Promise<CheckRe
 }
 
 /** Setting a refcount whose block is missing would allocate one, maybe over a cluster in use; refuse that. */
-function hasBlock(img: Qcow2Image, cluster: number): boolean {
+function hasBlock(img: Qcow2Metadata, cluster: number): boolean {
   const idx = Math.floor(cluster / img.refc.blockEntries);
   return img.refc.hasBlockAt(idx);
 }
 
-async function countCopiedMismatches(img: Qcow2Image): Promise<number> {
+async function countCopiedMismatches(img: Qcow2Metadata): Promise<number> {
   let bad = 0;
   try {
     for (let i = 0; i < img.l1Off.length; i++) {

@@ -3,6 +3,7 @@ import { ImageFormatError, UserError } from "../../base/errors.js";
 import { be32, isZero, putBe32, putBe64 } from "../bytes.js";
 import type { FileHandle, StorageHost } from "../file-handle.js";
 import type { BlockStatus, ImageBackend, ImageInfo, SnapshotInfo } from "../image-backend.js";
+import { repairRefcounts } from "./check.js";
 import { COMPRESSION_DEFLATE, decompressCluster } from "./compression.js";
 import {
   COMPAT_LAZY_REFCOUNTS,
@@ -23,6 +24,7 @@ import {
   encodeStandard,
   type L2Entry,
 } from "./l2-entry.js";
+import type { Qcow2Metadata } from "./metadata.js";
 import { Refcounts } from "./refcounts.js";
 import {
   MAX_SNAPSHOT_TABLE_BYTES,
@@ -42,7 +44,7 @@ export interface Qcow2OpenOptions {
   forRepair?: boolean;
 }
 
-export class Qcow2Image implements ImageBackend {
+export class Qcow2Image implements ImageBackend, Qcow2Metadata {
   readonly format = "qcow2";
   readonly cs: number;
   readonly clusterBits: number;
@@ -161,7 +163,6 @@ export class Qcow2Image implements ImageBackend {
       // its open-time repair under BDRV_O_CHECK).
       if (h.incompatibleFeatures & INCOMPAT_DIRTY && !forRepair) {
         // Dirty bit (spec "incompatible_features" bit 0): refcounts may be stale; rebuild before writing.
-        const { repairRefcounts } = await import("./check.js");
         await repairRefcounts(this);
         await this.setIncompatBit(INCOMPAT_DIRTY, false);
       }

@@ -1,11 +1,11 @@
 /** Walking an L1 table's clusters: refcount adjustment and COPIED-flag upkeep shared by snapshots and check. */
 
-import type { Qcow2Image } from "./image.js";
 import { ClusterKind, decodeL2, encodeStandard, type L2Entry } from "./l2-entry.js";
+import type { Qcow2Metadata } from "./metadata.js";
 
 /** Visit every cluster reference reachable from an L1 table: L2 tables, then their entries. */
 export async function forEachReference(
-  img: Qcow2Image,
+  img: Qcow2Metadata,
   l1: Float64Array,
   onL2: (off: number, l1idx: number) => Promise<void> | void,
   onEntry: (e: L2Entry, l2off: number, i: number) => Promise<void> | void,
@@ -28,7 +28,7 @@ export async function forEachReference(
  * Add delta to the refcount of everything an L1 table references (QEMU's update_snapshot_refcount):
  * refcounts count paths from L1 tables, so a snapshot adds one to each L2 table and data cluster.
  */
-export async function adjustTree(img: Qcow2Image, l1: Float64Array, delta: number): Promise<void> {
+export async function adjustTree(img: Qcow2Metadata, l1: Float64Array, delta: number): Promise<void> {
   await forEachReference(
     img,
     l1,
@@ -38,7 +38,7 @@ export async function adjustTree(img: Qcow2Image, l1: Float64Array, delta: numbe
 }
 
 /** Make COPIED in the active L1 and its L2 tables equal "refcount == 1" (spec: QCOW_OFLAG_COPIED). */
-export async function updateCopiedFlags(img: Qcow2Image): Promise<number> {
+export async function updateCopiedFlags(img: Qcow2Metadata): Promise<number> {
   let fixed = 0;
   for (let i = 0; i < img.l1Off.length; i++) {
     const off = img.l1Off[i]!;
