@@ -2,6 +2,12 @@
 /** The tvisor executable: a thin wrapper over the CLI library. */
 import { main } from "../cli/main.js";
 
+// A closed stdout or stderr (`tvisor image info x | head -1`, a terminal that went away) makes Node emit
+// 'error' (EPIPE) on the stream, which kills the process with a stack trace when nobody listens. Output
+// nobody can read is not worth dying for: discard it here; `run` also stops the VM (StdioConsole).
+process.stdout.on("error", () => {});
+process.stderr.on("error", () => {});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -116,7 +116,8 @@ async function runVm(flags: RunFlags): Promise<number> {
   if (spec.bios === "none") return runBare(spec);
   let vm: VirtualMachine | null = null;
   // With --console virtio the VM attaches this console to the virtio console and mutes the UART's input.
-  const console = new StdioConsole({ onQuit: () => vm?.stop() });
+  // A closed stdout (`tvisor run | head -1`) ends the run as Ctrl-A X does: nobody is reading the console.
+  const console = new StdioConsole({ onQuit: () => vm?.stop(), onOutputClosed: () => vm?.stop() });
   try {
     vm = new VirtualMachine(
       spec,
@@ -132,7 +133,15 @@ async function runVm(flags: RunFlags): Promise<number> {
   } finally {
     console.close();
     await vm?.close();
+    reportDroppedOutput(console);
   }
+}
+
+function reportDroppedOutput(console: StdioConsole): void {
+  if (console.droppedOutput > 0)
+    process.stderr.write(
+      `tvisor: ${console.droppedOutput} bytes of console output dropped: stdout was not being read\n`,
+    );
 }
 
 /** `--bios none`: a bare M-mode ELF with HTIF, as on Spike (the isa-tests runner). */
@@ -145,11 +154,19 @@ async function runBare(config: VmSpec): Promise<number> {
   } catch (e) {
     throw new UserError(`kernel: cannot read ${config.kernel}: ${errorMessage(e)}`);
   }
-  const console = new StdioConsole();
+  const stop = new AbortController();
+  const console = new StdioConsole({ onOutputClosed: () => stop.abort() });
   try {
     let r: Awaited<ReturnType<typeof runBareElf>>;
     try {
-      r = await runBareElf({ elf, memBytes: config.memBytes, console, clock: hostClock, harts: config.cpus });
+      r = await runBareElf({
+        elf,
+        memBytes: config.memBytes,
+        console,
+        clock: hostClock,
+        harts: config.cpus,
+        signal: stop.signal,
+      });
     } catch (e) {
       // Name the file in loader errors ("not an ELF file", "ELF is for machine ...").
       if (e instanceof UserError && !(e instanceof FieldError))
@@ -159,5 +176,6 @@ async function runBare(config: VmSpec): Promise<number> {
     return r.exitCode === 0 ? 0 : Math.min(255, Math.max(1, r.exitCode));
   } finally {
     console.close();
+    reportDroppedOutput(console);
   }
 }

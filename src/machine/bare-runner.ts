@@ -42,6 +42,8 @@ export interface BareRunOptions {
   clock?: Clock;
   /** Number of harts (Spike's -p): all start at the entry in M-mode with a0 = mhartid. Default 1. */
   harts?: number;
+  /** Ends the run early (the console's reader has gone); the result then has `stopped` set and exit code 0. */
+  signal?: { readonly aborted: boolean };
 }
 
 /** The most harts a bare run may have (as for the riscv-virt board). */
@@ -51,6 +53,8 @@ export interface BareRunResult {
   /** HTIF exit status: payload >> 1, 0 means success. */
   exitCode: number;
   instructions: number;
+  /** The run was ended through `signal`, not by the program. */
+  stopped?: boolean;
 }
 
 /** A clock whose time advances with retired instructions plus idle skips while the hart waits (WFI). */
@@ -131,6 +135,7 @@ export async function runBareElf(opts: BareRunOptions): Promise<BareRunResult> {
       const code = htif.poll();
       if (code !== null) return { exitCode: code, instructions };
     }
+    if (opts.signal?.aborted) return { exitCode: 0, instructions, stopped: true };
     if (instructions >= max) {
       throw new UserError(
         `program did not exit within ${opts.maxInstructions} instructions (pc 0x${pcHex(harts[0].pc)})`,

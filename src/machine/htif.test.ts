@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { GuestRam } from "../memory/guest-ram.js";
-import { Htif } from "./htif.js";
+import { HTIF_MAX_INPUT, HTIF_MAX_RESPONSES, HTIF_MAX_WRITE, Htif } from "./htif.js";
 
 const BASE = 0x80000000;
 const TOHOST = BASE + 0x1000;
@@ -109,4 +109,68 @@ test("tohost outside RAM or misaligned is a configuration error", () => {
   const console = { write: () => {}, onInput: () => {} };
   assert.throws(() => new Htif({ ram, tohost: BASE + 0x2000, fromhost: null, console }), /tohost/);
   assert.throws(() => new Htif({ ram, tohost: BASE + 4, fromhost: null, console }), /tohost/);
+});
+
+test("hostile host input: a flood while the guest does not read keeps HTIF_MAX_INPUT bytes, in order", () => {
+  const { ram, htif, input } = setup();
+  const chunk = new Uint8Array(65536);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = i & 0xff;
+  // 64 MiB, as `cat /dev/zero | tvisor run --bios none` delivers within a second.
+  for (let i = 0; i < 1024; i++) input(chunk);
+  assert.equal(htif.pendingInput, HTIF_MAX_INPUT);
+  assert.equal(htif.droppedInput, 1024 * 65536 - HTIF_MAX_INPUT);
+  // The first bytes are the ones kept: a script piped in is delivered from its start.
+  for (let i = 0; i < 3; i++) {
+    put(ram, TOHOST, 1n << 56n);
+    htif.poll();
+    assert.equal(get(ram, FROMHOST), (1n << 56n) | BigInt(0x100 | i));
+    put(ram, FROMHOST, 0n);
+  }
+});
+
+test("hostile guest: commands that are never acknowledged queue at most HTIF_MAX_RESPONSES responses", () => {
+  const { ram, htif, out } = setup();
+  for (let i = 0; i < 100_000; i++) {
+    put(ram, TOHOST, (1n << 56n) | (1n << 48n) | 0x2en);
+    assert.equal(htif.poll(), null);
+  }
+  assert.equal(out.length, 100_000);
+  assert.ok(htif.pendingResponses <= HTIF_MAX_RESPONSES, `${htif.pendingResponses} responses queued`);
+  // An exit still works with the queue full.
+  put(ram, TOHOST, 1n);
+  assert.equal(htif.poll(), 0);
+});
+
+test("hostile guest: SYS_write of all of RAM is a short write of HTIF_MAX_WRITE bytes", () => {
+  const ram = new GuestRam(BASE, 4 << 20);
+  let written = 0;
+  let calls = 0;
+  const htif = new Htif({
+    ram,
+    tohost: TOHOST,
+    fromhost: null,
+    console: {
+      write: (d) => {
+        written += d.length;
+        calls++;
+      },
+      onInput: () => {},
+    },
+  });
+  const block = BASE + 0x2000;
+  put(ram, block, 64n);
+  put(ram, block + 8, 1n);
+  put(ram, block + 16, BigInt(BASE));
+  put(ram, block + 24, BigInt(4 << 20));
+  put(ram, TOHOST, BigInt(block));
+  assert.equal(htif.poll(), null);
+  assert.equal(written, HTIF_MAX_WRITE);
+  assert.equal(calls, 1);
+  assert.equal(get(ram, block), BigInt(HTIF_MAX_WRITE));
+  // A length beyond 2^53 (a negative size_t) is short too, not a RangeError.
+  put(ram, block, 64n);
+  put(ram, block + 24, (1n << 64n) - 1n);
+  put(ram, TOHOST, BigInt(block));
+  assert.equal(htif.poll(), null);
+  assert.equal(get(ram, block), BigInt(HTIF_MAX_WRITE));
 });

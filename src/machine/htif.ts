@@ -10,8 +10,16 @@
  *                              answered through fromhost with payload 0x100 | char.
  * After a command the host clears tohost and acknowledges through fromhost (device << 56 | cmd << 48 | 1),
  * once the guest has consumed any earlier fromhost value (it must read 0).
+ *
+ * Bounds (the guest and the host's stdin are both untrusted): console input waits in a MAX_INPUT-byte
+ * FIFO (the rest of a flood is dropped, as a UART drops bytes on overrun); at most MAX_RESPONSES
+ * acknowledgements wait for a guest that never clears fromhost (further ones are dropped: fesvr's queue
+ * has no bound, but nothing waits for an acknowledgement that far back); and one SYS_write copies at
+ * most MAX_WRITE bytes, returning the short count as write(2) may, so one guest command cannot make
+ * the host copy the whole of RAM.
  */
 
+import { ByteQueue } from "../base/byte-queue.js";
 import { UserError } from "../base/errors.js";
 import { TWO_POW_32 } from "../base/u64.js";
 import type { CharBackend } from "../io/char-backend.js";
@@ -21,6 +29,12 @@ import type { GuestRam } from "../memory/guest-ram.js";
 const SYS_WRITE = 64;
 const SYS_EXIT = 93;
 const ENOSYS = 38;
+/** Console input bytes held for the guest; more is dropped until it reads. */
+export const HTIF_MAX_INPUT = 64 * 1024;
+/** fromhost values queued for a guest that has not cleared fromhost. */
+export const HTIF_MAX_RESPONSES = 64;
+/** Bytes one proxied SYS_write copies at most (a short write, as write(2) allows). */
+export const HTIF_MAX_WRITE = 64 * 1024;
 
 export interface HtifOptions {
   ram: GuestRam;
@@ -39,8 +53,10 @@ export class Htif {
   private readonly console: CharBackend;
   /** fromhost values waiting for the guest to clear fromhost (FIFO, like fesvr's response queue). */
   private readonly responses: { hi: number; lo: number }[] = [];
-  private readonly input: number[] = [];
+  private readonly input = new ByteQueue(HTIF_MAX_INPUT);
   private pendingReads = 0;
+  /** Input bytes dropped because the guest was not reading (HTIF_MAX_INPUT). */
+  droppedInput = 0;
 
   constructor(opts: HtifOptions) {
     this.ram = opts.ram;
@@ -48,8 +64,18 @@ export class Htif {
     this.tohostOff = checkWord(opts.ram, opts.tohost, "tohost");
     this.fromhostOff = opts.fromhost === null ? -1 : checkWord(opts.ram, opts.fromhost, "fromhost");
     opts.console.onInput((data) => {
-      for (const b of data) this.input.push(b);
+      this.droppedInput += data.length - this.input.push(data);
     });
+  }
+
+  /** Console input bytes waiting for the guest to request them. */
+  get pendingInput(): number {
+    return this.input.length;
+  }
+
+  /** fromhost values waiting for the guest to clear fromhost. */
+  get pendingResponses(): number {
+    return this.responses.length;
   }
 
   /**
@@ -100,10 +126,10 @@ export class Htif {
     if (which === SYS_WRITE) {
       const fd = arg(1);
       const buf = arg(2);
-      const len = arg(3);
+      const len = Math.min(arg(3), HTIF_MAX_WRITE);
       const bytes = ram.slice(buf, len);
       if ((fd === 1 || fd === 2) && bytes !== null) {
-        this.console.write(bytes.slice());
+        if (len > 0) this.console.write(bytes.slice());
         ret = len;
       } else {
         ret = bytes === null ? -14 /* EFAULT */ : -9 /* EBADF */;
@@ -116,16 +142,17 @@ export class Htif {
   }
 
   private respond(device: number, cmd: number, payload: number): void {
-    if (this.fromhostOff < 0) return;
+    if (this.fromhostOff < 0 || this.responses.length >= HTIF_MAX_RESPONSES) return;
     this.responses.push({ hi: ((device << 24) | (cmd << 16)) >>> 0, lo: payload >>> 0 });
   }
 
   /** Write the next response once the guest has cleared fromhost; answer console reads when input exists. */
   private deliver(): void {
     if (this.fromhostOff < 0) return;
-    if (this.pendingReads > 0 && this.input.length > 0) {
+    // A read is answered only when its response can be queued, so no input byte is lost to a full queue.
+    if (this.pendingReads > 0 && this.input.length > 0 && this.responses.length < HTIF_MAX_RESPONSES) {
       this.pendingReads--;
-      this.respond(1, 0, 0x100 | (this.input.shift() as number));
+      this.respond(1, 0, 0x100 | this.input.shift());
     }
     const v = this.ram.view;
     if (this.responses.length === 0) return;

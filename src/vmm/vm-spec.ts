@@ -225,6 +225,12 @@ export function validateVmSpec(input: unknown): VmSpec {
         "virtio",
       );
     if (spec.kernel === undefined) throw new FieldError("kernel", "required with bios none (an ELF program)");
+    // A bare program gets RAM, a CLINT and HTIF only: refuse what it would silently go without.
+    const bare = "not supported with bios none (a bare ELF program gets only RAM, a CLINT and HTIF)";
+    if (spec.initrd !== undefined) throw new FieldError("initrd", bare);
+    if (spec.append !== undefined) throw new FieldError("append", bare);
+    if (spec.disks.length > 0) throw new FieldError("disks", bare);
+    if (spec.nics.length > 0) throw new FieldError("nics", bare);
   } else if (spec.bios === "builtin" && spec.kernel === undefined) {
     throw new FieldError("kernel", "required with the built-in SBI (a Linux Image)");
   }

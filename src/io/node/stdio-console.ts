@@ -1,4 +1,11 @@
 /** The stdio CharBackend: the guest console on the terminal (raw mode, Ctrl-A X) or on plain pipes. */
+/*
+ * stdin and stdout are host streams the guest does not control but the user's shell does: stdout may be
+ * a pipe whose reader exits (`tvisor run | head -1`: EPIPE) or stalls, stdin may be endless
+ * (`cat /dev/zero | tvisor run`). Neither may crash the process or grow memory without bound: a closed
+ * stdout ends the run through onOutputClosed, output beyond MAX_OUTPUT_BACKLOG unsent bytes is dropped
+ * (and counted), and input that arrives before the guest listens is kept only up to MAX_EARLY_INPUT.
+ */
 import type { CharBackend } from "../char-backend.js";
 import { ConsoleEscape, ESCAPE_HELP } from "./console-escape.js";
 
@@ -7,20 +14,37 @@ export interface ConsoleInput {
   isTTY?: boolean;
   setRawMode?(mode: boolean): unknown;
   on(event: "data", fn: (chunk: Buffer | string) => void): unknown;
+  on(event: "error", fn: (err: Error) => void): unknown;
   off(event: "data", fn: (chunk: Buffer | string) => void): unknown;
+  off(event: "error", fn: (err: Error) => void): unknown;
   resume(): unknown;
   pause(): unknown;
 }
 
 export interface ConsoleOutput {
   write(data: Uint8Array | string): unknown;
+  /** Stream errors (EPIPE when the reader of a pipe has gone); absent on simple test sinks. */
+  on?(event: "error", fn: (err: Error) => void): unknown;
+  /** Bytes accepted but not yet written to the file descriptor (a stream's backlog). */
+  readonly writableLength?: number;
 }
+
+/** Input bytes kept for a receiver that is not registered yet; the rest of a flood is dropped. */
+export const MAX_EARLY_INPUT = 1 << 20;
+/**
+ * Output bytes a stalled reader may leave queued in the process before further output is dropped.
+ * Node queues writes to a pipe without limit, so a guest printing forever into `| less` (paused) would
+ * otherwise exhaust host memory.
+ */
+export const MAX_OUTPUT_BACKLOG = 8 << 20;
 
 export interface StdioConsoleOptions {
   input?: ConsoleInput;
   output?: ConsoleOutput;
   /** Called when the user types Ctrl-A X on a terminal. */
   onQuit?: () => void;
+  /** Called once when the output fails (EPIPE: its reader has gone); later output is discarded. */
+  onOutputClosed?: (err: Error) => void;
 }
 
 /**
@@ -34,9 +58,21 @@ export class StdioConsole implements CharBackend {
   private readonly output: ConsoleOutput;
   private readonly raw: boolean;
   private closed = false;
-  /** Input read before a receiver was registered. */
+  private outputFailed = false;
+  private inputStopped = false;
+  /** Output bytes dropped because the reader was not keeping up (see MAX_OUTPUT_BACKLOG). */
+  droppedOutput = 0;
+  /** Input read before a receiver was registered, at most MAX_EARLY_INPUT bytes. */
   private readonly early: Uint8Array[] = [];
+  private earlyBytes = 0;
   private readonly listener = (chunk: Buffer | string) => this.receive(chunk);
+  /** A read error (EIO on a hung-up terminal) ends input; it must not become an uncaught 'error'. */
+  private readonly inputError = () => this.stopInput();
+  private readonly outputError = (err: Error) => {
+    if (this.outputFailed) return;
+    this.outputFailed = true;
+    this.opts.onOutputClosed?.(err);
+  };
 
   constructor(private readonly opts: StdioConsoleOptions = {}) {
     this.input = opts.input ?? process.stdin;
@@ -44,11 +80,23 @@ export class StdioConsole implements CharBackend {
     this.raw = this.input.isTTY === true && typeof this.input.setRawMode === "function";
     if (this.raw) this.input.setRawMode?.(true);
     this.input.on("data", this.listener);
+    this.input.on("error", this.inputError);
+    this.output.on?.("error", this.outputError);
     this.input.resume();
   }
 
+  /** Whether the output has failed (its reader closed the pipe). */
+  get outputClosed(): boolean {
+    return this.outputFailed;
+  }
+
   write(data: Uint8Array): void {
-    if (!this.closed) this.output.write(data);
+    if (this.closed || this.outputFailed) return;
+    if ((this.output.writableLength ?? 0) + data.length > MAX_OUTPUT_BACKLOG) {
+      this.droppedOutput += data.length;
+      return;
+    }
+    this.output.write(data);
   }
 
   /** One receiver at a time: a rebooted machine's console device (UART or virtio console) replaces the previous one. */
@@ -56,6 +104,7 @@ export class StdioConsole implements CharBackend {
     this.handler = handler;
     // Input that came before any machine was listening (a script piped in at start-up) is not lost.
     const early = this.early.splice(0);
+    this.earlyBytes = 0;
     for (const b of early) handler(b);
   }
 
@@ -63,6 +112,12 @@ export class StdioConsole implements CharBackend {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.stopInput();
+  }
+
+  private stopInput(): void {
+    if (this.inputStopped) return;
+    this.inputStopped = true;
     this.input.off("data", this.listener);
     if (this.raw) this.input.setRawMode?.(false);
     this.input.pause();
@@ -86,6 +141,10 @@ export class StdioConsole implements CharBackend {
     }
     if (bytes.length === 0) return;
     if (this.handler) this.handler(bytes);
-    else this.early.push(bytes);
+    else if (this.earlyBytes < MAX_EARLY_INPUT) {
+      const keep = bytes.subarray(0, MAX_EARLY_INPUT - this.earlyBytes);
+      this.early.push(keep);
+      this.earlyBytes += keep.length;
+    }
   }
 }

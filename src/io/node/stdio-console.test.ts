@@ -1,0 +1,91 @@
+/** Tests for the stdio console against hostile host streams: a closed or stalled stdout, a flood on stdin. */
+import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
+import { test } from "node:test";
+import { MAX_EARLY_INPUT, MAX_OUTPUT_BACKLOG, StdioConsole } from "./stdio-console.js";
+
+class FakeStdin extends EventEmitter {
+  paused = false;
+  readonly isTTY = false;
+  resume() {
+    this.paused = false;
+  }
+  pause() {
+    this.paused = true;
+  }
+}
+
+/** A stdout whose reader may go away (EPIPE) or stop reading (a growing backlog). */
+class FakeStdout extends EventEmitter {
+  writableLength = 0;
+  writes = 0;
+  write(d: Uint8Array | string): boolean {
+    this.writes++;
+    this.writableLength += d.length;
+    return true;
+  }
+}
+
+function epipe(): Error {
+  return Object.assign(new Error("write EPIPE"), { code: "EPIPE" });
+}
+
+test("EPIPE on stdout: reported once through onOutputClosed, later output discarded, nothing thrown", () => {
+  const stdin = new FakeStdin();
+  const stdout = new FakeStdout();
+  const closed: Error[] = [];
+  const c = new StdioConsole({ input: stdin, output: stdout, onOutputClosed: (e) => closed.push(e) });
+  c.write(Uint8Array.of(0x41));
+  assert.equal(stdout.writes, 1);
+  // Without a listener this emit would throw (an unhandled 'error' event kills the process).
+  stdout.emit("error", epipe());
+  stdout.emit("error", epipe());
+  assert.equal(closed.length, 1);
+  assert.equal(c.outputClosed, true);
+  c.write(Uint8Array.of(0x42));
+  assert.equal(stdout.writes, 1);
+  c.close();
+});
+
+test("a read error on stdin ends input without throwing", () => {
+  const stdin = new FakeStdin();
+  const c = new StdioConsole({ input: stdin, output: new FakeStdout() });
+  const got: number[] = [];
+  c.onInput((d) => got.push(...d));
+  stdin.emit("error", Object.assign(new Error("read EIO"), { code: "EIO" }));
+  assert.equal(stdin.paused, true);
+  stdin.emit("data", Buffer.from("late"));
+  assert.deepEqual(got, []);
+  c.close();
+});
+
+test("a stalled reader: output beyond MAX_OUTPUT_BACKLOG queued bytes is dropped and counted", () => {
+  const stdout = new FakeStdout();
+  const c = new StdioConsole({ input: new FakeStdin(), output: stdout });
+  const chunk = new Uint8Array(64 * 1024);
+  const total = 4 * MAX_OUTPUT_BACKLOG;
+  for (let sent = 0; sent < total; sent += chunk.length) c.write(chunk);
+  assert.ok(stdout.writableLength <= MAX_OUTPUT_BACKLOG, `${stdout.writableLength} bytes queued`);
+  assert.equal(stdout.writableLength + c.droppedOutput, total);
+  c.close();
+});
+
+test("a flood on stdin before the guest listens keeps only MAX_EARLY_INPUT bytes, from the start", () => {
+  const stdin = new FakeStdin();
+  const c = new StdioConsole({ input: stdin, output: new FakeStdout() });
+  const chunk = Buffer.alloc(65536, 0x30);
+  chunk[0] = 0x31;
+  for (let i = 0; i < 256; i++) stdin.emit("data", chunk); // 16 MiB
+  let got = 0;
+  let first = -1;
+  c.onInput((d) => {
+    if (first < 0) first = d[0];
+    got += d.length;
+  });
+  assert.equal(got, MAX_EARLY_INPUT);
+  assert.equal(first, 0x31);
+  // Once a receiver exists, input flows to it unbuffered.
+  stdin.emit("data", chunk);
+  assert.equal(got, MAX_EARLY_INPUT + chunk.length);
+  c.close();
+});
