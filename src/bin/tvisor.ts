@@ -8,7 +8,11 @@ import { main } from "../cli/main.js";
 process.stdout.on("error", () => {});
 process.stderr.on("error", () => {});
 
-main(process.argv.slice(2)).then(
+// The daemon (Fastify, the VM manager) loads only for `tvisor daemon`.
+const runDaemon = async (opts: { stateDir: string; listen: string[]; version: string }) =>
+  (await import("../daemon/run-daemon.js")).runDaemon(opts);
+
+main(process.argv.slice(2), { runDaemon }).then(
   (code) => {
     process.exitCode = code;
   },

@@ -1,0 +1,124 @@
+/** Request and response bodies of the /v1 API other than the VM definition itself (see vm-spec.ts). */
+import { type Static, Type } from "@sinclair/typebox";
+import { Name, VmDefinition } from "./vm-spec.js";
+
+/** Lifecycle: defined → running ⇄ paused → stopped, plus crashed (the VM's process died). */
+export const VmState = Type.Union(
+  [
+    Type.Literal("defined"),
+    Type.Literal("running"),
+    Type.Literal("paused"),
+    Type.Literal("stopped"),
+    Type.Literal("crashed"),
+  ],
+  { description: "defined (never started), running, paused, stopped, crashed" },
+);
+export type VmState = Static<typeof VmState>;
+
+export const VmInfo = Type.Object(
+  {
+    name: Name,
+    state: VmState,
+    definition: VmDefinition,
+    /** Why the VM last stopped or crashed ("guest powered off", "killed by SIGKILL", ...). */
+    reason: Type.Optional(Type.String()),
+    pid: Type.Optional(Type.Integer({ description: "the VM process while running or paused" })),
+    startedAt: Type.Optional(Type.String({ description: "ISO time of the last start" })),
+    notes: Type.Optional(
+      Type.Array(Type.String(), { description: "what the daemon decided at define time" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type VmInfo = Static<typeof VmInfo>;
+
+export const VmList = Type.Object({ vms: Type.Array(VmInfo) }, { additionalProperties: false });
+export type VmList = Static<typeof VmList>;
+
+const Counter = Type.Integer({ minimum: 0 });
+export const VmStats = Type.Object(
+  {
+    name: Name,
+    state: VmState,
+    uptimeSec: Type.Number({ minimum: 0, description: "since the last start; 0 when not running" }),
+    instructions: Counter,
+    instructionsPerSec: Type.Number({ minimum: 0, description: "guest instructions retired per second" }),
+    hostCpuPercent: Type.Number({ minimum: 0, description: "the VM process's CPU use, 100 = one core" }),
+    rssBytes: Counter,
+    guestRamBytes: Counter,
+    disk: Type.Object(
+      { readBytes: Counter, writeBytes: Counter, reads: Counter, writes: Counter, flushes: Counter },
+      { additionalProperties: false },
+    ),
+    net: Type.Object(
+      { rxBytes: Counter, txBytes: Counter, rxFrames: Counter, txFrames: Counter },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type VmStats = Static<typeof VmStats>;
+
+export const StopRequest = Type.Object(
+  {
+    timeoutSec: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 3600, description: "wait this long before killing (default 30)" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type StopRequest = Static<typeof StopRequest>;
+
+export const SaveRequest = Type.Object(
+  {
+    file: Type.String({ minLength: 1, maxLength: 4096, description: "state file path on the daemon's host" }),
+  },
+  { additionalProperties: false },
+);
+export type SaveRequest = Static<typeof SaveRequest>;
+
+export const RestoreRequest = Type.Object(
+  {
+    file: Type.String({ minLength: 1, maxLength: 4096, description: "state file path on the daemon's host" }),
+    name: Type.Optional(Name),
+  },
+  { additionalProperties: false },
+);
+export type RestoreRequest = Static<typeof RestoreRequest>;
+
+export const SaveResult = Type.Object(
+  { file: Type.String(), bytes: Counter, ms: Type.Number({ minimum: 0 }) },
+  { additionalProperties: false },
+);
+export type SaveResult = Static<typeof SaveResult>;
+
+/** Every error: one line naming the VM or field at fault. */
+export const ErrorBody = Type.Object(
+  {
+    error: Type.String(),
+    field: Type.Optional(Type.String({ description: "the request field at fault, e.g. body.memMiB" })),
+  },
+  { additionalProperties: false },
+);
+export type ErrorBody = Static<typeof ErrorBody>;
+
+/** One event of GET /v1/events (server-sent events, `data:` lines carry this JSON). */
+export const VmEvent = Type.Object(
+  {
+    time: Type.String(),
+    vm: Name,
+    kind: Type.Union([
+      Type.Literal("defined"),
+      Type.Literal("updated"),
+      Type.Literal("deleted"),
+      Type.Literal("state"),
+    ]),
+    state: Type.Optional(VmState),
+    reason: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type VmEvent = Static<typeof VmEvent>;
+
+export const VmNameParams = Type.Object({ name: Name }, { additionalProperties: false });
+export type VmNameParams = Static<typeof VmNameParams>;

@@ -1,0 +1,106 @@
+/** The VM definition on the wire and on disk: one TypeBox schema gives the validator, the TS type and OpenAPI. */
+/*
+ * The fields are the VMM's VmSpec (the options of `tvisor run`: kernel, initrd, append, bios, memBytes, cpus, disks, NICs, console),
+ * plus what only a managed VM has: autostart and its resource limits. Every object is closed
+ * (additionalProperties: false), so an unknown field is a 400 naming it rather than a silently ignored typo.
+ */
+import { type Static, Type } from "@sinclair/typebox";
+
+/** VM and network names: they become file names in the state directory, so no slashes, no leading dot. */
+export const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$";
+const MAC_PATTERN = "^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$";
+/** Host paths: bounded so a definition stays small; NUL is never part of a path. */
+const Path = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 4096, pattern: "^[^\\u0000]+$", description });
+
+export const Name = Type.String({ pattern: NAME_PATTERN, description: "letters, digits, '_', '.', '-'" });
+
+export const DiskSpec = Type.Object(
+  {
+    path: Path("image file on the daemon's host"),
+    format: Type.Optional(
+      Type.Union([Type.Literal("raw"), Type.Literal("qcow2")], {
+        description: "probed once at define time when absent, then recorded",
+      }),
+    ),
+    readOnly: Type.Optional(Type.Boolean({ description: "default false; read-only disks may be shared" })),
+  },
+  { additionalProperties: false },
+);
+export type DiskSpec = Static<typeof DiskSpec>;
+
+export const NicSpec = Type.Object(
+  {
+    network: Type.String({
+      pattern: NAME_PATTERN,
+      description: "NICs on the same network name share one virtual switch in the daemon",
+    }),
+    mac: Type.Optional(Type.String({ pattern: MAC_PATTERN, description: "default: derived from the VM" })),
+  },
+  { additionalProperties: false },
+);
+export type NicSpec = Static<typeof NicSpec>;
+
+export const MIN_MEM_BYTES = 16 * 1024 * 1024;
+export const MAX_MEM_BYTES = 4 * 1024 * 1024 * 1024;
+
+/** The machine (the VMM's VmSpec fields, minus vmIndex which the daemon assigns): every field optional; the daemon fills defaults and records them at define time. */
+const specFields = {
+  kernel: Type.Optional(Path("Linux kernel (Image or Image.gz); default: the bundled guest")),
+  initrd: Type.Optional(Path("initramfs; default with the bundled kernel: the bundled initramfs")),
+  append: Type.Optional(Type.String({ maxLength: 4096, description: "kernel command line" })),
+  bios: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: "'builtin' (default) or M-mode firmware path",
+    }),
+  ),
+  memBytes: Type.Optional(
+    Type.Integer({
+      minimum: MIN_MEM_BYTES,
+      maximum: MAX_MEM_BYTES,
+      multipleOf: 4096,
+      description: "guest RAM in bytes, a multiple of 4096 (default 256 MiB)",
+    }),
+  ),
+  cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 8, description: "harts, default 1" })),
+  disks: Type.Optional(Type.Array(DiskSpec, { maxItems: 8 })),
+  nics: Type.Optional(Type.Array(NicSpec, { maxItems: 8 })),
+  console: Type.Optional(
+    Type.Union([Type.Literal("uart"), Type.Literal("virtio")], {
+      description: "device the console WebSocket is attached to (default uart)",
+    }),
+  ),
+  rng: Type.Optional(Type.Boolean({ description: "attach virtio-rng (default true)" })),
+  noReboot: Type.Optional(
+    Type.Boolean({ description: "a guest reset stops the VM instead of rebooting it" }),
+  ),
+  autostart: Type.Optional(Type.Boolean({ description: "start when the daemon starts (default false)" })),
+  cpuWeight: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 10000,
+      description: "CPU share as cgroup cpu.weight (default 100); applied as the VM process's nice value",
+    }),
+  ),
+  memOverheadMiB: Type.Optional(
+    Type.Integer({
+      minimum: 64,
+      maximum: 4096,
+      description: "process memory allowed beyond guest RAM (default 256); the VM is killed above it",
+    }),
+  ),
+};
+
+/** PATCH body: the machine fields to change (a VM is updated only while not running). */
+export const VmUpdate = Type.Object(specFields, { additionalProperties: false });
+export type VmUpdate = Static<typeof VmUpdate>;
+
+/** POST /v1/vms body and the stored definition: a name plus the machine. */
+export const VmDefinition = Type.Object({ name: Name, ...specFields }, { additionalProperties: false });
+export type VmDefinition = Static<typeof VmDefinition>;
+
+export const DEFAULT_MEM_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MEM_OVERHEAD_MIB = 256;
+export const DEFAULT_CPU_WEIGHT = 100;

@@ -1,0 +1,317 @@
+/** The daemon's VM manager: definitions, lifecycle, disk locks, networks and events (no HTTP here). */
+import { EventEmitter } from "node:events";
+import { access, constants } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import type { VmEvent, VmInfo, VmStats } from "../api/messages.js";
+import type { VmDefinition, VmUpdate } from "../api/vm-spec.js";
+import { errorMessage, UserError } from "../base/errors.js";
+import { openImage } from "../storage/node/open-image.js";
+import { ApiError, badField, conflict, notFound } from "./api-error.js";
+import { DiskLocks } from "./disk-locks.js";
+import { ManagedVm } from "./managed-vm.js";
+import { NetSwitches } from "./net-switch.js";
+import { readStateFileInfo } from "./state-file-glue.js";
+import { checkDefinition } from "./vm-config-of.js";
+import { type VmRecord, VmStore } from "./vm-store.js";
+
+/** The bundled guest (images/riscv64), relative to dist/src/daemon/ and src/daemon/. */
+export function bundledImage(name: string): string {
+  return fileURLToPath(new URL(`../../../images/riscv64/${name}`, import.meta.url));
+}
+
+export const DEFAULT_STOP_TIMEOUT_SEC = 30;
+
+export interface DaemonOptions {
+  stateDir: string;
+  /** The VM process entry script (dist/src/bin/tvisor-vm.js). */
+  vmEntry: string;
+  log(msg: string): void;
+}
+
+export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
+  private readonly vms = new Map<string, ManagedVm>();
+  private readonly store: VmStore;
+  private readonly locks = new DiskLocks();
+  private readonly nets = new NetSwitches();
+  /** Names being defined right now (the disk probe is async), so two defines of one name cannot race. */
+  private readonly reserved = new Set<string>();
+  /** Per-VM chain of record writes, so they land in order. */
+  private readonly writes = new Map<string, Promise<void>>();
+
+  constructor(private readonly opts: DaemonOptions) {
+    super();
+    this.store = new VmStore(opts.stateDir);
+  }
+
+  private log(msg: string): void {
+    this.opts.log(msg);
+  }
+
+  /** Load every stored VM; start those marked autostart. */
+  async init(): Promise<void> {
+    const stale = await this.store.init();
+    for (const s of stale) this.log(`removed a half-written file left by a killed daemon: vms/${s}`);
+    for (const rec of await this.store.loadAll((m) => this.log(m))) {
+      const vm = this.manage(rec);
+      this.log(`VM ${vm.name}: ${vm.state}${vm.reason ? ` (${vm.reason})` : ""}`);
+    }
+    for (const vm of this.vms.values()) {
+      if (!vm.record.definition.autostart) continue;
+      this.start(vm.name).catch((e) => this.log(`VM ${vm.name}: autostart failed: ${errorMessage(e)}`));
+    }
+  }
+
+  private manage(rec: VmRecord): ManagedVm {
+    const vm = new ManagedVm(rec, {
+      entry: this.opts.vmEntry,
+      log: (m) => this.log(m),
+      changed: (v) => this.changed(v),
+      attachNic: (network, deliver) => this.nets.attach(network, deliver),
+      released: (v) => {
+        this.locks.release(v.name);
+        this.nets.prune();
+      },
+    });
+    this.vms.set(vm.name, vm);
+    return vm;
+  }
+
+  private vm(name: string): ManagedVm {
+    const vm = this.vms.get(name);
+    if (!vm) throw notFound(name);
+    return vm;
+  }
+
+  private emitEvent(e: Omit<VmEvent, "time">): void {
+    this.emit("event", { time: new Date().toISOString(), ...e });
+  }
+
+  private changed(vm: ManagedVm): void {
+    if (this.vms.get(vm.name) !== vm) return;
+    vm.record.state = vm.state;
+    vm.record.reason = vm.reason;
+    this.log(`VM ${vm.name}: ${vm.state}${vm.reason ? ` (${vm.reason})` : ""}`);
+    this.emitEvent({ vm: vm.name, kind: "state", state: vm.state, reason: vm.reason });
+    void this.persist(vm.record).catch((e) =>
+      this.log(`VM ${vm.name}: cannot record state: ${errorMessage(e)}`),
+    );
+  }
+
+  private persist(rec: VmRecord): Promise<void> {
+    const name = rec.definition.name;
+    const snapshot = structuredClone(rec);
+    const next = (this.writes.get(name) ?? Promise.resolve())
+      .catch(() => {})
+      .then(() => this.store.save(snapshot));
+    this.writes.set(name, next);
+    return next;
+  }
+
+  list(): VmInfo[] {
+    return [...this.vms.values()].sort((a, b) => a.name.localeCompare(b.name)).map((v) => v.info());
+  }
+
+  inspect(name: string): VmInfo {
+    return this.vm(name).info();
+  }
+
+  stats(name: string): VmStats {
+    return this.vm(name).stats();
+  }
+
+  allStats(): VmStats[] {
+    return [...this.vms.values()].map((v) => v.stats());
+  }
+
+  consoleOf(name: string): ManagedVm {
+    return this.vm(name);
+  }
+
+  /**
+   * Fill in what the definition leaves to defaults that depend on the host (the bundled kernel, each
+   * disk's format), check that the files exist, and check the machine as the VMM will. Every problem is
+   * a 400 naming the field. Returns notes on what was decided, for the response and the log.
+   */
+  private async resolve(input: VmDefinition): Promise<{ definition: VmDefinition; notes: string[] }> {
+    const d: VmDefinition = structuredClone(input);
+    const notes: string[] = [];
+    const bios = d.bios ?? "builtin";
+    if (bios === "none") throw badField("body.bios", "none (a bare program) runs only with `tvisor run`");
+    if (d.kernel === undefined && bios === "builtin") {
+      d.kernel = bundledImage("Image.gz");
+      d.initrd ??= bundledImage("initramfs.cpio.gz");
+      notes.push("kernel and initrd: the bundled guest");
+    }
+    const readable = async (field: string, path: string | undefined) => {
+      if (path === undefined) return;
+      try {
+        await access(path, constants.R_OK);
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        throw badField(
+          field,
+          `cannot read ${path}: ${code === "ENOENT" ? "no such file" : (code ?? errorMessage(e))}`,
+        );
+      }
+    };
+    await readable("body.kernel", d.kernel);
+    await readable("body.initrd", d.initrd);
+    if (bios !== "builtin") await readable("body.bios", bios);
+    for (const [i, disk] of (d.disks ?? []).entries()) {
+      // Open once (read-only, so a disk in use elsewhere is not disturbed): the file must be an image we
+      // can open, and a format left out is probed now and recorded, so every later start opens it the
+      // same way (a raw image whose first bytes later look like qcow2 must stay raw).
+      try {
+        const img = await openImage(disk.path, { format: disk.format, readOnly: true });
+        if (disk.format === undefined) {
+          disk.format = img.format === "qcow2" ? "qcow2" : "raw";
+          notes.push(`disks[${i}]: format ${disk.format} probed from ${disk.path} and recorded`);
+        }
+        await img.close();
+      } catch (e) {
+        if (e instanceof ApiError) throw e;
+        throw badField(`body.disks[${i}]`, errorMessage(e));
+      }
+    }
+    try {
+      checkDefinition(d);
+    } catch (e) {
+      if (e instanceof ApiError) throw e;
+      if (e instanceof UserError) throw new ApiError(400, `body: ${e.message}`, "body");
+      throw e;
+    }
+    return { definition: d, notes };
+  }
+
+  private freeIndex(): number {
+    const used = new Set([...this.vms.values()].map((v) => v.record.vmIndex));
+    for (let i = 0; i <= 0xffff; i++) if (!used.has(i)) return i;
+    throw conflict("too many VMs (65536)");
+  }
+
+  async define(input: VmDefinition): Promise<VmInfo> {
+    const name = input.name;
+    if (this.vms.has(name) || this.reserved.has(name)) throw conflict(`VM "${name}" already exists`);
+    this.reserved.add(name);
+    try {
+      const { definition, notes } = await this.resolve(input);
+      const rec: VmRecord = {
+        format: "tvisor-vm",
+        version: 1,
+        definition,
+        vmIndex: this.freeIndex(),
+        state: "defined",
+      };
+      if (notes.length) rec.notes = notes;
+      await this.persist(rec);
+      const vm = this.manage(rec);
+      this.log(`VM ${name}: defined${notes.length ? `; ${notes.join("; ")}` : ""}`);
+      this.emitEvent({ vm: name, kind: "defined", state: vm.state });
+      return vm.info();
+    } finally {
+      this.reserved.delete(name);
+    }
+  }
+
+  async update(name: string, patch: VmUpdate): Promise<VmInfo> {
+    const vm = this.vm(name);
+    if (vm.active) throw conflict(`VM "${name}" is ${vm.state}; stop it before changing its definition`);
+    // Disks given again without a format are probed again; others keep their recorded format.
+    const merged: VmDefinition = { ...vm.record.definition, ...patch, name };
+    const { definition, notes } = await this.resolve(merged);
+    if (vm.active) throw conflict(`VM "${name}" was started meanwhile; not changed`);
+    vm.record.definition = definition;
+    vm.record.notes = [...(vm.record.notes ?? []), ...notes];
+    await this.persist(vm.record);
+    this.log(`VM ${name}: updated${notes.length ? `; ${notes.join("; ")}` : ""}`);
+    this.emitEvent({ vm: name, kind: "updated", state: vm.state });
+    return vm.info();
+  }
+
+  async remove(name: string): Promise<void> {
+    const vm = this.vm(name);
+    if (vm.active) throw conflict(`VM "${name}" is ${vm.state}; stop it before deleting it`);
+    await this.writes.get(name)?.catch(() => {});
+    this.vms.delete(name);
+    this.writes.delete(name);
+    await this.store.remove(name);
+    this.log(`VM ${name}: deleted`);
+    this.emitEvent({ vm: name, kind: "deleted" });
+  }
+
+  async start(name: string, file?: string): Promise<VmInfo> {
+    const vm = this.vm(name);
+    if (vm.active) throw conflict(`VM "${name}" is already ${vm.state}`);
+    this.locks.acquire(name, vm.record.definition.disks ?? []);
+    try {
+      await vm.start(file);
+    } catch (e) {
+      if (!vm.active) this.locks.release(name);
+      throw e;
+    }
+    return vm.info();
+  }
+
+  async stop(name: string, timeoutSec = DEFAULT_STOP_TIMEOUT_SEC): Promise<VmInfo> {
+    const vm = this.vm(name);
+    await vm.stop(timeoutSec);
+    return vm.info();
+  }
+
+  async kill(name: string): Promise<VmInfo> {
+    const vm = this.vm(name);
+    await vm.kill();
+    return vm.info();
+  }
+
+  async pause(name: string): Promise<VmInfo> {
+    const vm = this.vm(name);
+    await vm.pause();
+    return vm.info();
+  }
+
+  async resume(name: string): Promise<VmInfo> {
+    const vm = this.vm(name);
+    await vm.resume();
+    return vm.info();
+  }
+
+  async save(name: string, file: string): Promise<{ file: string; bytes: number; ms: number }> {
+    const r = await this.vm(name).save(file);
+    this.log(`VM ${name}: saved to ${file} (${r.bytes} bytes, ${Math.round(r.ms)} ms)`);
+    return { file, ...r };
+  }
+
+  /**
+   * Restore a state file: into VM `name` (default: the name recorded in the file). A VM of that name
+   * that is not running is reused with the file's machine; otherwise a new VM is defined from it.
+   * The file's header is checked before anything changes.
+   */
+  async restore(file: string, name?: string): Promise<VmInfo> {
+    let header: Awaited<ReturnType<typeof readStateFileInfo>>;
+    try {
+      header = await readStateFileInfo(file);
+    } catch (e) {
+      throw badField("body.file", errorMessage(e));
+    }
+    const target = name ?? header.name;
+    const existing = this.vms.get(target);
+    if (existing?.active)
+      throw conflict(`VM "${target}" is ${existing.state}; stop it or restore with another name`);
+    const def: VmDefinition = { ...header.definition, name: target };
+    if (existing) {
+      const { definition } = await this.resolve(def);
+      existing.record.definition = definition;
+      await this.persist(existing.record);
+    } else {
+      await this.define(def);
+    }
+    return this.start(target, file);
+  }
+
+  /** Kill every VM process (daemon shutdown): they are recorded as stopped. */
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.vms.values()].filter((v) => v.active).map((v) => v.kill().catch(() => {})));
+    await Promise.all([...this.writes.values()].map((w) => w.catch(() => {})));
+  }
+}

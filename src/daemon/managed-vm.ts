@@ -1,0 +1,353 @@
+/** The daemon's side of one VM: its record, state, process, console fan-out, network ports and stats. */
+import { type ChildProcess, fork } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { setPriority } from "node:os";
+import type { VmInfo, VmState, VmStats } from "../api/messages.js";
+import { DEFAULT_CPU_WEIGHT, DEFAULT_MEM_BYTES, DEFAULT_MEM_OVERHEAD_MIB } from "../api/vm-spec.js";
+import { errorMessage } from "../base/errors.js";
+import type { NetBackend } from "../io/net-backend.js";
+import { ApiError, conflict } from "./api-error.js";
+import { ConsoleHub } from "./console-hub.js";
+import type { FromVm, ToVm, VmCounters } from "./vm-ipc.js";
+import type { VmRecord } from "./vm-store.js";
+
+const MiB = 1024 * 1024;
+/** How often the daemon checks each VM process's resident memory against its limit. */
+const RSS_CHECK_MS = 1000;
+/** Stderr kept from a VM process, for the crash reason. */
+const STDERR_TAIL = 2048;
+
+/**
+ * CPU share: cgroup v2's cpu.weight (1..10000, default 100) mapped to a nice value. The kernel's CFS
+ * weight grows about 1.25× per nice step (sched_prio_to_weight), so nice = log(100/weight)/log(1.25),
+ * clamped to -20..19. Without privileges only positive values (a smaller share) can be set.
+ */
+export function niceForWeight(weight: number): number {
+  const nice = Math.round(Math.log(DEFAULT_CPU_WEIGHT / weight) / Math.log(1.25));
+  return Math.max(-20, Math.min(19, nice));
+}
+
+export interface VmProcessHost {
+  /** The script forked for a VM process. */
+  entry: string;
+  log(msg: string): void;
+  /** Called on every state change (the daemon persists it and emits an event). */
+  changed(vm: ManagedVm): void;
+  /** NIC ports on the daemon's switches. */
+  attachNic(network: string, deliver: (frame: Uint8Array) => void): NetBackend;
+  /** Disk locks are released when the process is gone. */
+  released(vm: ManagedVm): void;
+}
+
+interface Pending {
+  resolve(result: unknown): void;
+  reject(e: Error): void;
+}
+
+export class ManagedVm {
+  state: VmState;
+  reason?: string;
+  child: ChildProcess | null = null;
+  startedAt: Date | null = null;
+  readonly console = new ConsoleHub();
+  private counters: VmCounters | null = null;
+  private rate = { at: 0, instructions: 0, cpuUs: 0, ips: 0, cpuPercent: 0 };
+  private rssBytes = 0;
+  private lastFatal: string | null = null;
+  private stderrTail = "";
+  /** Why the process is expected to end (set by stop/kill/limits); null: an exit is a crash. */
+  private ending: { state: VmState; reason: string } | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private ports: NetBackend[] = [];
+  private rssTimer: NodeJS.Timeout | null = null;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(
+    public record: VmRecord,
+    private readonly host: VmProcessHost,
+  ) {
+    // A VM that was running when the daemon died has no process now.
+    if (record.state === "running" || record.state === "paused") {
+      this.state = "stopped";
+      this.reason = "the daemon restarted";
+    } else {
+      this.state = record.state;
+      this.reason = record.reason;
+    }
+  }
+
+  get name(): string {
+    return this.record.definition.name;
+  }
+
+  get active(): boolean {
+    return this.child !== null;
+  }
+
+  info(): VmInfo {
+    const info: VmInfo = { name: this.name, state: this.state, definition: this.record.definition };
+    if (this.reason) info.reason = this.reason;
+    if (this.child?.pid !== undefined) info.pid = this.child.pid;
+    if (this.startedAt && this.active) info.startedAt = this.startedAt.toISOString();
+    if (this.record.notes?.length) info.notes = this.record.notes;
+    return info;
+  }
+
+  private setState(state: VmState, reason?: string): void {
+    this.state = state;
+    this.reason = reason;
+    this.host.changed(this);
+  }
+
+  /** Memory limit of the process: guest RAM plus the allowed overhead. */
+  get memLimitBytes(): number {
+    const d = this.record.definition;
+    return (d.memBytes ?? DEFAULT_MEM_BYTES) + (d.memOverheadMiB ?? DEFAULT_MEM_OVERHEAD_MIB) * MiB;
+  }
+
+  /** Fork the VM process and boot (or restore `file`); resolves once the guest runs. */
+  async start(file?: string): Promise<void> {
+    if (this.active) throw conflict(`VM "${this.name}" is already ${this.state}`);
+    const def = this.record.definition;
+    const overheadMiB = def.memOverheadMiB ?? DEFAULT_MEM_OVERHEAD_MIB;
+    // Guest RAM is an ArrayBuffer outside V8's heap; the heap holds the emulator's own objects, so
+    // bounding old-space bounds the overhead, and the RSS check below bounds the whole process.
+    const child = fork(this.host.entry, [this.name], {
+      execArgv: [`--max-old-space-size=${overheadMiB}`],
+      serialization: "advanced",
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+    });
+    this.child = child;
+    this.ending = null;
+    this.lastFatal = null;
+    this.stderrTail = "";
+    this.counters = null;
+    this.rate = { at: 0, instructions: 0, cpuUs: 0, ips: 0, cpuPercent: 0 };
+    this.rssBytes = 0;
+    this.startedAt = new Date();
+    child.stderr?.on("data", (d: Buffer) => {
+      this.stderrTail = (this.stderrTail + d.toString()).slice(-STDERR_TAIL);
+    });
+    this.exited = new Promise((resolve) =>
+      child.once("exit", (code, signal) => resolve(this.onExit(code, signal))),
+    );
+    try {
+      if (child.pid !== undefined) setPriority(child.pid, niceForWeight(def.cpuWeight ?? DEFAULT_CPU_WEIGHT));
+    } catch (e) {
+      this.host.log(`VM ${this.name}: cannot set CPU weight: ${errorMessage(e)}`);
+    }
+    this.ports = (def.nics ?? []).map((nic, i) =>
+      this.host.attachNic(nic.network, (frame) => this.send({ t: "net", nic: i, frame })),
+    );
+    const started = new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const done = (e: Error | null) => {
+        if (settled) return;
+        settled = true;
+        child.off("message", onMsg);
+        if (e) reject(e);
+        else resolve();
+      };
+      const onMsg = (m: FromVm) => {
+        if (m.t === "running") done(null);
+        else if (m.t === "fatal") done(new ApiError(409, `VM "${this.name}" could not start: ${m.error}`));
+      };
+      child.on("message", onMsg);
+      // The exit handler has recorded the reason by the time `exited` resolves.
+      void this.exited.then(() =>
+        done(new ApiError(409, `VM "${this.name}" could not start: ${this.reason ?? "its process exited"}`)),
+      );
+    });
+    child.on("message", (m: FromVm) => this.onMessage(m));
+    this.rssTimer = setInterval(() => this.checkMemory(), RSS_CHECK_MS);
+    this.rssTimer.unref();
+    this.setState("running");
+    this.send({ t: "start", def, vmIndex: this.record.vmIndex, file });
+    await started;
+  }
+
+  private send(msg: ToVm): void {
+    const c = this.child;
+    if (!c?.connected) return;
+    try {
+      c.send(msg);
+    } catch {
+      // The process is going away; its exit handler reports why.
+    }
+  }
+
+  private onMessage(m: FromVm): void {
+    switch (m.t) {
+      case "console":
+        this.console.write(m.data);
+        return;
+      case "net":
+        this.ports[m.nic]?.send(m.frame);
+        return;
+      case "stats":
+        this.sample(m.counters);
+        return;
+      case "reply": {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        if (m.ok) p?.resolve(m.result);
+        else p?.reject(new ApiError(409, `VM "${this.name}": ${m.error}`));
+        return;
+      }
+      case "exit":
+        this.ending = { state: "stopped", reason: m.how };
+        return;
+      case "fatal":
+        this.lastFatal = m.error;
+        return;
+      case "running":
+        return;
+    }
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.rssTimer) clearInterval(this.rssTimer);
+    this.rssTimer = null;
+    for (const p of this.ports) p.close();
+    this.ports = [];
+    this.child = null;
+    for (const p of this.pending.values()) p.reject(new ApiError(409, `VM "${this.name}" ended`));
+    this.pending.clear();
+    this.host.released(this);
+    let state: VmState;
+    let reason: string;
+    if (this.ending) {
+      state = this.ending.state;
+      reason = this.ending.reason;
+    } else {
+      state = "crashed";
+      const how = signal ? `killed by ${signal}` : `exited with status ${code}`;
+      const why = this.lastFatal ?? lastLine(this.stderrTail);
+      reason = why ? `${how}: ${why}` : how;
+    }
+    this.host.log(`VM ${this.name}: ${state} (${reason})`);
+    this.console.closeAll(`VM ${this.name} ${state}`);
+    this.setState(state, reason);
+  }
+
+  /** Counters from the VM process: derive per-second rates between samples. */
+  private sample(c: VmCounters): void {
+    const now = performance.now();
+    const cpuUs = c.cpuUserUs + c.cpuSystemUs;
+    if (this.rate.at > 0) {
+      const dt = (now - this.rate.at) / 1000;
+      if (dt > 0) {
+        this.rate.ips = Math.max(0, (c.instructions - this.rate.instructions) / dt);
+        this.rate.cpuPercent = Math.max(0, (cpuUs - this.rate.cpuUs) / 1e4 / dt);
+      }
+    }
+    this.rate.at = now;
+    this.rate.instructions = c.instructions;
+    this.rate.cpuUs = cpuUs;
+    this.counters = c;
+  }
+
+  /** Resident memory of the process from /proc (works even when the VM process is busy or stuck). */
+  private readRss(): number {
+    const pid = this.child?.pid;
+    if (pid === undefined) return 0;
+    try {
+      const pages = Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]);
+      return pages * 4096;
+    } catch {
+      return this.counters?.rssBytes ?? 0;
+    }
+  }
+
+  private checkMemory(): void {
+    this.rssBytes = this.readRss();
+    const limit = this.memLimitBytes;
+    if (this.rssBytes > limit && this.child) {
+      const reason = `memory limit: RSS ${Math.round(this.rssBytes / MiB)} MiB > ${Math.round(limit / MiB)} MiB (guest RAM + overhead)`;
+      this.host.log(`VM ${this.name}: ${reason}; killing it`);
+      this.ending = { state: "crashed", reason };
+      this.child.kill("SIGKILL");
+    }
+  }
+
+  private request(msg: ToVm & { id: number }): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.pending.set(msg.id, { resolve, reject });
+      this.send(msg);
+    });
+  }
+
+  async pause(): Promise<void> {
+    if (this.state !== "running" || !this.child)
+      throw conflict(`VM "${this.name}" is ${this.state}, not running`);
+    await this.request({ t: "pause", id: this.nextId++ });
+    this.setState("paused");
+  }
+
+  async resume(): Promise<void> {
+    if (this.state !== "paused" || !this.child)
+      throw conflict(`VM "${this.name}" is ${this.state}, not paused`);
+    await this.request({ t: "resume", id: this.nextId++ });
+    this.setState("running");
+  }
+
+  async save(file: string): Promise<{ bytes: number; ms: number }> {
+    if (!this.child || (this.state !== "running" && this.state !== "paused"))
+      throw conflict(`VM "${this.name}" is ${this.state}; only a running or paused VM can be saved`);
+    const r = (await this.request({ t: "save", id: this.nextId++, file })) as { bytes: number; ms: number };
+    if (this.state === "running") this.setState("paused");
+    return r;
+  }
+
+  /** Power button, then kill after `timeoutSec`. Resolves when the process is gone. */
+  async stop(timeoutSec: number): Promise<void> {
+    const child = this.child;
+    if (!child) throw conflict(`VM "${this.name}" is ${this.state}, not running`);
+    if (this.state === "paused") await this.resume();
+    this.send({ t: "powerButton" });
+    const timer = setTimeout(() => {
+      if (this.child !== child) return;
+      this.ending = { state: "stopped", reason: `no power-off within ${timeoutSec}s; killed` };
+      child.kill("SIGKILL");
+    }, timeoutSec * 1000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) throw conflict(`VM "${this.name}" is ${this.state}, not running`);
+    this.ending = { state: "stopped", reason: "killed" };
+    child.kill("SIGKILL");
+    await this.exited;
+  }
+
+  /** Console input from any viewer. */
+  input(data: Uint8Array): void {
+    this.send({ t: "input", data });
+  }
+
+  stats(): VmStats {
+    const c = this.counters;
+    const live = this.active;
+    const def = this.record.definition;
+    return {
+      name: this.name,
+      state: this.state,
+      uptimeSec: live && this.startedAt ? (Date.now() - this.startedAt.getTime()) / 1000 : 0,
+      instructions: live ? (c?.instructions ?? 0) : 0,
+      instructionsPerSec: live ? this.rate.ips : 0,
+      hostCpuPercent: live ? this.rate.cpuPercent : 0,
+      rssBytes: live ? this.rssBytes || this.readRss() : 0,
+      guestRamBytes: def.memBytes ?? DEFAULT_MEM_BYTES,
+      disk: { ...(c?.disk ?? { readBytes: 0, writeBytes: 0, reads: 0, writes: 0, flushes: 0 }) },
+      net: { ...(c?.net ?? { rxBytes: 0, txBytes: 0, rxFrames: 0, txFrames: 0 }) },
+    };
+  }
+}
+
+function lastLine(text: string): string | null {
+  const lines = text.split("\n").filter((l) => l.trim() !== "");
+  return lines.length ? lines[lines.length - 1].slice(0, 300) : null;
+}

@@ -1,0 +1,119 @@
+/** Prometheus text exposition (format 0.0.4) of every VM's stats, for GET /metrics. */
+import type { VmStats } from "../api/messages.js";
+
+const STATES = ["defined", "running", "paused", "stopped", "crashed"] as const;
+
+interface Metric {
+  name: string;
+  help: string;
+  type: "gauge" | "counter";
+  value(s: VmStats): number;
+}
+
+const METRICS: Metric[] = [
+  {
+    name: "tvisor_vm_uptime_seconds",
+    help: "Seconds since the VM last started",
+    type: "gauge",
+    value: (s) => s.uptimeSec,
+  },
+  {
+    name: "tvisor_vm_instructions_total",
+    help: "Guest instructions retired",
+    type: "counter",
+    value: (s) => s.instructions,
+  },
+  {
+    name: "tvisor_vm_instructions_per_second",
+    help: "Guest instructions retired per second",
+    type: "gauge",
+    value: (s) => s.instructionsPerSec,
+  },
+  {
+    name: "tvisor_vm_host_cpu_percent",
+    help: "VM process CPU use (100 = one core)",
+    type: "gauge",
+    value: (s) => s.hostCpuPercent,
+  },
+  {
+    name: "tvisor_vm_rss_bytes",
+    help: "VM process resident memory",
+    type: "gauge",
+    value: (s) => s.rssBytes,
+  },
+  { name: "tvisor_vm_guest_ram_bytes", help: "Guest RAM size", type: "gauge", value: (s) => s.guestRamBytes },
+  {
+    name: "tvisor_vm_disk_read_bytes_total",
+    help: "Bytes read from disks",
+    type: "counter",
+    value: (s) => s.disk.readBytes,
+  },
+  {
+    name: "tvisor_vm_disk_written_bytes_total",
+    help: "Bytes written to disks",
+    type: "counter",
+    value: (s) => s.disk.writeBytes,
+  },
+  {
+    name: "tvisor_vm_disk_reads_total",
+    help: "Disk read requests",
+    type: "counter",
+    value: (s) => s.disk.reads,
+  },
+  {
+    name: "tvisor_vm_disk_writes_total",
+    help: "Disk write requests",
+    type: "counter",
+    value: (s) => s.disk.writes,
+  },
+  {
+    name: "tvisor_vm_disk_flushes_total",
+    help: "Disk flush requests",
+    type: "counter",
+    value: (s) => s.disk.flushes,
+  },
+  {
+    name: "tvisor_vm_net_rx_bytes_total",
+    help: "Bytes received by NICs",
+    type: "counter",
+    value: (s) => s.net.rxBytes,
+  },
+  {
+    name: "tvisor_vm_net_tx_bytes_total",
+    help: "Bytes sent by NICs",
+    type: "counter",
+    value: (s) => s.net.txBytes,
+  },
+  {
+    name: "tvisor_vm_net_rx_frames_total",
+    help: "Frames received by NICs",
+    type: "counter",
+    value: (s) => s.net.rxFrames,
+  },
+  {
+    name: "tvisor_vm_net_tx_frames_total",
+    help: "Frames sent by NICs",
+    type: "counter",
+    value: (s) => s.net.txFrames,
+  },
+];
+
+/** Label values escape backslash, quote and newline (exposition format). VM names never need it, but be safe. */
+function label(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+export function prometheusText(stats: VmStats[]): string {
+  const lines: string[] = [];
+  lines.push("# HELP tvisor_vm_state 1 for the VM's current state");
+  lines.push("# TYPE tvisor_vm_state gauge");
+  for (const s of stats)
+    for (const st of STATES)
+      lines.push(`tvisor_vm_state{vm="${label(s.name)}",state="${st}"} ${s.state === st ? 1 : 0}`);
+  for (const m of METRICS) {
+    lines.push(`# HELP ${m.name} ${m.help}`);
+    lines.push(`# TYPE ${m.name} ${m.type}`);
+    for (const s of stats) lines.push(`${m.name}{vm="${label(s.name)}"} ${m.value(s)}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

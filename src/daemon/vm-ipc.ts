@@ -1,0 +1,40 @@
+/** Messages between the daemon and one VM process over the fork IPC channel (advanced serialization: bytes pass as Uint8Array). */
+import type { VmDefinition } from "../api/vm-spec.js";
+
+/** What the VM process counts for stats; the daemon adds RSS and rates. */
+export interface VmCounters {
+  instructions: number;
+  boots: number;
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  rssBytes: number;
+  disk: { readBytes: number; writeBytes: number; reads: number; writes: number; flushes: number };
+  net: { rxBytes: number; txBytes: number; rxFrames: number; txFrames: number };
+}
+
+export type ToVm =
+  /** Boot the definition, or with `file` restore that state file and continue it. */
+  | { t: "start"; def: VmDefinition; vmIndex: number; file?: string }
+  | { t: "input"; data: Uint8Array }
+  | { t: "net"; nic: number; frame: Uint8Array }
+  | { t: "powerButton" }
+  | { t: "pause"; id: number }
+  | { t: "resume"; id: number }
+  | { t: "save"; id: number; file: string };
+
+export type FromVm =
+  | { t: "running" }
+  | { t: "console"; data: Uint8Array }
+  | { t: "net"; nic: number; frame: Uint8Array }
+  | { t: "stats"; counters: VmCounters }
+  | { t: "reply"; id: number; ok: true; result?: { bytes: number; ms: number } }
+  | { t: "reply"; id: number; ok: false; error: string }
+  /** The guest ended the run: powered off, reported failure (SiFive test) or reset with noReboot. */
+  | { t: "exit"; how: string }
+  /** The emulator or the start failed; the process exits right after. */
+  | { t: "fatal"; error: string };
+
+/** Exit status of a VM process whose guest powered off or was stopped cleanly. */
+export const VM_EXIT_CLEAN = 0;
+/** Exit status after a `fatal` message. */
+export const VM_EXIT_FATAL = 70;

@@ -1,0 +1,225 @@
+/** The VM process: one VirtualMachine per child process, driven by the daemon over the fork IPC channel. */
+/*
+ * Firecracker's rule: a VM process owns one machine, so a guest (or an emulator bug) that crashes, runs
+ * out of memory or is killed takes down only this process. The daemon sees the exit and marks the VM
+ * crashed; other VMs and the daemon are untouched.
+ *
+ * Console bytes, NIC frames and stats go to the daemon as IPC messages; the daemon fans the console out
+ * to viewers and switches frames between VMs on the same network.
+ */
+import { errorMessage } from "../base/errors.js";
+import type { CharBackend } from "../io/char-backend.js";
+import type { NetBackend } from "../io/net-backend.js";
+import { createNodeHost } from "../vmm/node/node-host.js";
+import { VirtualMachine, type VmExit } from "../vmm/vm.js";
+import { countingDisk } from "./counting-disk.js";
+import { loadStateFile, saveStateFile } from "./state-file-glue.js";
+import { vmConfigOf } from "./vm-config-of.js";
+import { type FromVm, type ToVm, VM_EXIT_CLEAN, VM_EXIT_FATAL, type VmCounters } from "./vm-ipc.js";
+
+/** How often counters go to the daemon. */
+const STATS_INTERVAL_MS = 1000;
+/**
+ * The power button for the bundled guest: it has no ACPI, no input devices (CONFIG_INPUT is off) and no
+ * host→guest power event on riscv-virt, so the console is the channel it understands: Ctrl-C ends a
+ * foreground program, then (after the tty has flushed its input on the interrupt) `poweroff` is typed.
+ * The guest then powers off through SBI SRST / the SiFive test device, and the process exits cleanly.
+ */
+const POWER_BUTTON_INTERRUPT = Uint8Array.of(0x03);
+const POWER_BUTTON_COMMAND = new TextEncoder().encode("poweroff\n");
+const POWER_BUTTON_DELAY_MS = 300;
+
+function send(msg: FromVm): void {
+  process.send?.(msg);
+}
+
+/** A console that forwards guest output to the daemon and takes input from it. */
+class IpcConsole implements CharBackend {
+  private handler: ((d: Uint8Array) => void) | null = null;
+  private readonly early: Uint8Array[] = [];
+  write(data: Uint8Array): void {
+    // Copy: the device may reuse its buffer after write returns.
+    send({ t: "console", data: data.slice() });
+  }
+  onInput(handler: (d: Uint8Array) => void): void {
+    this.handler = handler;
+    for (const d of this.early.splice(0)) handler(d);
+  }
+  input(data: Uint8Array): void {
+    if (this.handler) this.handler(data);
+    else if (this.early.length < 1024) this.early.push(data);
+  }
+}
+
+/** One NIC's host side: frames go to the daemon's switch for the NIC's network. */
+class IpcNic implements NetBackend {
+  private handler: ((f: Uint8Array) => void) | null = null;
+  constructor(
+    private readonly nic: number,
+    private readonly counters: VmCounters["net"],
+  ) {}
+  send(frame: Uint8Array): void {
+    this.counters.txFrames++;
+    this.counters.txBytes += frame.length;
+    send({ t: "net", nic: this.nic, frame: frame.slice() });
+  }
+  onReceive(handler: (f: Uint8Array) => void): void {
+    this.handler = handler;
+  }
+  receive(frame: Uint8Array): void {
+    this.counters.rxFrames++;
+    this.counters.rxBytes += frame.length;
+    this.handler?.(frame);
+  }
+  close(): void {
+    this.handler = null;
+  }
+}
+
+function describeExit(e: VmExit): string {
+  if (e.kind === "fail") return `guest reported failure (code ${e.code})`;
+  if (e.kind === "reset") return "guest reset (noReboot)";
+  if (e.kind === "poweroff") return "guest powered off";
+  return "stopped";
+}
+
+/** Run in the forked child: wait for `start`, then serve the daemon until the guest ends. */
+export function runVmProcess(): void {
+  if (!process.send) {
+    process.stderr.write("tvisor-vm: this program is started by `tvisor daemon`\n");
+    process.exit(2);
+  }
+  const counters: VmCounters = {
+    instructions: 0,
+    boots: 0,
+    cpuUserUs: 0,
+    cpuSystemUs: 0,
+    rssBytes: 0,
+    disk: { readBytes: 0, writeBytes: 0, reads: 0, writes: 0, flushes: 0 },
+    net: { rxBytes: 0, txBytes: 0, rxFrames: 0, txFrames: 0 },
+  };
+  const console = new IpcConsole();
+  let nics: IpcNic[] = [];
+  let vm: VirtualMachine | null = null;
+  /** The current run() promise; null while paused. */
+  let running: Promise<VmExit> | null = null;
+  let pausing = false;
+
+  /** Report the last emulator (or start) error and end the process; the daemon marks the VM crashed. */
+  const fatal = (e: unknown): void => {
+    send({ t: "fatal", error: errorMessage(e) });
+    if (process.env.TVISOR_DEBUG) process.stderr.write(`${(e as Error)?.stack ?? e}\n`);
+    // Exit once the IPC message has been flushed.
+    process.exitCode = VM_EXIT_FATAL;
+    setImmediate(() => process.exit(VM_EXIT_FATAL));
+  };
+
+  const follow = (p: Promise<VmExit>) => {
+    running = p;
+    p.then(
+      (exit) => {
+        if (exit.kind === "stopped" && pausing) return; // a pause, not an end
+        send({ t: "exit", how: describeExit(exit) });
+        void vm?.close().finally(() => {
+          process.exitCode = VM_EXIT_CLEAN;
+          setImmediate(() => process.exit(VM_EXIT_CLEAN));
+        });
+      },
+      (e) => fatal(e),
+    );
+  };
+
+  const sampleStats = () => {
+    const cpu = process.cpuUsage();
+    counters.cpuUserUs = cpu.user;
+    counters.cpuSystemUs = cpu.system;
+    counters.rssBytes = process.memoryUsage.rss();
+    counters.instructions = vm?.instret ?? 0;
+    counters.boots = vm?.boots ?? 0;
+    send({ t: "stats", counters });
+  };
+  setInterval(sampleStats, STATS_INTERVAL_MS).unref();
+
+  const pause = async () => {
+    if (!vm || !running) return;
+    pausing = true;
+    const p = running;
+    vm.stop();
+    await p;
+    running = null;
+  };
+
+  const handle = async (msg: ToVm) => {
+    switch (msg.t) {
+      case "start": {
+        const def = msg.def;
+        nics = (def.nics ?? []).map((_, i) => new IpcNic(i, counters.net));
+        const host = createNodeHost(console, (m) => process.stderr.write(`${m}\n`));
+        const openDisk = host.openDisk;
+        host.openDisk = async (path, opts) => countingDisk(await openDisk(path, opts), counters.disk);
+        try {
+          vm = new VirtualMachine(vmConfigOf(def, msg.vmIndex, nics, console), host);
+          if (msg.file) {
+            await loadStateFile(vm, msg.file, def);
+            follow(vm.resume());
+          } else {
+            await vm.prepare();
+            follow(vm.run());
+          }
+        } catch (e) {
+          fatal(e);
+          return;
+        }
+        send({ t: "running" });
+        sampleStats();
+        return;
+      }
+      case "input":
+        console.input(msg.data);
+        return;
+      case "net":
+        nics[msg.nic]?.receive(msg.frame);
+        return;
+      case "powerButton":
+        console.input(POWER_BUTTON_INTERRUPT);
+        setTimeout(() => console.input(POWER_BUTTON_COMMAND), POWER_BUTTON_DELAY_MS);
+        return;
+      case "pause":
+        await pause();
+        send({ t: "reply", id: msg.id, ok: true });
+        return;
+      case "resume":
+        if (vm && !running) {
+          pausing = false;
+          follow(vm.resume());
+        }
+        send({ t: "reply", id: msg.id, ok: true });
+        return;
+      case "save": {
+        if (!vm) throw new Error("the VM has not started");
+        await pause();
+        const t0 = performance.now();
+        const bytes = await saveStateFile(vm, msg.file);
+        send({ t: "reply", id: msg.id, ok: true, result: { bytes, ms: performance.now() - t0 } });
+        return;
+      }
+    }
+  };
+
+  process.on("message", (raw: unknown) => {
+    const msg = raw as ToVm;
+    handle(msg).catch((e) => {
+      if ("id" in msg) send({ t: "reply", id: msg.id, ok: false, error: errorMessage(e) });
+      else send({ t: "fatal", error: errorMessage(e) });
+    });
+  });
+  // The daemon went away: a VM without its daemon has no console and no control; end it.
+  process.on("disconnect", () => {
+    vm?.stop();
+    setTimeout(() => process.exit(VM_EXIT_CLEAN), 2000).unref();
+    void vm
+      ?.close()
+      .catch(() => {})
+      .finally(() => process.exit(VM_EXIT_CLEAN));
+  });
+}

@@ -1,0 +1,95 @@
+/** VM definitions on disk: one JSON file per VM in <state-dir>/vms, written atomically, checked when read back. */
+import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { Value } from "@sinclair/typebox/value";
+import { type VmDefinition, VmDefinition as VmDefinitionSchema } from "../api/vm-spec.js";
+import { errorMessage } from "../base/errors.js";
+import { removeStaleTemporaries, writeFileAtomic } from "./atomic-file.js";
+
+/** What is persisted for one VM. */
+export interface VmRecord {
+  format: "tvisor-vm";
+  version: 1;
+  definition: VmDefinition;
+  /** Distinguishes VMs on one network (default MACs); fixed at define time. */
+  vmIndex: number;
+  /** Last state the daemon recorded; running/paused read back as stopped (the process is gone). */
+  state: "defined" | "stopped" | "crashed" | "running" | "paused";
+  reason?: string;
+  notes?: string[];
+}
+
+const FILE_SUFFIX = ".json";
+
+export class VmStore {
+  readonly dir: string;
+  constructor(stateDir: string) {
+    this.dir = join(stateDir, "vms");
+  }
+
+  async init(): Promise<string[]> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    return removeStaleTemporaries(this.dir);
+  }
+
+  private path(name: string): string {
+    return join(this.dir, `${name}${FILE_SUFFIX}`);
+  }
+
+  async save(rec: VmRecord): Promise<void> {
+    await writeFileAtomic(this.path(rec.definition.name), `${JSON.stringify(rec, null, 2)}\n`);
+  }
+
+  async remove(name: string): Promise<void> {
+    await unlink(this.path(name));
+  }
+
+  /**
+   * Every stored VM. A file that does not parse or does not match the schema is skipped with a
+   * one-line complaint (the daemon keeps serving the others); the file stays for the user to inspect.
+   */
+  async loadAll(complain: (msg: string) => void): Promise<VmRecord[]> {
+    const out: VmRecord[] = [];
+    for (const file of (await readdir(this.dir)).sort()) {
+      if (!file.endsWith(FILE_SUFFIX)) continue;
+      const path = join(this.dir, file);
+      try {
+        const rec = parseRecord(await readFile(path, "utf8"));
+        if (`${rec.definition.name}${FILE_SUFFIX}` !== file)
+          throw new Error(`names VM "${rec.definition.name}", not ${file}`);
+        out.push(rec);
+      } catch (e) {
+        complain(`skipping ${path}: ${errorMessage(e)}`);
+      }
+    }
+    return out;
+  }
+}
+
+function parseRecord(text: string): VmRecord {
+  const raw = JSON.parse(text) as Partial<VmRecord>;
+  if (raw === null || typeof raw !== "object" || raw.format !== "tvisor-vm" || raw.version !== 1)
+    throw new Error("not a tvisor VM definition (format/version)");
+  if (!Value.Check(VmDefinitionSchema, raw.definition)) {
+    const first = Value.Errors(VmDefinitionSchema, raw.definition).First();
+    throw new Error(`definition${first?.path ?? ""}: ${first?.message ?? "invalid"}`);
+  }
+  if (
+    typeof raw.vmIndex !== "number" ||
+    !Number.isInteger(raw.vmIndex) ||
+    raw.vmIndex < 0 ||
+    raw.vmIndex > 0xffff
+  )
+    throw new Error("vmIndex must be 0..65535");
+  const states = ["defined", "stopped", "crashed", "running", "paused"];
+  if (typeof raw.state !== "string" || !states.includes(raw.state)) throw new Error("bad state");
+  return {
+    format: "tvisor-vm",
+    version: 1,
+    definition: raw.definition,
+    vmIndex: raw.vmIndex,
+    state: raw.state,
+    reason: typeof raw.reason === "string" ? raw.reason : undefined,
+    notes: Array.isArray(raw.notes) ? raw.notes.filter((n): n is string => typeof n === "string") : undefined,
+  };
+}
