@@ -4,8 +4,9 @@ import { type Command, Option } from "commander";
 import type { SaveResult, VmInfo, VmList, VmStats } from "../api/messages.js";
 import { NAME_PATTERN, type NicSpec, type VmDefinition } from "../api/vm-spec.js";
 import { UserError } from "../base/errors.js";
-import { type DiskConfig, parseCpus, parseDiskSpec, parseMemSize } from "../vmm/vm-config.js";
+import type { DiskSpec as DiskConfig } from "../vmm/vm-spec.js";
 import { DaemonClient } from "./daemon-client.js";
+import { parseCpus, parseDiskSpec, parseMemSize } from "./vm-flags.js";
 
 const STATE_DIR_HELP =
   "the daemon's state directory (default: $TVISOR_STATE_DIR, the XDG state dir, or /var/lib/tvisor as root)";
@@ -117,8 +118,12 @@ const FLAG_OF_FIELD: [RegExp, string][] = [
 
 function flagError(e: unknown): unknown {
   if (!(e instanceof UserError)) return e;
-  for (const [re, flag] of FLAG_OF_FIELD)
-    if (re.test(e.message)) return new UserError(`${flag}: ${e.message.replace(/^body\./, "")}`);
+  for (const [re, flag] of FLAG_OF_FIELD) {
+    if (!re.test(e.message)) continue;
+    // "body.disks[1].path: cannot read" → "--disk[1]: cannot read" (the index says which of several).
+    const m = /^body\.[A-Za-z]+(\[\d+\])?[^:]*: (.*)$/s.exec(e.message);
+    return new UserError(m ? `${flag}${m[1] ?? ""}: ${m[2]}` : e.message);
+  }
   return e;
 }
 

@@ -4,7 +4,7 @@ import { access, constants } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { VmEvent, VmInfo, VmStats } from "../api/messages.js";
 import type { VmDefinition, VmUpdate } from "../api/vm-spec.js";
-import { errorMessage, UserError } from "../base/errors.js";
+import { errorMessage } from "../base/errors.js";
 import { openImage } from "../storage/node/open-image.js";
 import { ApiError, badField, conflict, notFound } from "./api-error.js";
 import { DiskLocks } from "./disk-locks.js";
@@ -173,13 +173,7 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
         throw badField(`body.disks[${i}]`, errorMessage(e));
       }
     }
-    try {
-      checkDefinition(d);
-    } catch (e) {
-      if (e instanceof ApiError) throw e;
-      if (e instanceof UserError) throw new ApiError(400, `body: ${e.message}`, "body");
-      throw e;
-    }
+    checkDefinition(d, 0);
     return { definition: d, notes };
   }
 

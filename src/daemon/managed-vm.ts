@@ -226,7 +226,6 @@ export class ManagedVm {
       const why = this.lastFatal ?? lastLine(this.stderrTail);
       reason = why ? `${how}: ${why}` : how;
     }
-    this.host.log(`VM ${this.name}: ${state} (${reason})`);
     this.console.closeAll(`VM ${this.name} ${state}`);
     this.setState(state, reason);
   }

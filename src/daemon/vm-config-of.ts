@@ -1,43 +1,34 @@
-/** A stored VM definition (api) → the VMM's VmConfig, with the host backends the VM process supplies. */
-import { DEFAULT_MEM_BYTES, type VmDefinition } from "../api/vm-spec.js";
-import type { CharBackend } from "../io/char-backend.js";
-import type { NetBackend } from "../io/net-backend.js";
-import { VIRT_VIRTIO_COUNT } from "../machine/virt-memory-map.js";
-import { checkVirtioSlots, nicMacs, VIRTIO_CONSOLE_APPEND, type VmConfig } from "../vmm/vm-config.js";
+/** A stored VM definition (api) → the VMM's VmSpec; the VMM's validator gives the cross-field checks. */
+import type { VmDefinition } from "../api/vm-spec.js";
+import { FieldError } from "../base/errors.js";
+import { type VmSpecInput, validateVmSpec } from "../vmm/vm-spec.js";
+import { badField } from "./api-error.js";
 
-export function vmConfigOf(
-  def: VmDefinition,
-  vmIndex: number,
-  nics: NetBackend[],
-  virtioConsole?: CharBackend,
-): VmConfig {
-  const onVirtio = def.console === "virtio";
-  return {
-    kernel: def.kernel,
-    initrd: def.initrd,
-    // As `tvisor run --console virtio`: without --append the guest's console follows the device.
-    append: def.append ?? (onVirtio ? VIRTIO_CONSOLE_APPEND : undefined),
+/** The VMM specification of a definition (its NICs' host sides are attached by the VM process). */
+export function vmSpecOf(def: VmDefinition, vmIndex: number): VmSpecInput {
+  const spec: VmSpecInput = {
     bios: def.bios ?? "builtin",
-    memBytes: def.memBytes ?? DEFAULT_MEM_BYTES,
-    cpus: def.cpus ?? 1,
     disks: (def.disks ?? []).map((d) => ({ path: d.path, format: d.format, readOnly: d.readOnly ?? false })),
-    rng: def.rng ?? true,
-    noReboot: def.noReboot ?? false,
-    nics: (def.nics ?? []).map((n, i) => ({ mac: n.mac, backend: nics[i] })),
-    virtioConsole: onVirtio ? virtioConsole : undefined,
+    nics: (def.nics ?? []).map((n) => (n.mac === undefined ? {} : { mac: n.mac })),
     vmIndex,
   };
+  if (def.kernel !== undefined) spec.kernel = def.kernel;
+  if (def.initrd !== undefined) spec.initrd = def.initrd;
+  if (def.append !== undefined) spec.append = def.append;
+  if (def.memBytes !== undefined) spec.memBytes = def.memBytes;
+  if (def.cpus !== undefined) spec.cpus = def.cpus;
+  if (def.console !== undefined) spec.console = def.console;
+  if (def.rng !== undefined) spec.rng = def.rng;
+  if (def.noReboot !== undefined) spec.noReboot = def.noReboot;
+  return spec;
 }
 
-/** The VMM's own checks of a machine (virtio slots, distinct MACs), before anything is started. */
-export function checkDefinition(def: VmDefinition): void {
-  const dummy: NetBackend = { send() {}, onReceive() {}, close() {} };
-  const config = vmConfigOf(
-    def,
-    0,
-    (def.nics ?? []).map(() => dummy),
-    def.console === "virtio" ? { write() {}, onInput() {} } : undefined,
-  );
-  checkVirtioSlots(config, VIRT_VIRTIO_COUNT);
-  nicMacs(config);
+/** The VMM's own checks of the machine (virtio slots, distinct MACs, ...), as a 400 naming the body field. */
+export function checkDefinition(def: VmDefinition, vmIndex: number): void {
+  try {
+    validateVmSpec(vmSpecOf(def, vmIndex));
+  } catch (e) {
+    if (e instanceof FieldError) throw badField(e.field ? `body.${e.field}` : "body", e.detail);
+    throw e;
+  }
 }

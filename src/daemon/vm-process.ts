@@ -14,7 +14,7 @@ import { createNodeHost } from "../vmm/node/node-host.js";
 import { VirtualMachine, type VmExit } from "../vmm/vm.js";
 import { countingDisk } from "./counting-disk.js";
 import { loadStateFile, saveStateFile } from "./state-file-glue.js";
-import { vmConfigOf } from "./vm-config-of.js";
+import { vmSpecOf } from "./vm-config-of.js";
 import { type FromVm, type ToVm, VM_EXIT_CLEAN, VM_EXIT_FATAL, type VmCounters } from "./vm-ipc.js";
 
 /** How often counters go to the daemon. */
@@ -158,7 +158,7 @@ export function runVmProcess(): void {
         const openDisk = host.openDisk;
         host.openDisk = async (path, opts) => countingDisk(await openDisk(path, opts), counters.disk);
         try {
-          vm = new VirtualMachine(vmConfigOf(def, msg.vmIndex, nics, console), host);
+          vm = new VirtualMachine(vmSpecOf(def, msg.vmIndex), host, { nics });
           if (msg.file) {
             await loadStateFile(vm, msg.file, def);
             follow(vm.resume());
