@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import WebSocket from "ws";
 import { UserError } from "../base/errors.js";
-import { ConsoleEscape, ESCAPE_HELP } from "../io/node/console-escape.js";
+import { ConsoleEscape, ESCAPE_HELP } from "../vmm/node/host-io.js";
 import { DaemonClient } from "./daemon-client.js";
 
 /** With piped input, detach this long after input ends and output has gone quiet. */

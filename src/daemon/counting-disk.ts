@@ -1,5 +1,5 @@
 /** A BlockBackend wrapper that counts bytes and requests for the VM's stats. */
-import type { BlockBackend } from "../io/block-backend.js";
+import type { BlockBackend } from "../vmm/host-contracts.js";
 
 export interface DiskCounters {
   readBytes: number;

@@ -5,7 +5,7 @@ import { setPriority } from "node:os";
 import type { VmInfo, VmState, VmStats } from "../api/messages.js";
 import { DEFAULT_CPU_WEIGHT, DEFAULT_MEM_BYTES, DEFAULT_MEM_OVERHEAD_MIB } from "../api/vm-spec.js";
 import { errorMessage } from "../base/errors.js";
-import type { NetBackend } from "../io/net-backend.js";
+import type { NetBackend } from "../vmm/host-contracts.js";
 import { ApiError, conflict } from "./api-error.js";
 import { ConsoleHub } from "./console-hub.js";
 import type { FromVm, ToVm, VmCounters } from "./vm-ipc.js";

@@ -1,6 +1,7 @@
 /** Networks between VM processes: one NetHub (learning switch) per network name, ports relayed over IPC. */
-import type { NetBackend } from "../io/net-backend.js";
+
 import { NetHub } from "../net/hub.js";
+import type { NetBackend } from "../vmm/host-contracts.js";
 
 export class NetSwitches {
   private readonly hubs = new Map<string, NetHub>();

@@ -8,8 +8,7 @@
  * to viewers and switches frames between VMs on the same network.
  */
 import { errorMessage } from "../base/errors.js";
-import type { CharBackend } from "../io/char-backend.js";
-import type { NetBackend } from "../io/net-backend.js";
+import type { CharBackend, NetBackend } from "../vmm/host-contracts.js";
 import { createNodeHost } from "../vmm/node/node-host.js";
 import { VirtualMachine, type VmExit } from "../vmm/vm.js";
 import { countingDisk } from "./counting-disk.js";

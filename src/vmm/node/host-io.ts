@@ -3,6 +3,7 @@
  * `io/node/`; the VMM re-exports them so front ends (`cli/`, `daemon/`) reach the core only through `vmm/`.
  */
 export { hostClock } from "../../io/node/clock.js";
+export { ConsoleEscape, ESCAPE_HELP } from "../../io/node/console-escape.js";
 export {
   type ConsoleInput,
   type ConsoleOutput,
