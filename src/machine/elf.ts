@@ -3,8 +3,11 @@
  * References: the System V ABI (gABI) ELF-64 object file format, and the RISC-V ELF psABI (EM_RISCV = 243).
  * The file is untrusted input: every header field is bounds-checked against the file before use, and any
  * inconsistency is a UserError with a one-line message (the CLI prints it without a stack trace).
+ * Work driven by counts the file controls (header tables, symbol entries, name scans) is spent from a
+ * WorkBudget proportional to the file's size, so no crafted file can make parsing hang.
  */
 import { UserError } from "../base/errors.js";
+import { WorkBudget } from "../base/work-budget.js";
 import type { GuestRam } from "../memory/guest-ram.js";
 
 /** e_machine of RISC-V (psABI). */
@@ -20,11 +23,23 @@ const PHDR_SIZE = 56;
 const SHDR_SIZE = 64;
 const SYM_SIZE = 24;
 /**
- * Bytes of symbol names scanned per file at most. Names may overlap inside a string table (gABI allows
- * any offset), so without a bound a crafted table of n symbols pointing into one long unterminated-ish
- * string costs O(n * length) and a loader appears to hang. Real executables stay far below this.
+ * Work units (bytes of header tables and symbol entries read, bytes of names scanned) a file may cost
+ * per byte of its size, plus a constant. Tables are each read once and lie inside the file (at most 3x
+ * its size together); names may overlap inside a string table (gABI allows any offset), so a crafted
+ * table of n symbols naming offsets of one long string would cost O(n * length) unbounded. Real
+ * executables scan each name about once and stay far below the budget.
  */
-const MAX_SYMBOL_NAME_BYTES = 16 * 1024 * 1024;
+export const ELF_WORK_PER_FILE_BYTE = 4;
+export const ELF_WORK_BASE = 64 * 1024;
+
+/** The work budget parseElf applies to a file of `fileBytes` bytes by default. */
+export function elfWorkBudget(fileBytes: number): WorkBudget {
+  return new WorkBudget(
+    ELF_WORK_PER_FILE_BYTE * fileBytes + ELF_WORK_BASE,
+    (limit) =>
+      new UserError(`corrupt ELF file: its tables and symbol names need more than ${limit} bytes of reading`),
+  );
+}
 
 /** Common e_machine values, so a wrong-architecture error names the architecture (gABI table). */
 const MACHINE_NAMES: Record<number, string> = {
@@ -65,7 +80,10 @@ export interface ElfImage {
 /** Read helper whose every access is bounds-checked against the file. */
 class Reader {
   private readonly view: DataView;
-  constructor(private readonly data: Uint8Array) {
+  constructor(
+    private readonly data: Uint8Array,
+    readonly budget: WorkBudget,
+  ) {
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   }
   get length(): number {
@@ -116,15 +134,29 @@ class Reader {
     }
     return s;
   }
-  /** Length of the NUL-terminated string at `off` (bounded by `end`), or -1 when it is unterminated. */
+  /**
+   * Length of the NUL-terminated string at `off` (bounded by `end`), or -1 when it is unterminated. The
+   * scan is paid for from the budget, and never looks further than the budget has left.
+   */
   cstringLength(off: number, end: number): number {
     const limit = Math.min(end, this.data.length);
-    return off < limit ? this.data.subarray(off, limit).indexOf(0) : -1;
+    if (off >= limit) return -1;
+    const room = this.budget.remaining;
+    const stop = Math.min(limit, off + room);
+    const n = this.data.subarray(off, stop).indexOf(0);
+    if (n < 0 && stop < limit) this.budget.spend(room + 1); // throws: the name runs past the budget
+    this.budget.spend(n < 0 ? stop - off : n + 1);
+    return n;
   }
 }
 
+export interface ParseElfOptions {
+  /** The work budget to spend from (default: elfWorkBudget(data.length)); tests pass one to count the work. */
+  budget?: WorkBudget;
+}
+
 /** Parse an ELF64 little-endian RISC-V executable. Throws UserError on anything malformed. */
-export function parseElf(data: Uint8Array): ElfImage {
+export function parseElf(data: Uint8Array, opts: ParseElfOptions = {}): ElfImage {
   if (
     data.length < 4 ||
     data[0] !== 0x7f ||
@@ -134,7 +166,7 @@ export function parseElf(data: Uint8Array): ElfImage {
   ) {
     throw new UserError("not an ELF file");
   }
-  const r = new Reader(data);
+  const r = new Reader(data, opts.budget ?? elfWorkBudget(data.length));
   if (data.length < EHDR_SIZE)
     throw new UserError(`truncated ELF file: ${data.length} bytes, header needs 64`);
   const cls = r.u8(4, "e_ident[EI_CLASS]");
@@ -164,6 +196,7 @@ export function parseElf(data: Uint8Array): ElfImage {
   if (phnum === 0) throw new UserError("ELF has no program headers: nothing to load");
   if (phentsize < PHDR_SIZE) throw new UserError(`corrupt ELF file: e_phentsize ${phentsize} < ${PHDR_SIZE}`);
   r.range(phoff, phnum * phentsize, "program header table");
+  r.budget.spend(phnum * phentsize);
 
   const segments: ElfSegment[] = [];
   for (let i = 0; i < phnum; i++) {
@@ -184,13 +217,35 @@ export function parseElf(data: Uint8Array): ElfImage {
     if (seg.memSize > 0) segments.push(seg);
   }
   if (segments.length === 0) throw new UserError("ELF has no loadable segments");
+  checkNoOverlap(segments);
 
   const symbols = new Map<string, bigint>();
   if (shoff !== 0 && shnum !== 0) readSymbols(r, shoff, shentsize, shnum, symbols);
   return { entry, segments, symbols };
 }
 
-/** Collect the defined symbols of every SHT_SYMTAB section (gABI "Symbol Table"). */
+/**
+ * Segments are loaded by physical address; two that overlap would write the same bytes twice, and a
+ * crafted file could list 65535 segments each spanning all of RAM (a memset of RAM per segment). QEMU's
+ * loader refuses overlapping ROM regions likewise; linkers never emit them. Sorting keeps this O(n log n).
+ */
+function checkNoOverlap(segments: ElfSegment[]): void {
+  const byAddr = [...segments].sort((a, b) => a.paddr - b.paddr);
+  for (let i = 1; i < byAddr.length; i++) {
+    const prev = byAddr[i - 1];
+    if (prev.paddr + prev.memSize > byAddr[i].paddr) {
+      throw new UserError(
+        `corrupt ELF file: segments at ${hex(prev.paddr)} (${prev.memSize} bytes) and ${hex(byAddr[i].paddr)} overlap`,
+      );
+    }
+  }
+}
+
+/**
+ * Collect the defined symbols of the SHT_SYMTAB section (gABI "Symbol Table"). The gABI allows one
+ * section of that type per file, so only the first is read: a file listing the same large table in
+ * 65535 section headers costs one pass over it, not 65535.
+ */
 function readSymbols(
   r: Reader,
   shoff: number,
@@ -200,6 +255,7 @@ function readSymbols(
 ): void {
   if (shentsize < SHDR_SIZE) throw new UserError(`corrupt ELF file: e_shentsize ${shentsize} < ${SHDR_SIZE}`);
   r.range(shoff, shnum * shentsize, "section header table");
+  r.budget.spend(shnum * shentsize);
   for (let i = 0; i < shnum; i++) {
     const s = shoff + i * shentsize;
     if (r.u32(s + 4, "sh_type") !== SHT_SYMTAB) continue;
@@ -215,7 +271,7 @@ function readSymbols(
     const strSize = r.size(str + 32, "string table sh_size");
     r.range(strOff, strSize, "string table");
     const count = Math.floor(size / entsize);
-    let nameBytes = 0;
+    r.budget.spend(count * SYM_SIZE);
     for (let k = 0; k < count; k++) {
       const e = off + k * entsize;
       const nameOff = r.u32(e, "st_name");
@@ -223,13 +279,13 @@ function readSymbols(
       if (nameOff === 0 || shndx === 0) continue; // unnamed or undefined (SHN_UNDEF)
       if (nameOff >= strSize)
         throw new UserError(`corrupt ELF file: symbol name offset ${nameOff} outside its table`);
-      // indexOf scans the table natively but still visits every byte up to the NUL; bound the total.
-      nameBytes += Math.max(0, r.cstringLength(strOff + nameOff, strOff + strSize));
-      if (nameBytes > MAX_SYMBOL_NAME_BYTES)
-        throw new UserError(`corrupt ELF file: symbol names exceed ${MAX_SYMBOL_NAME_BYTES >> 20} MiB`);
-      const name = r.cstring(strOff + nameOff, strOff + strSize, "symbol name");
+      // indexOf scans natively but still visits every byte up to the NUL: the budget pays for each scan.
+      const len = r.cstringLength(strOff + nameOff, strOff + strSize);
+      if (len < 0) throw new UserError("corrupt ELF file: unterminated symbol name");
+      const name = r.cstring(strOff + nameOff, strOff + nameOff + len + 1, "symbol name");
       if (!out.has(name)) out.set(name, r.u64(e + 8, "st_value"));
     }
+    return;
   }
 }
 
