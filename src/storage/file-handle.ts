@@ -33,7 +33,10 @@ export interface DeflateCodec {
 export interface StorageHost {
   /** Open an existing file. */
   open(path: string, writable: boolean): Promise<FileHandle>;
-  /** Create (or truncate) a file for writing. */
+  /**
+   * Create a regular file, or open an existing one for overwriting; the contents stay until the caller
+   * truncates, so a command that fails its checks after this leaves an existing file as it was.
+   */
   create(path: string): Promise<FileHandle>;
   /** Resolve a backing file name found in an image relative to that image's directory. */
   resolveRelative(imagePath: string, name: string): string;

@@ -41,4 +41,9 @@ export interface ImageBackend extends BlockBackend {
   actualSize(): Promise<number>;
   /** The opened backing image, if any. */
   readonly backing: ImageBackend | null;
+  /**
+   * True when the format was probed from the file's contents rather than given by the caller. Callers
+   * should warn (a guest-writable disk could change what the probe sees) and record the format explicitly.
+   */
+  formatProbed: boolean;
 }

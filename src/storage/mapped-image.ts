@@ -10,6 +10,7 @@ export abstract class MappedImage implements ImageBackend {
   abstract readonly format: string;
   readonly readOnly = true;
   readonly backing = null;
+  formatProbed = false;
 
   constructor(
     protected readonly file: FileHandle,

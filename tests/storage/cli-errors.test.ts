@@ -105,7 +105,7 @@ test("format errors name the file, through the CLI and openImage (tvisor run --d
     await createImageFile(back, { format: "qcow2", size: 1 << 20 });
     await createImageFile(top, { format: "qcow2", backingFile: back, backingFormat: "qcow2" });
     writeFileSync(back, "junk".repeat(200));
-    await assert.rejects(openImage(top), (e: unknown) => {
+    await assert.rejects(openImage(top, { format: "qcow2" }), (e: unknown) => {
       assert.ok(e instanceof UserError);
       assert.equal(e.message, `${back}: qcow2: bad magic`);
       return true;

@@ -69,7 +69,7 @@ test("multi-cluster writes allocate contiguous runs and keep copy-on-write seman
       backingFile: "base.qcow2",
       backingFormat: "qcow2",
     });
-    let img = (await openImageBackend(p)) as Qcow2Image;
+    let img = (await openImageBackend(p, { format: "qcow2" })) as Qcow2Image;
     // 1. A fresh run of 16 clusters past the backing data: one contiguous host extent.
     await put(img, ref, 256 << 10, 16 * CS, 2);
     // 2. Unaligned run across the backing data: partial head and tail clusters copy from the backing file.
@@ -100,7 +100,7 @@ test("multi-cluster writes allocate contiguous runs and keep copy-on-write seman
 
     // A clean close leaves the file whole clusters long even though data clusters were not pre-grown.
     assert.equal(statSync(p).size % CS, 0, "file length is a whole number of clusters");
-    img = (await openImageBackend(p)) as Qcow2Image;
+    img = (await openImageBackend(p, { format: "qcow2" })) as Qcow2Image;
     await same(img, ref, "after reopen");
     await img.close();
 

@@ -99,8 +99,8 @@ test("qemu-img backing chains (relative names, stated format) and internal snaps
       unknown
     >;
     assert.equal(info["backing-filename"], "mid.qcow2");
-    assertSame(await readImage(join(dir, "top.qcow2")), d3, "top of chain");
-    assertSame(await readImage(join(dir, "mid.qcow2")), d2, "middle of chain");
+    assertSame(await readImage(join(dir, "top.qcow2"), "qcow2"), d3, "top of chain");
+    assertSame(await readImage(join(dir, "mid.qcow2"), "qcow2"), d2, "middle of chain");
 
     // Snapshots made by qemu: s1 holds d1, then qemu-io rewrites part of the disk.
     const snap = join(dir, "snap.qcow2");
@@ -221,7 +221,7 @@ test("tvisor backing chains, convert -c, resize and rebase pass qemu-img", async
       backingFormat: "qcow2",
     });
     const ref = base.slice();
-    const ov = await openImageBackend(join(dir, "ov.qcow2"));
+    const ov = await openImageBackend(join(dir, "ov.qcow2"), { format: "qcow2" });
     await randomOps(ov, ref, 12, 40);
     await ov.close();
     qemuImg(["check", join(dir, "ov.qcow2")]);
@@ -235,7 +235,7 @@ test("tvisor backing chains, convert -c, resize and rebase pass qemu-img", async
     assert.equal(info["backing-filename-format"], "qcow2");
 
     // convert -c from our overlay (flattening the chain).
-    const src = await openImageBackend(join(dir, "ov.qcow2"), { readOnly: true });
+    const src = await openImageBackend(join(dir, "ov.qcow2"), { readOnly: true, format: "qcow2" });
     await createImageFile(join(dir, "c.qcow2"), { format: "qcow2", size: SIZE });
     const dst = await openImageBackend(join(dir, "c.qcow2"));
     await convertImage(src, dst, { compress: true });
@@ -251,6 +251,8 @@ test("tvisor backing chains, convert -c, resize and rebase pass qemu-img", async
       join(import.meta.dirname, "../../src/bin/tvisor.js"),
       "image",
       "rebase",
+      "-f",
+      "qcow2",
       "-b",
       "",
       join(dir, "ov.qcow2"),

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import type { ImageBackend, ImageInfo, SnapshotInfo } from "../../storage/image-backend.js";
 import { openImageBackend } from "../../storage/node/open-image.js";
+import { printable } from "../../storage/printable.js";
 import { formatSize } from "./size.js";
 
 type Json = string | number | boolean | Json[] | { [k: string]: Json };
@@ -36,6 +37,17 @@ export function infoJson(path: string, info: ImageInfo, actual: number): { [k: s
   return j;
 }
 
+/**
+ * JSON as qemu-img prints it. JSON.stringify escapes C0 controls but not DEL, C1 controls or bidi marks,
+ * which names read from the file may hold; those become \u escapes too (still valid JSON, same strings).
+ */
+export function jsonText(v: Json): string {
+  return JSON.stringify(v, null, 4).replace(
+    /[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 function pad2(n: number): string {
   return String(n).padStart(2, "0");
 }
@@ -48,27 +60,28 @@ export function snapshotTable(snaps: SnapshotInfo[]): string {
     const ms = Math.floor(s.vmClockNsec / 1e6);
     const clock = `${pad2(Math.floor(ms / 3600000))}:${pad2(Math.floor(ms / 60000) % 60)}:${pad2(Math.floor(ms / 1000) % 60)}.${String(ms % 1000).padStart(3, "0")}`;
     lines.push(
-      `${s.id.padEnd(9)} ${s.name.padEnd(17)} ${formatSize(s.vmStateSize).padStart(7)} ${date} ${clock} ${String(s.icount ?? 0).padStart(10)}`,
+      `${printable(s.id).padEnd(9)} ${printable(s.name).padEnd(17)} ${formatSize(s.vmStateSize).padStart(7)} ${date} ${clock} ${String(s.icount ?? 0).padStart(10)}`,
     );
   }
   return `${lines.join("\n")}\n`;
 }
 
 function text(path: string, info: ImageInfo, actual: number): string {
-  let s = `image: ${path}\nfile format: ${info.format}\nvirtual size: ${formatSize(info.virtualSize)} (${info.virtualSize} bytes)\ndisk size: ${formatSize(actual)}\n`;
+  let s = `image: ${printable(path)}\nfile format: ${info.format}\nvirtual size: ${formatSize(info.virtualSize)} (${info.virtualSize} bytes)\ndisk size: ${formatSize(actual)}\n`;
   if (info.clusterSize) s += `cluster_size: ${info.clusterSize}\n`;
   if (info.backingFilename) {
-    s += `backing file: ${info.backingFilename}`;
+    s += `backing file: ${printable(info.backingFilename)}`;
     if (info.fullBackingFilename && info.fullBackingFilename !== info.backingFilename) {
-      s += ` (actual path: ${info.fullBackingFilename})`;
+      s += ` (actual path: ${printable(info.fullBackingFilename)})`;
     }
     s += "\n";
-    if (info.backingFormat) s += `backing file format: ${info.backingFormat}\n`;
+    if (info.backingFormat) s += `backing file format: ${printable(info.backingFormat)}\n`;
   }
   if (info.snapshots.length > 0) s += `Snapshot list:\n${snapshotTable(info.snapshots)}`;
   if (info.formatSpecific) {
     s += "Format specific information:\n";
-    for (const [k, v] of Object.entries(info.formatSpecific.data)) s += `    ${k.replace(/-/g, " ")}: ${v}\n`;
+    for (const [k, v] of Object.entries(info.formatSpecific.data))
+      s += `    ${k.replace(/-/g, " ")}: ${printable(String(v))}\n`;
   }
   return s;
 }
@@ -84,7 +97,12 @@ export function registerInfo(image: Command): void {
     .argument("<path>")
     .action(
       async (path: string, o: { f?: string; json?: boolean; output?: string; backingChain?: boolean }) => {
-        const img = await openImageBackend(path, { format: o.f, readOnly: true });
+        // Like qemu-img info, the backing file is opened only for --backing-chain: the header names it.
+        const img = await openImageBackend(path, {
+          format: o.f,
+          readOnly: true,
+          noBacking: o.backingChain !== true,
+        });
         try {
           const chain: { path: string; img: ImageBackend }[] = [{ path, img }];
           if (o.backingChain) {
@@ -95,7 +113,7 @@ export function registerInfo(image: Command): void {
             entries.push({ path: c.path, info: await c.img.info(), actual: await c.img.actualSize() });
           if (o.json || o.output === "json") {
             const js = entries.map((e) => infoJson(e.path, e.info, e.actual));
-            process.stdout.write(`${JSON.stringify(o.backingChain ? js : js[0], null, 4)}\n`);
+            process.stdout.write(`${jsonText(o.backingChain ? js : js[0])}\n`);
           } else {
             process.stdout.write(entries.map((e) => text(e.path, e.info, e.actual)).join("\n"));
           }

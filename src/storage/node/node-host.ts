@@ -1,10 +1,11 @@
 /** The Node.js StorageHost: positioned file I/O over node:fs/promises, path resolution, and zlib. */
-import { ftruncateSync, readSync, writeSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { constants as fsc, ftruncateSync, readSync, writeSync } from "node:fs";
+import { open, readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { constants, deflateRawSync, inflateRawSync, inflateSync } from "node:zlib";
 import { errorMessage, UserError } from "../../base/errors.js";
 import type { DeflateCodec, FileHandle, StorageHost } from "../file-handle.js";
+import { printable } from "../printable.js";
 
 type NodeHandle = Awaited<ReturnType<typeof open>>;
 
@@ -24,6 +25,8 @@ class NodeFile implements FileHandle {
   constructor(
     readonly path: string,
     private readonly fh: NodeHandle,
+    /** Block devices report size 0 in stat; their size is read from sysfs at open. */
+    private readonly deviceSize: number | null = null,
   ) {
     this.fd = fh.fd;
   }
@@ -72,24 +75,45 @@ class NodeFile implements FileHandle {
   }
 
   async size(): Promise<number> {
-    return (await this.fh.stat()).size;
+    if (this.deviceSize !== null) return this.deviceSize;
+    try {
+      return (await this.fh.stat()).size;
+    } catch (e) {
+      throw ioError(this.path, e, "stat");
+    }
   }
 
   async truncate(length: number): Promise<void> {
     // qcow2 grows its file by one cluster per allocation; like a small write, that is cheaper here.
-    ftruncateSync(this.fd, length);
+    try {
+      ftruncateSync(this.fd, length);
+    } catch (e) {
+      throw ioError(this.path, e, "resize");
+    }
   }
 
   async sync(): Promise<void> {
-    await this.fh.sync();
+    try {
+      await this.fh.sync();
+    } catch (e) {
+      throw ioError(this.path, e, "flush");
+    }
   }
 
   async allocatedBytes(): Promise<number> {
-    return (await this.fh.stat()).blocks * 512;
+    try {
+      return (await this.fh.stat()).blocks * 512;
+    } catch (e) {
+      throw ioError(this.path, e, "stat");
+    }
   }
 
   async close(): Promise<void> {
-    await this.fh.close();
+    try {
+      await this.fh.close();
+    } catch (e) {
+      throw ioError(this.path, e, "close");
+    }
   }
 }
 
@@ -114,32 +138,88 @@ export function ioReason(e: unknown): string {
       return "no space left on device";
     case "EIO":
       return "input/output error";
+    case "EEXIST":
+      return "file exists";
+    case "EFBIG":
+      return "file too large for the host file system";
+    case "EDQUOT":
+      return "disk quota exceeded";
+    case "ENAMETOOLONG":
+      return "file name too long";
+    case "ETXTBSY":
+      return "file is busy";
+    case "EMFILE":
+    case "ENFILE":
+      return "too many open files";
+    case "EINVAL":
+      return "invalid argument for this file";
+    case "ENXIO":
+      return "no such device";
+    case "ERR_INVALID_ARG_VALUE":
+    case "ERR_INVALID_ARG_TYPE":
+      return "invalid file name";
     default:
       return typeof code === "string" ? code : errorMessage(e);
   }
 }
 
 function ioError(path: string, e: unknown, op = "open"): UserError {
-  return new UserError(`could not ${op} '${path}': ${ioReason(e)}`);
+  return new UserError(`could not ${op} '${printable(path)}': ${ioReason(e)}`);
 }
 
-/** Open a file, refusing directories up front: Linux lets open(2) succeed on one and fails every read later. */
-async function openFile(path: string, flags: string): Promise<NodeFile> {
+/** Which host files may hold an image: regular files, and block devices where the caller allows them. */
+type FileKind = "regular" | "regular-or-block";
+
+/**
+ * Open a file for image I/O. O_NONBLOCK makes open(2) of a FIFO return at once instead of waiting for a
+ * writer forever; fstat then refuses anything that is not a regular file (or a block device, for opens
+ * of existing disks), so FIFOs, sockets, character devices and directories never reach an image format.
+ * O_NONBLOCK has no effect on regular files and block devices (open(2), "O_NONBLOCK").
+ */
+async function openFile(path: string, flags: number, kind: FileKind): Promise<NodeFile> {
   let fh: NodeHandle;
   try {
-    fh = await open(path, flags);
+    fh = await open(path, flags | fsc.O_NONBLOCK | fsc.O_NOCTTY);
   } catch (e) {
     throw ioError(path, e);
   }
   try {
-    if ((await fh.stat()).isDirectory()) throw Object.assign(new Error("EISDIR"), { code: "EISDIR" });
+    const st = await fh.stat({ bigint: true });
+    if (st.isDirectory()) throw Object.assign(new Error("EISDIR"), { code: "EISDIR" });
+    if (st.isFile()) return new NodeFile(path, fh);
+    if (st.isBlockDevice() && kind === "regular-or-block") {
+      return new NodeFile(path, fh, await blockDeviceSize(path, st.rdev));
+    }
+    throw new UserError(`could not open '${printable(path)}': ${describeKind(st)}, not a regular file`);
   } catch (e) {
-    await fh.close();
+    await fh.close().catch(() => undefined);
+    if (e instanceof UserError) throw e;
     throw ioError(path, e);
   }
-  return new NodeFile(path, fh);
 }
 
+function describeKind(st: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  if (st.isFIFO()) return "is a FIFO";
+  if (st.isSocket()) return "is a socket";
+  if (st.isCharacterDevice()) return "is a character device";
+  if (st.isBlockDevice()) return "is a block device";
+  return "is a special file";
+}
+
+/** A block device's size from sysfs (512-byte units, Documentation/ABI/stable/sysfs-block "size"). */
+async function blockDeviceSize(path: string, rdev: bigint): Promise<number> {
+  // Linux dev_t: major in bits 8-19 and 32-43, minor in bits 0-7 and 20-31 (glibc sys/sysmacros.h).
+  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+  try {
+    const text = await readFile(`/sys/dev/block/${major}:${minor}/size`, "utf8");
+    const sectors = Number.parseInt(text.trim(), 10);
+    if (!Number.isSafeInteger(sectors * 512) || sectors < 0) throw new Error("bad size");
+    return sectors * 512;
+  } catch {
+    throw new UserError(`could not open '${printable(path)}': the size of the block device is unknown`);
+  }
+}
 /** zlib from node: qcow2 uses raw deflate with a 4 KiB window (qcow2 spec, "compression_type"; QEMU uses -12). */
 export const nodeDeflate: DeflateCodec = {
   deflateRaw(data, maxLength) {
@@ -159,12 +239,27 @@ export const nodeDeflate: DeflateCodec = {
   },
 };
 
+/**
+ * Create a new regular file, or open an existing one without truncating it. `created` says which, so a
+ * command that fails later removes only a file it made itself.
+ */
+export async function createFile(path: string): Promise<{ file: FileHandle; created: boolean }> {
+  try {
+    return { file: await openFile(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL, "regular"), created: true };
+  } catch (e) {
+    // EEXIST (also for a dangling symlink, which O_EXCL refuses to follow): open what is there.
+    if (!(e instanceof UserError) || !/file exists|EEXIST/.test(e.message)) throw e;
+  }
+  return { file: await openFile(path, fsc.O_RDWR, "regular"), created: false };
+}
+
 export const nodeStorageHost: StorageHost = {
   open(path, writable) {
-    return openFile(path, writable ? "r+" : "r");
+    return openFile(path, writable ? fsc.O_RDWR : fsc.O_RDONLY, "regular-or-block");
   },
   create(path) {
-    return openFile(path, "w+");
+    // No O_TRUNC: the caller empties the file only once everything that can be checked has been.
+    return openFile(path, fsc.O_RDWR | fsc.O_CREAT, "regular");
   },
   resolveRelative(imagePath, name) {
     return isAbsolute(name) ? name : resolve(dirname(imagePath), name);

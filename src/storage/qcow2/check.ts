@@ -1,5 +1,6 @@
 /** `check` for qcow2: rebuild refcounts from every reference, compare, and optionally repair (QEMU's qcow2_check_refcounts). */
-import { errorMessage } from "../../base/errors.js";
+import { errorMessage, ImageFormatError } from "../../base/errors.js";
+import { printable } from "../printable.js";
 import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from "./header.js";
 import { ClusterKind } from "./l2-entry.js";
 import type { Qcow2Metadata } from "./metadata.js";
@@ -56,7 +57,9 @@ export async function checkQcow2(img: Qcow2Metadata, repair: RepairMode): Promis
 export async function repairRefcounts(img: Qcow2Metadata): Promise<void> {
   const r = await checkLocked(img, "all");
   if (r.corruptions - r.corruptionsFixed > 0 || r.checkErrors > 0) {
-    throw new Error(`qcow2: ${img.path}: refcounts of the dirty image could not be repaired`);
+    throw new ImageFormatError(
+      `qcow2: ${printable(img.path)}: the image was not closed cleanly and its refcounts could not be repaired (${r.corruptions - r.corruptionsFixed} errors left); run 'tvisor image check -r all' on it`,
+    );
   }
 }
 
@@ -124,10 +127,10 @@ async function checkLocked(img: Qcow2Metadata, repair: RepairMode): Promise<Chec
   await walk(img.l1Off, img.hdr.l1TableOffset, true, "active");
   for (const s of img.snapshots) {
     try {
-      await walk(await img.readSnapshotL1(s), s.l1TableOffset, false, `snapshot '${s.name}'`);
+      await walk(await img.readSnapshotL1(s), s.l1TableOffset, false, `snapshot '${printable(s.name)}'`);
     } catch (e) {
       r.checkErrors++;
-      r.messages.push(`ERROR snapshot '${s.name}': ${errorMessage(e)}`);
+      r.messages.push(`ERROR snapshot '${printable(s.name)}': ${errorMessage(e)}`);
     }
   }
   if (img.snapshots.length > 0) {

@@ -33,15 +33,27 @@ export interface Qcow2CreateOptions {
  * one refcount block, and the L1 table. The file must be empty.
  */
 export async function createQcow2(file: FileHandle, o: Qcow2CreateOptions): Promise<void> {
+  const meta = planQcow2(o);
+  await file.write(0, meta);
+  await file.sync();
+}
+
+/**
+ * Check every option and build the new image's metadata in memory, touching no file: callers validate
+ * with this before they empty an existing file (a bad option must never destroy one).
+ */
+export function planQcow2(o: Qcow2CreateOptions): Uint8Array {
   const cs = o.clusterSize ?? 65536;
   const clusterBits = Math.log2(cs);
+  if (o.backingFormat !== undefined && o.backingFormat !== null && !/^[a-z0-9]{1,16}$/.test(o.backingFormat))
+    throw new UserError("invalid backing format name");
   if (!Number.isInteger(clusterBits) || clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS) {
     throw new UserError(`cluster size must be a power of two between 512 and 2M, not ${cs}`);
   }
   const version = o.version ?? 3;
   const refcountBits = o.refcountBits ?? 16;
   const refcountOrder = Math.log2(refcountBits);
-  if (!Number.isInteger(refcountOrder) || refcountOrder > 6) {
+  if (!Number.isInteger(refcountOrder) || refcountOrder < 0 || refcountOrder > 6) {
     throw new UserError(`refcount_bits must be a power of two up to 64, not ${refcountBits}`);
   }
   if (version === 2 && refcountBits !== 16) throw new UserError("compat=0.10 requires refcount_bits=16");
@@ -98,8 +110,7 @@ export async function createQcow2(file: FileHandle, o: Qcow2CreateOptions): Prom
   for (let i = 0; i < blocks; i++) putBe64(meta, rtOff + 8 * i, blocksOff + i * cs);
   // Every laid-out cluster has refcount 1, written with the same packing the reader uses.
   for (let c = 0; c < total; c++) setRefcount(meta, blocksOff, cs, refcountOrder, c, 1);
-  await file.write(0, meta);
-  await file.sync();
+  return meta;
 }
 
 function setRefcount(b: Uint8Array, base: number, cs: number, order: number, c: number, v: number): void {

@@ -3,6 +3,7 @@ import { ImageFormatError, UserError } from "../../base/errors.js";
 import { be32, isZero, putBe32, putBe64 } from "../bytes.js";
 import type { FileHandle, StorageHost } from "../file-handle.js";
 import type { BlockStatus, ImageBackend, ImageInfo, SnapshotInfo } from "../image-backend.js";
+import { printable } from "../printable.js";
 import { repairRefcounts } from "./check.js";
 import { COMPRESSION_DEFLATE, decompressCluster } from "./compression.js";
 import {
@@ -39,13 +40,14 @@ const L2_CACHE_LIMIT = 64;
 export interface Qcow2OpenOptions {
   readOnly: boolean;
   /** Opens the backing file named in the header (already resolved against this image's directory). */
-  openBacking?: (path: string, format: string | null) => Promise<ImageBackend>;
+  openBacking?: (path: string, format: string | null, name: string) => Promise<ImageBackend>;
   /** Open even though the corrupt bit is set or refcounts need repair (for `check -r`). */
   forRepair?: boolean;
 }
 
 export class Qcow2Image implements ImageBackend, Qcow2Metadata {
   readonly format = "qcow2";
+  formatProbed = false;
   readonly cs: number;
   readonly clusterBits: number;
   /** Entries per L2 table (spec: cluster_size / 8). */
@@ -106,19 +108,19 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
     // repairing check may open it for writing, and that check clears the bit once the image is consistent.
     if (!opts.readOnly && !opts.forRepair && hdr.incompatibleFeatures & INCOMPAT_CORRUPT) {
       throw new ImageFormatError(
-        `qcow2: ${file.path} is marked corrupt; open it read-only or repair it with 'tvisor image check -r all'`,
+        `qcow2: ${printable(file.path)} is marked corrupt; open it read-only or repair it with 'tvisor image check -r all'`,
       );
     }
-    let backing: ImageBackend | null = null;
+    const img = new Qcow2Image(host, file, hdr, opts.readOnly, null);
+    // The image's own tables are validated before any backing file is touched (cheap checks first, and a
+    // broken image never makes us open another host file).
+    await img.load(fileSize, opts.forRepair === true);
     if (hdr.backingFile && opts.openBacking) {
-      backing = await opts.openBacking(host.resolveRelative(file.path, hdr.backingFile), hdr.backingFormat);
-    }
-    const img = new Qcow2Image(host, file, hdr, opts.readOnly, backing);
-    try {
-      await img.load(fileSize, opts.forRepair === true);
-    } catch (e) {
-      await backing?.close();
-      throw e;
+      img.backing = await opts.openBacking(
+        host.resolveRelative(file.path, hdr.backingFile),
+        hdr.backingFormat,
+        hdr.backingFile,
+      );
     }
     return img;
   }
@@ -227,7 +229,7 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
         // The error below is what matters.
       }
     }
-    throw new ImageFormatError(`qcow2: ${this.path}: ${why}; image marked corrupt`);
+    throw new ImageFormatError(`qcow2: ${printable(this.path)}: ${why}; image marked corrupt`);
   }
 
   /** @internal */

@@ -1,6 +1,7 @@
 /** Internal snapshots of a qcow2 image: create, apply, delete with refcounts kept exact (qcow2 spec, "Snapshots"). */
 import { UserError } from "../../base/errors.js";
 import { putBe32, putBe64 } from "../bytes.js";
+import { printable } from "../printable.js";
 import { MAX_SNAPSHOTS } from "./header.js";
 import { Qcow2Image } from "./image.js";
 import { type Qcow2Snapshot, serializeSnapshotTable } from "./snapshot-table.js";
@@ -10,7 +11,7 @@ import { adjustTree, updateCopiedFlags } from "./tree-walk.js";
 function find(img: Qcow2Image, key: string): number {
   let i = img.snapshots.findIndex((s) => s.id === key);
   if (i < 0) i = img.snapshots.findIndex((s) => s.name === key);
-  if (i < 0) throw new UserError(`snapshot '${key}' not found in ${img.path}`);
+  if (i < 0) throw new UserError(`snapshot '${printable(key)}' not found in ${printable(img.path)}`);
   return i;
 }
 

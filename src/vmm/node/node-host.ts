@@ -6,6 +6,7 @@ import type { CharBackend } from "../../io/char-backend.js";
 import { hostClock } from "../../io/node/clock.js";
 import { nodeGunzip } from "../../machine/node/gunzip.js";
 import { openImage } from "../../storage/node/open-image.js";
+import { printable } from "../../storage/printable.js";
 import type { VmHost } from "../vm-host.js";
 
 /** The VM host for a Node process; `console` is where the guest's serial console goes. */
@@ -22,7 +23,14 @@ export function createNodeHost(console: CharBackend, log: (msg: string) => void 
         throw new UserError(`${what}: cannot read ${path}: ${why}`);
       }
     },
-    openDisk: (path, opts) => openImage(path, opts),
+    openDisk: (path, opts) =>
+      openImage(path, {
+        ...opts,
+        // A probed format is a hazard (a guest could change what the probe sees): say so, naming the fix.
+        onProbed: (p, fmt) =>
+          log(`warning: the format of ${printable(p)} was probed as ${fmt}; give it explicitly (format=${fmt})`),
+        onWarning: log,
+      }),
     gunzip: nodeGunzip,
     clock: hostClock,
     console,
