@@ -9,9 +9,9 @@
  * trusted); one whose format had to be probed may not open a backing file of its own.
  */
 import { ImageFormatError, UserError } from "../base/errors.js";
-import { printable } from "./printable.js";
 import type { StorageHost } from "./file-handle.js";
 import type { ImageBackend } from "./image-backend.js";
+import { printable } from "./printable.js";
 import { type ImageFormat, parseFormat, probeFormat } from "./probe.js";
 import { Qcow2Image } from "./qcow2/image.js";
 import { RawImage } from "./raw-image.js";

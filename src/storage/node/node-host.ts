@@ -198,7 +198,12 @@ async function openFile(path: string, flags: number, kind: FileKind): Promise<No
   }
 }
 
-function describeKind(st: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+function describeKind(st: {
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+}): string {
   if (st.isFIFO()) return "is a FIFO";
   if (st.isSocket()) return "is a socket";
   if (st.isCharacterDevice()) return "is a character device";

@@ -2,12 +2,15 @@
 import { errorMessage, ImageFormatError } from "../../base/errors.js";
 import { printable } from "../printable.js";
 import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from "./header.js";
-import { ClusterKind } from "./l2-entry.js";
+import { ClusterKind, decodeL2, type L2Entry } from "./l2-entry.js";
 import type { Qcow2Metadata } from "./metadata.js";
 import { serializeSnapshotTable } from "./snapshot-table.js";
-import { forEachReference, updateCopiedFlags } from "./tree-walk.js";
+import { forEachReference, l2Tables, updateCopiedFlags } from "./tree-walk.js";
 
 export type RepairMode = "none" | "leaks" | "all";
+
+/** Messages kept per check; more are summarised in one line. */
+const MAX_MESSAGES = 1000;
 
 export interface CheckResult {
   corruptions: number;
@@ -55,7 +58,14 @@ export async function checkQcow2(img: Qcow2Metadata, repair: RepairMode): Promis
 
 /** Used when opening a dirty image for writing: make the refcounts exact before anything else. */
 export async function repairRefcounts(img: Qcow2Metadata): Promise<void> {
-  const r = await checkLocked(img, "all");
+  let r: CheckResult;
+  try {
+    r = await checkLocked(img, "all");
+  } catch (e) {
+    throw new ImageFormatError(
+      `qcow2: ${printable(img.path)}: the image was not closed cleanly and repairing its refcounts failed: ${errorMessage(e)}`,
+    );
+  }
   if (r.corruptions - r.corruptionsFixed > 0 || r.checkErrors > 0) {
     throw new ImageFormatError(
       `qcow2: ${printable(img.path)}: the image was not closed cleanly and its refcounts could not be repaired (${r.corruptions - r.corruptionsFixed} errors left); run 'tvisor image check -r all' on it`,
@@ -81,57 +91,71 @@ async function checkLocked(img: Qcow2Metadata, repair: RepairMode): Promise<Chec
   };
   const fileClusters = Math.ceil(img.refc.fileEnd / cs);
   const refs = new Map<number, number>();
-  const add = (off: number, len: number, what: string): void => {
+  // Messages are capped: a crafted image could otherwise produce one per cluster it claims.
+  const say = (m: string): void => {
+    if (r.messages.length < MAX_MESSAGES) r.messages.push(m);
+    else if (r.messages.length === MAX_MESSAGES) r.messages.push("(further messages omitted)");
+  };
+  const add = (off: number, len: number, what: string, n = 1): void => {
     const first = Math.floor(off / cs);
     const last = Math.floor((off + len - 1) / cs);
     for (let c = first; c <= last; c++) {
       if (c >= fileClusters) {
         r.corruptions++;
-        r.messages.push(`ERROR ${what} at ${c * cs} is beyond the end of the image file`);
+        say(`ERROR ${what} at ${c * cs} is beyond the end of the image file`);
       }
-      refs.set(c, (refs.get(c) ?? 0) + 1);
+      refs.set(c, (refs.get(c) ?? 0) + n);
     }
   };
   add(0, cs, "header");
-  const walk = async (l1: Float64Array, l1Off: number, active: boolean, label: string): Promise<void> => {
+  // Every L1 table, the active one and each snapshot's. Their L2 tables are gathered first and each
+  // distinct table is decoded once, weighted by how many L1 entries name it (snapshots share most of
+  // theirs): the walk is one pass over the L2 tables in the file, however many L1 entries name them.
+  const l2Refs = new Map<number, number>();
+  const activeL2 = l2Tables(img.l1Off);
+  const gather = (l1: Float64Array, l1Off: number, label: string): void => {
     if (l1.length > 0) add(l1Off, l1.length * 8, `${label} L1 table`);
-    let prev = -1;
-    try {
-      await forEachReference(
-        img,
-        l1,
-        (off) => add(off, cs, `${label} L2 table`),
-        (e) => {
-          if (e.kind === ClusterKind.Compressed) {
-            add(e.host, e.csize, `${label} compressed cluster`);
-            if (active) {
-              r.allocatedClusters++;
-              r.compressedClusters++;
-            }
-            return;
-          }
-          add(e.host, cs, `${label} data cluster`);
-          if (active && e.kind === ClusterKind.Normal) {
-            r.allocatedClusters++;
-            if (prev >= 0 && e.host !== prev + cs) r.fragmentedClusters++;
-            prev = e.host;
-          }
-        },
-      );
-    } catch (e) {
-      r.checkErrors++;
-      r.corruptions++;
-      r.messages.push(`ERROR ${label}: ${errorMessage(e)}`);
-    }
+    for (const [off, n] of l2Tables(l1)) l2Refs.set(off, (l2Refs.get(off) ?? 0) + n);
   };
-  await walk(img.l1Off, img.hdr.l1TableOffset, true, "active");
+  gather(img.l1Off, img.hdr.l1TableOffset, "active");
   for (const s of img.snapshots) {
     try {
-      await walk(await img.readSnapshotL1(s), s.l1TableOffset, false, `snapshot '${printable(s.name)}'`);
+      gather(await img.readSnapshotL1(s), s.l1TableOffset, `snapshot '${printable(s.name)}'`);
     } catch (e) {
       r.checkErrors++;
-      r.messages.push(`ERROR snapshot '${printable(s.name)}': ${errorMessage(e)}`);
+      say(`ERROR snapshot '${printable(s.name)}': ${errorMessage(e)}`);
     }
+  }
+  const e: L2Entry = { kind: ClusterKind.Unallocated, host: 0, csize: 0, copied: false };
+  let prev = -1;
+  for (const [off, n] of l2Refs) {
+    add(off, cs, "L2 table", n);
+    const active = activeL2.get(off) ?? 0;
+    try {
+      const t = await img.readL2(off);
+      for (let j = 0; j < img.l2Entries; j++) {
+        decodeL2(t, j, img.clusterBits, img.hdr.version, img.refc.fileEnd, e);
+        if (e.kind === ClusterKind.Unallocated || (e.kind === ClusterKind.Zero && e.host === 0)) continue;
+        if (e.kind === ClusterKind.Compressed) {
+          add(e.host, e.csize, "compressed cluster", n);
+          r.allocatedClusters += active;
+          r.compressedClusters += active;
+          continue;
+        }
+        add(e.host, cs, "data cluster", n);
+        if (active > 0 && e.kind === ClusterKind.Normal) {
+          r.allocatedClusters += active;
+          if (prev >= 0 && e.host !== prev + cs) r.fragmentedClusters++;
+          prev = e.host;
+        }
+      }
+    } catch (err) {
+      r.checkErrors++;
+      r.corruptions++;
+      say(`ERROR L2 table at ${off}: ${errorMessage(err)}`);
+    }
+    const y = img.meter.step(img.l2Entries);
+    if (y) await y;
   }
   if (img.snapshots.length > 0) {
     add(img.hdr.snapshotsOffset, serializeSnapshotTable(img.snapshots).length, "snapshot table");
@@ -143,20 +167,26 @@ async function checkLocked(img: Qcow2Metadata, repair: RepairMode): Promise<Chec
   const blockEntries = img.refc.blockEntries;
   const covered = img.refc.tableEntries() * blockEntries;
   let highest = 0;
-  let limit = fileClusters;
-  for (const k of refs.keys()) if (k > limit) limit = k;
+  // Every cluster of the file, then any referenced past its end (already counted as corruption). Like
+  // QEMU's compare_refcounts, refcounts of clusters past the end are not compared: the loop is bounded by
+  // the file, not by what the refcount table or an L2 entry claims.
+  const beyond = [...refs.keys()].filter((c) => c >= fileClusters).sort((a, b) => a - b);
   const diffs: { c: number; have: number; want: number }[] = [];
-  for (let c = 0; c <= limit; c++) {
+  const compare = async (c: number): Promise<void> => {
     const want = refs.get(c) ?? 0;
     const have = c < covered ? await img.refc.get(c) : 0;
     if (want > 0 || have > 0) highest = c;
     if (want !== have) diffs.push({ c, have, want });
-  }
+    const y = img.meter.step();
+    if (y) await y;
+  };
+  for (let c = 0; c < fileClusters; c++) await compare(c);
+  for (const c of beyond) await compare(c);
   // A referenced cluster with refcount 0 could be handed out again; QEMU fixes that only by rebuilding the
   // refcount structures, which `-r leaks` may not do, so that check fails (qemu-img exits 1) and fixes nothing.
   const zeroed = diffs.filter((d) => d.have === 0);
   if (repair === "leaks" && zeroed.length > 0) {
-    for (const d of zeroed) r.messages.push(`ERROR cluster ${d.c} refcount=0 reference=${d.want}`);
+    for (const d of zeroed) say(`ERROR cluster ${d.c} refcount=0 reference=${d.want}`);
     r.messages.push("ERROR need to rebuild refcount structures");
     r.corruptions += zeroed.length;
     r.checkErrors++;
@@ -167,17 +197,19 @@ async function checkLocked(img: Qcow2Metadata, repair: RepairMode): Promise<Chec
   for (const { c, have, want } of diffs) {
     if (have > want) {
       r.leaks++;
-      if (repair !== "none") {
-        r.messages.push(`Repairing cluster ${c} refcount=${have} reference=${want}`);
+      // With a table unreadable, "unreferenced" may only mean "not seen": lowering a refcount then could
+      // free a cluster in use, so leaks are only reported.
+      if (repair !== "none" && r.checkErrors === 0) {
+        say(`Repairing cluster ${c} refcount=${have} reference=${want}`);
         await img.refc.set(c, want);
         r.leaksFixed++;
       } else {
-        r.messages.push(`Leaked cluster ${c} refcount=${have} reference=${want}`);
+        say(`Leaked cluster ${c} refcount=${have} reference=${want}`);
       }
     } else {
       r.corruptions++;
-      const canFix = repair === "all" && want <= img.refc.maxRefcount && hasBlock(img, c);
-      r.messages.push(`${canFix ? "Repairing" : "ERROR"} cluster ${c} refcount=${have} reference=${want}`);
+      const canFix = repair === "all" && c < fileClusters && want <= img.refc.maxRefcount && hasBlock(img, c);
+      say(`${canFix ? "Repairing" : "ERROR"} cluster ${c} refcount=${have} reference=${want}`);
       if (canFix) {
         await img.refc.set(c, want);
         r.corruptionsFixed++;

@@ -4,6 +4,7 @@ import { be32, isZero, putBe32, putBe64 } from "../bytes.js";
 import type { FileHandle, StorageHost } from "../file-handle.js";
 import type { BlockStatus, ImageBackend, ImageInfo, SnapshotInfo } from "../image-backend.js";
 import { printable } from "../printable.js";
+import { WorkMeter } from "../yield.js";
 import { repairRefcounts } from "./check.js";
 import { COMPRESSION_DEFLATE, decompressCluster } from "./compression.js";
 import {
@@ -26,6 +27,19 @@ import {
   type L2Entry,
 } from "./l2-entry.js";
 import type { Qcow2Metadata } from "./metadata.js";
+import {
+  META_ACTIVE_L1,
+  META_ACTIVE_L2,
+  META_HEADER,
+  META_INACTIVE_L1,
+  META_INACTIVE_L2,
+  META_NONE,
+  META_REFBLOCK,
+  META_REFTABLE,
+  META_SNAPSHOT_TABLE,
+  MetadataMap,
+  metaName,
+} from "./overlap.js";
 import { Refcounts } from "./refcounts.js";
 import {
   MAX_SNAPSHOT_TABLE_BYTES,
@@ -60,8 +74,10 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
   refc!: Refcounts;
   /** @internal */
   snapshots: Qcow2Snapshot[] = [];
-  /** @internal Clusters that hold metadata the refcounts must never hand out (spec: overlap checks). */
-  readonly meta = new Set<number>();
+  /** @internal Where each kind of metadata lives, for overlap checks before writes (overlap.ts). */
+  readonly meta: MetadataMap;
+  /** @internal Work done by loops a file controls (scans, walks); they yield through it. */
+  readonly meter = new WorkMeter();
   private readonly l2Cache = new Map<number, Uint8Array>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly ent: L2Entry = { kind: ClusterKind.Unallocated, host: 0, csize: 0, copied: false };
@@ -83,6 +99,7 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
     this.l2Entries = this.cs / 8;
     this.l1Off = new Float64Array(hdr.l1Size);
     this.l1Copied = new Uint8Array(hdr.l1Size);
+    this.meta = new MetadataMap(this.cs);
   }
 
   get path(): string {
@@ -132,17 +149,47 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
     const bad = (m: string) => new ImageFormatError(`qcow2: ${m}`);
     const rt = new Uint8Array(h.refcountTableClusters * cs);
     await f.read(h.refcountTableOffset, rt);
-    this.refc = new Refcounts(f, h.clusterBits, h.refcountOrder, rt, h.refcountTableOffset, fileSize, {
-      tableMoved: async (offset, clusters) => {
-        const b = new Uint8Array(12);
-        putBe64(b, 0, offset);
-        putBe32(b, 8, clusters);
-        await f.write(48, b);
-        h.refcountTableOffset = offset;
-        h.refcountTableClusters = clusters;
+    this.refc = new Refcounts(
+      f,
+      h.clusterBits,
+      h.refcountOrder,
+      rt,
+      h.refcountTableOffset,
+      fileSize,
+      {
+        tableMoved: async (offset, clusters) => {
+          const b = new Uint8Array(12);
+          putBe64(b, 0, offset);
+          putBe32(b, 8, clusters);
+          await f.write(48, b);
+          this.meta.remove(META_REFTABLE, h.refcountTableOffset, h.refcountTableClusters * cs);
+          this.meta.add(META_REFTABLE, offset, clusters * cs);
+          h.refcountTableOffset = offset;
+          h.refcountTableClusters = clusters;
+        },
+        checkOverlap: (c, n) => this.checkOverlap(c, n),
+        checkWrite: (own, off, len) => this.checkWrite(own, off, len),
+        blockPlaced: (off) => this.meta.add(META_REFBLOCK, off, cs),
       },
-      checkOverlap: (c, n) => this.checkOverlap(c, n),
-    });
+      this.meter,
+    );
+    if (h.nbSnapshots > 0) {
+      const len = Math.min(fileSize - h.snapshotsOffset, MAX_SNAPSHOT_TABLE_BYTES);
+      const buf = new Uint8Array(len);
+      await f.read(h.snapshotsOffset, buf);
+      this.snapshots = parseSnapshotTable(buf, h.nbSnapshots, cs, fileSize, h.version).snapshots;
+      // Cheap bound before any snapshot L1 is decoded: every snapshot has its own L1 copy (QEMU's
+      // qcow2_snapshot_create allocates one each), so together they fit in the file. Tables that share
+      // or overlap each other would make every walk over the snapshots repeat the same work (a small file
+      // claiming 65,536 snapshots of a 32 MiB L1 table); such an image is refused.
+      let l1Bytes = 0;
+      for (const s of this.snapshots) l1Bytes += s.l1Size * 8;
+      if (l1Bytes > fileSize) {
+        throw bad(
+          `the snapshots' L1 tables (${l1Bytes} bytes in all) cannot fit in the ${fileSize}-byte file; they overlap`,
+        );
+      }
+    }
     // Active L1 (spec "Cluster mapping"): every entry is validated now, before any L2 is read.
     const l1 = new Uint8Array(h.l1Size * 8);
     if (h.l1Size > 0) await f.read(h.l1TableOffset, l1);
@@ -150,14 +197,11 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
       const e = decodeL1(be32(l1, 8 * i), be32(l1, 8 * i + 4), i, cs, fileSize);
       this.l1Off[i] = e.off;
       this.l1Copied[i] = e.copied ? 1 : 0;
+      const y = this.meter.step();
+      if (y) await y;
     }
-    if (h.nbSnapshots > 0) {
-      const len = Math.min(fileSize - h.snapshotsOffset, MAX_SNAPSHOT_TABLE_BYTES);
-      const buf = new Uint8Array(len);
-      await f.read(h.snapshotsOffset, buf);
-      this.snapshots = parseSnapshotTable(buf, h.nbSnapshots, cs, fileSize, h.version).snapshots;
-    }
-    await this.rebuildMeta();
+    // Overlap checks guard writes only, so a read-only open skips mapping the metadata.
+    if (!this.readOnly) await this.rebuildMeta();
     // The header cluster must be in use, or allocation could hand it out (a hostile refcount table).
     if ((await this.refc.get(0)) === 0) throw bad("refcount of the header cluster is 0");
     if (!this.readOnly) {
@@ -176,20 +220,27 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
     }
   }
 
-  /** @internal Recompute the set of metadata clusters (header, L1s, L2s, snapshot table). */
+  /**
+   * @internal Recompute where every metadata structure lives: header, active L1 and L2 tables, refcount
+   * table and blocks, snapshot table, snapshots' L1 and L2 tables. The work is bounded by the file size
+   * (the snapshot L1 tables were checked to fit in the file at open).
+   */
   async rebuildMeta(): Promise<void> {
     const h = this.hdr;
     const cs = this.cs;
-    this.meta.clear();
-    this.meta.add(0);
-    this.addMetaRange(h.l1TableOffset, h.l1Size * 8);
-    for (const o of this.l1Off) if (o) this.meta.add(o / cs);
+    const m = this.meta;
+    m.clear();
+    m.add(META_HEADER, 0, cs);
+    m.add(META_ACTIVE_L1, h.l1TableOffset, h.l1Size * 8);
+    for (const o of this.l1Off) if (o) m.add(META_ACTIVE_L2, o, cs);
+    m.add(META_REFTABLE, this.refc.tableOffset, this.refc.tableClusters * cs);
+    for (const b of this.refc.blockOffsets()) m.add(META_REFBLOCK, b, cs);
     if (this.snapshots.length > 0) {
-      this.addMetaRange(h.snapshotsOffset, serializeSnapshotTable(this.snapshots).length);
+      m.add(META_SNAPSHOT_TABLE, h.snapshotsOffset, serializeSnapshotTable(this.snapshots).length);
     }
     for (const s of this.snapshots) {
-      this.addMetaRange(s.l1TableOffset, s.l1Size * 8);
-      for (const e of await this.readSnapshotL1(s)) if (e) this.meta.add(e / cs);
+      m.add(META_INACTIVE_L1, s.l1TableOffset, s.l1Size * 8);
+      for (const e of await this.readSnapshotL1(s)) if (e) m.add(META_INACTIVE_L2, e, cs);
     }
   }
 
@@ -200,23 +251,32 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
     const out = new Float64Array(s.l1Size);
     for (let i = 0; i < s.l1Size; i++) {
       out[i] = decodeL1(be32(raw, 8 * i), be32(raw, 8 * i + 4), i, this.cs, this.refc.fileEnd).off;
+      const y = this.meter.step();
+      if (y) await y;
     }
     return out;
   }
 
-  private addMetaRange(off: number, len: number): void {
-    if (len <= 0) return;
-    for (let c = Math.floor(off / this.cs); c * this.cs < off + len; c++) this.meta.add(c);
-  }
-
   /** @internal QEMU's overlap check: refcounts said "free", but the cluster is metadata. Mark corrupt and stop. */
   async checkOverlap(cluster: number, count: number): Promise<void> {
-    const rt0 = this.refc ? this.refc.tableOffset / this.cs : -1;
-    const rtN = this.refc ? this.refc.tableClusters : 0;
-    for (let c = cluster; c < cluster + count; c++) {
-      if (this.meta.has(c) || (c >= rt0 && c < rt0 + rtN) || this.refc?.isBlock(c)) {
-        await this.markCorrupt(`cluster ${c} is metadata but its refcount is 0`);
-      }
+    const hit = this.meta.overlaps(META_NONE, cluster * this.cs, count * this.cs);
+    if (hit !== 0) {
+      await this.markCorrupt(
+        `cluster ${cluster} holds ${metaName(hit)} but its refcount is 0 (refcounts are wrong)`,
+      );
+    }
+  }
+
+  /**
+   * @internal Before any write into the file: a write of metadata kind `own` (META_NONE for guest data)
+   * must not land on any other metadata. If it would, the image's tables contradict each other: mark it
+   * corrupt and refuse, as QEMU does when its overlap check fires.
+   */
+  async checkWrite(own: number, offset: number, length: number): Promise<void> {
+    const hit = this.meta.overlaps(own, offset, length);
+    if (hit !== 0) {
+      const what = own === META_NONE ? "guest data" : metaName(own);
+      await this.markCorrupt(`a write of ${what} at offset ${offset} would overwrite ${metaName(hit)}`);
     }
   }
 
@@ -302,6 +362,7 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
     const b = new Uint8Array(8);
     putBe32(b, 0, (copied ? 0x80000000 : 0) | Math.floor(off / 0x100000000));
     putBe32(b, 4, off >>> 0);
+    await this.checkWrite(META_ACTIVE_L1, this.hdr.l1TableOffset + idx * 8, 8);
     await this.file.write(this.hdr.l1TableOffset + idx * 8, b);
   }
 
@@ -458,8 +519,8 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
       for (; n < max; n++) {
         const e = this.decodeAt(t, l2idx + n);
         if (e.kind !== ClusterKind.Normal || !e.copied || e.host !== host + n * cs) break;
-        if (this.meta.has(e.host / cs)) await this.markCorrupt(`data cluster at ${e.host} overlaps metadata`);
       }
+      await this.checkWrite(META_NONE, host, n * cs);
       await this.file.write(host, rest.subarray(0, n * cs));
       return n * cs;
     }
@@ -473,8 +534,10 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
     if (n < 2) return 0;
     // The data write covers every new cluster, so the file need not be grown first (Refcounts.allocate).
     const host = await this.refc.allocate(n, false);
+    await this.checkWrite(META_NONE, host, n * cs);
     await this.file.write(host, rest.subarray(0, n * cs));
     for (let i = 0; i < n; i++) encodeStandard(t, l2idx + i, host + i * cs, true);
+    await this.checkWrite(META_ACTIVE_L2, off + 8 * l2idx, 8 * n);
     await this.file.write(off + 8 * l2idx, t.subarray(8 * l2idx, 8 * (l2idx + n)));
     for (const o of old) await this.releaseOld(o.kind, o.host, o.csize);
     return n * cs;
@@ -491,7 +554,7 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
     if (old !== 0 && this.l1Copied[l1idx]) return { t: await this.readL2(old), off: old };
     const before = this.refc.fileEnd;
     const off = await this.refc.allocate(1);
-    this.meta.add(off / this.cs);
+    this.meta.add(META_ACTIVE_L2, off, this.cs);
     let t: Uint8Array;
     if (old === 0) {
       t = new Uint8Array(this.cs);
@@ -503,12 +566,16 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
     if (this.l2Cache.size >= L2_CACHE_LIMIT) this.l2Cache.delete(this.l2Cache.keys().next().value as number);
     this.l2Cache.set(off, t);
     await this.setL1(l1idx, off, true);
-    if (old !== 0) await this.refc.adjust(old, this.cs, -1);
+    if (old !== 0) {
+      this.meta.remove(META_ACTIVE_L2, old, this.cs);
+      await this.refc.adjust(old, this.cs, -1);
+    }
     return { t, off };
   }
 
   /** @internal Write one L2 entry (already encoded in t) to disk. */
   async flushL2Entry(off: number, t: Uint8Array, i: number): Promise<void> {
+    await this.checkWrite(META_ACTIVE_L2, off + 8 * i, 8);
     await this.file.write(off + 8 * i, t.subarray(8 * i, 8 * i + 8));
   }
 
@@ -535,7 +602,7 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
     const csize = e.csize;
     if (kind === ClusterKind.Normal && e.copied) {
       // In place: refcount is exactly 1 (spec: COPIED).
-      if (this.meta.has(oldHost / cs)) await this.markCorrupt(`data cluster at ${oldHost} overlaps metadata`);
+      await this.checkWrite(META_NONE, oldHost + inCl, data.length);
       await this.file.write(oldHost + inCl, data);
       return;
     }
@@ -543,6 +610,7 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
     // Every branch below writes at least one byte at or after `host` and none past the cluster, so the file
     // covers the cluster's offset before the L2 entry points at it (an entry past the end is invalid).
     const host = await this.refc.allocate(1, false);
+    await this.checkWrite(META_NONE, host, cs);
     if (inCl === 0 && data.length === cs) {
       await this.file.write(host, data);
     } else {
@@ -609,6 +677,7 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
         (await this.refc.get(Math.floor(at / this.cs))) > 0;
       if (reusable) await this.refc.adjust(at, 1, 1);
       else at = await this.refc.allocate(1);
+      await this.checkWrite(META_NONE, at, z.length);
       await this.file.write(at, z);
       this.compressCursor = at + z.length;
       this.compressAllocations = this.refc.allocations;
@@ -809,7 +878,8 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
         const bytes = Qcow2Image.encodeL1(offs, cp);
         const n = Math.ceil(bytes.length / this.cs);
         const at = await this.refc.allocate(n);
-        this.addMetaRange(at, bytes.length);
+        await this.checkWrite(META_NONE, at, bytes.length);
+        this.meta.add(META_ACTIVE_L1, at, bytes.length);
         await this.file.write(at, bytes);
         const b = new Uint8Array(12);
         putBe32(b, 0, need);
@@ -822,8 +892,8 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
         this.l1Off = offs;
         this.l1Copied = cp;
         if (oldLen > 0) {
+          this.meta.remove(META_ACTIVE_L1, oldOff, oldLen);
           await this.refc.adjust(oldOff, oldLen, -1);
-          for (let c = Math.floor(oldOff / this.cs); c * this.cs < oldOff + oldLen; c++) this.meta.delete(c);
         }
       }
       const b = new Uint8Array(8);

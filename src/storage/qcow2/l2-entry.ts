@@ -55,8 +55,13 @@ export function decodeL2(
   const zero = (lo & 1) !== 0 && version >= 3;
   if (out.host !== 0) {
     if (out.host % 2 ** clusterBits !== 0) throw l2Error(i, `host offset ${out.host} is not cluster-aligned`);
-    if (out.host >= fileSize && !zero)
-      throw l2Error(i, `host offset ${out.host} lies past the end of the file`);
+    if (out.host >= fileSize) {
+      if (!zero) throw l2Error(i, `host offset ${out.host} lies past the end of the file`);
+      // A zero cluster reads as zeroes wherever its preallocation points; one past the end of the file
+      // preallocates nothing, so it is a plain zero cluster. (Keeping the offset would make check, repair
+      // and release work with clusters up to 2^56 that the file does not have.)
+      out.host = 0;
+    }
   }
   out.kind = zero ? ClusterKind.Zero : out.host === 0 ? ClusterKind.Unallocated : ClusterKind.Normal;
   return out;

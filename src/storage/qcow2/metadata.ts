@@ -4,6 +4,7 @@
  * the image can call the walkers (the open-time repair of a dirty image) without an import cycle.
  */
 import type { FileHandle } from "../file-handle.js";
+import type { WorkMeter } from "../yield.js";
 import type { Qcow2Header } from "./header.js";
 import type { Refcounts } from "./refcounts.js";
 import type { Qcow2Snapshot } from "./snapshot-table.js";
@@ -32,4 +33,8 @@ export interface Qcow2Metadata {
   dropL2Cache(): void;
   readSnapshotL1(s: Qcow2Snapshot): Promise<Float64Array>;
   setIncompatBit(bit: number, on: boolean): Promise<void>;
+  /** Work done by loops the file controls; they yield through it (yield.ts). */
+  readonly meter: WorkMeter;
+  /** Refuse (marking the image corrupt) a write of metadata kind `own` that overlaps other metadata. */
+  checkWrite(own: number, offset: number, length: number): Promise<void>;
 }

@@ -2,6 +2,8 @@
 import { ImageFormatError } from "../../base/errors.js";
 import { be32, putBe32, putBe64 } from "../bytes.js";
 import type { FileHandle } from "../file-handle.js";
+import { WorkMeter } from "../yield.js";
+import { META_REFBLOCK, META_REFTABLE } from "./overlap.js";
 
 /** Refcount blocks kept in memory; write-through, so eviction is free. */
 const BLOCK_CACHE_LIMIT = 256;
@@ -11,6 +13,13 @@ export interface RefcountHooks {
   tableMoved(offset: number, clusters: number): Promise<void>;
   /** Throws if a cluster about to be (re)used overlaps known metadata: refcounts then lie (spec: corrupt bit). */
   checkOverlap(cluster: number, count: number): Promise<void>;
+  /**
+   * Throws (marking the image corrupt) if a metadata write of the kind in `own` at [offset, offset+length)
+   * would land on any other metadata structure (QEMU's pre-write overlap check).
+   */
+  checkWrite(own: number, offset: number, length: number): Promise<void>;
+  /** A new refcount block now lives at offset (for the metadata map). */
+  blockPlaced(offset: number): void;
 }
 
 export class Refcounts {
@@ -26,6 +35,8 @@ export class Refcounts {
   private readonly blocks = new Map<number, Uint8Array>();
   /** Lowest cluster that might be free; allocation searches upward from here (like QEMU's free_cluster_index). */
   private freeHint = 0;
+  /** Counts clusters the free-cluster search visits (and yields now and then); shared with the image. */
+  meter = new WorkMeter();
   /**
    * End of the file in bytes as allocation sees it: the file's length, or more when data clusters were
    * allocated past it and only partly written (see allocate). Reads past the real end return zeroes.
@@ -40,7 +51,9 @@ export class Refcounts {
     tableOffset: number,
     fileSize: number,
     private readonly hooks: RefcountHooks,
+    meter?: WorkMeter,
   ) {
+    if (meter) this.meter = meter;
     this.cs = 2 ** clusterBits;
     this.bits = 2 ** order;
     this.maxRefcount = this.bits >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** this.bits - 1;
@@ -192,7 +205,10 @@ export class Refcounts {
         hi = Math.max(hi, s + l);
         if (v === 0 && c < this.freeHint) this.freeHint = c;
       }
-      if (hi > lo) await this.file.write(this.table[idx]! + lo, b.subarray(lo, hi));
+      if (hi > lo) {
+        await this.hooks.checkWrite(META_REFBLOCK, this.table[idx]! + lo, hi - lo);
+        await this.file.write(this.table[idx]! + lo, b.subarray(lo, hi));
+      }
     }
   }
 
@@ -217,12 +233,15 @@ export class Refcounts {
    * clusters past the end of the file read as zeroes anyway.
    */
   async allocate(count: number, grow = true): Promise<number> {
-    const start = await this.findFree(count);
-    await this.hooks.checkOverlap(start, count);
-    await this.ensureCovered(start, count, start);
-    // ensureCovered may have used clusters in the run for new refcount blocks; search again if so.
-    for (let c = start; c < start + count; c++) {
-      if ((await this.get(c)) !== 0) return this.allocate(count, grow);
+    let start: number;
+    for (;;) {
+      start = await this.findFree(count);
+      await this.hooks.checkOverlap(start, count);
+      // ensureCovered may put new refcount blocks inside the run (it prefers not to); then search again,
+      // from past them. Each retry adds a block, so this ends.
+      const used = await this.ensureCovered(start, count, start);
+      if (!used.some(([lo, hi]) => lo < start + count && hi > start)) break;
+      this.freeHint = Math.max(...used.map(([, hi]) => hi));
     }
     await this.setRange(start, count, () => 1);
     this.allocations++;
@@ -241,23 +260,34 @@ export class Refcounts {
     }
   }
 
+  /**
+   * Find count free clusters in a row, searching up from the hint. The search ends at the end of the file:
+   * a cluster there holds nothing, and nothing valid points past the end (L1/L2 tables, refcount blocks,
+   * snapshot tables and data and compressed offsets are all checked against the file size), so it is
+   * free whatever a stale or hostile refcount says. That bounds the scan by the file's size, not by the
+   * clusters the refcount table claims to describe (which a crafted image makes billions).
+   */
   private async findFree(count: number): Promise<number> {
     let c = Math.max(this.freeHint, 1);
     let run = 0;
-    for (;;) {
+    const end = Math.ceil(this.fileEnd / this.cs);
+    while (c < end) {
       const idx = Math.floor(c / this.blockEntries);
-      if (this.table[idx] === undefined || this.table[idx] === 0) {
-        // Whole block uncovered: everything from here is free.
-        return c - run;
+      const b = await this.loadBlock(idx);
+      if (!b) return c - run; // Whole block uncovered: everything from here is free.
+      const stop = Math.min(end, (idx + 1) * this.blockEntries);
+      const start = c;
+      for (; c < stop; c++) {
+        if (this.getEntry(b, c % this.blockEntries) === 0) {
+          if (++run === count) return c - count + 1;
+        } else {
+          run = 0;
+        }
       }
-      if ((await this.get(c)) === 0) {
-        run++;
-        if (run === count) return c - count + 1;
-      } else {
-        run = 0;
-      }
-      c++;
+      const y = this.meter.step(c - start);
+      if (y) await y;
     }
+    return c - run;
   }
 
   /**
@@ -265,10 +295,12 @@ export class Refcounts {
    * it covers (all of whose clusters are free, since the block is missing) so it describes itself; the block
    * is written before the table entry that points to it (spec: refcounts before use).
    */
-  private async ensureCovered(cluster: number, count: number, avoid = -1): Promise<void> {
+  private async ensureCovered(cluster: number, count: number, avoid = -1): Promise<[number, number][]> {
+    /** Cluster ranges [lo, hi) now holding new refcount structures. */
+    const placed: [number, number][] = [];
     const firstIdx = Math.floor(cluster / this.blockEntries);
     const lastIdx = Math.floor((cluster + count - 1) / this.blockEntries);
-    if (lastIdx >= this.table.length) await this.growTable(lastIdx + 1);
+    if (lastIdx >= this.table.length) placed.push(await this.growTable(lastIdx + 1));
     for (let idx = firstIdx; idx <= lastIdx; idx++) {
       if (this.table[idx] !== 0) continue;
       const lo = idx * this.blockEntries;
@@ -283,12 +315,16 @@ export class Refcounts {
       if ((at + 1) * this.cs > this.fileEnd) this.fileEnd = (at + 1) * this.cs;
       await this.writeTableEntry(idx, at * this.cs);
       this.blocks.set(idx, b);
+      placed.push([at, at + 1]);
     }
+    return placed;
   }
 
   private async writeTableEntry(idx: number, off: number): Promise<void> {
+    await this.hooks.checkWrite(META_REFTABLE, this.tableOffset + idx * 8, 8);
     this.table[idx] = off;
     this.blockSet.add(off / this.cs);
+    this.hooks.blockPlaced(off);
     const e = new Uint8Array(8);
     putBe64(e, 0, off);
     await this.file.write(this.tableOffset + idx * 8, e);
@@ -299,7 +335,7 @@ export class Refcounts {
    * it needs for its own clusters are written first, then the header switches to it in one write; the old
    * table is freed last, so a crash at any point leaks at most clusters.
    */
-  private async growTable(minEntries: number): Promise<void> {
+  private async growTable(minEntries: number): Promise<[number, number]> {
     const perCluster = this.cs / 8;
     let entries = Math.max(minEntries, Math.ceil(this.table.length * 1.5));
     entries = Math.ceil(entries / perCluster) * perCluster;
@@ -356,11 +392,14 @@ export class Refcounts {
       const oldClusters = this.tableClusters;
       await this.hooks.tableMoved(base * this.cs, tableClusters);
       this.table = newTable;
-      for (const at of newBlocks.values()) this.blockSet.add(at);
+      for (const at of newBlocks.values()) {
+        this.blockSet.add(at);
+        this.hooks.blockPlaced(at * this.cs);
+      }
       this.tableOffset = base * this.cs;
       this.tableClusters = tableClusters;
       await this.setRange(oldOffset / this.cs, oldClusters, (old) => Math.max(0, old - 1));
-      return;
+      return [base, end];
     }
   }
 }

@@ -4,6 +4,7 @@ import { putBe32, putBe64 } from "../bytes.js";
 import { printable } from "../printable.js";
 import { MAX_SNAPSHOTS } from "./header.js";
 import { Qcow2Image } from "./image.js";
+import { META_ACTIVE_L1 } from "./overlap.js";
 import { type Qcow2Snapshot, serializeSnapshotTable } from "./snapshot-table.js";
 import { adjustTree, updateCopiedFlags } from "./tree-walk.js";
 
@@ -103,6 +104,7 @@ export async function applySnapshot(img: Qcow2Image, key: string): Promise<void>
     const offs = new Float64Array(img.l1Off.length);
     offs.set(snapL1);
     const copied = new Uint8Array(offs.length);
+    await img.checkWrite(META_ACTIVE_L1, img.hdr.l1TableOffset, offs.length * 8);
     await img.file.write(img.hdr.l1TableOffset, Qcow2Image.encodeL1(offs, copied));
     img.l1Off = offs;
     img.l1Copied = copied;

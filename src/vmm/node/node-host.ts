@@ -28,7 +28,9 @@ export function createNodeHost(console: CharBackend, log: (msg: string) => void 
         ...opts,
         // A probed format is a hazard (a guest could change what the probe sees): say so, naming the fix.
         onProbed: (p, fmt) =>
-          log(`warning: the format of ${printable(p)} was probed as ${fmt}; give it explicitly (format=${fmt})`),
+          log(
+            `warning: the format of ${printable(p)} was probed as ${fmt}; give it explicitly (format=${fmt})`,
+          ),
         onWarning: log,
       }),
     gunzip: nodeGunzip,
