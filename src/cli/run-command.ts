@@ -6,11 +6,13 @@
  * writing to stdout but get no input, as with QEMU's `-chardev stdio,mux=on` shared by `-serial` and
  * `-device virtconsole`: early boot messages stay visible and nothing the user types is split.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type Command, Option } from "commander";
-import { errorMessage, FieldError, UserError } from "../base/errors.js";
+import { FieldError, UserError } from "../base/errors.js";
 import { runBareElf } from "../vmm/bare-program.js";
+import { MAX_BOOT_FILE_BYTES } from "../vmm/boot-file-limit.js";
+import { readBootFile } from "../vmm/node/boot-file.js";
 import { hostClock, StdioConsole } from "../vmm/node/host-io.js";
 import { createNodeHost } from "../vmm/node/node-host.js";
 import { VirtualMachine } from "../vmm/vm.js";
@@ -147,12 +149,14 @@ function reportDroppedOutput(console: StdioConsole): void {
 async function runBare(config: VmSpec): Promise<number> {
   // validateVmSpec requires a kernel with bios none.
   if (!config.kernel) throw new Error("bios none without a kernel passed validation");
-  let elf: Uint8Array;
-  try {
-    elf = readFileSync(config.kernel);
-  } catch (e) {
-    throw new UserError(`kernel: cannot read ${config.kernel}: ${errorMessage(e)}`);
-  }
+  // A bare program's segments must fit its RAM, but its file may carry symbols and debug information:
+  // the stated maximum, not RAM, bounds what is read.
+  const elf = await readBootFile(
+    config.kernel,
+    "kernel",
+    MAX_BOOT_FILE_BYTES,
+    "the 1 GiB limit for boot files",
+  );
   const stop = new AbortController();
   const console = new StdioConsole({ onOutputClosed: () => stop.abort() });
   try {

@@ -21,8 +21,12 @@ export interface LinuxImageHeader {
   version: number;
 }
 
-/** Decompresses a gzip member (RFC 1952). Injected so the core stays free of node:* modules. */
-export type Gunzip = (data: Uint8Array) => Promise<Uint8Array>;
+/**
+ * Decompresses a gzip stream (RFC 1952), producing at most `maxBytes` bytes (the implementation may cap
+ * lower); rejects with a UserError for corrupt data or larger output. Injected so the core stays free of
+ * node:* modules.
+ */
+export type Gunzip = (data: Uint8Array, maxBytes?: number) => Promise<Uint8Array>;
 
 /** RFC 1952 2.3.1: ID1 = 0x1f, ID2 = 0x8b, CM = 8 (deflate). */
 export function isGzip(data: Uint8Array): boolean {
@@ -76,13 +80,16 @@ export async function loadLinuxKernel(
   data: Uint8Array,
   gunzip: Gunzip,
   what = "kernel",
+  /** The most the kernel may decompress to (the guest's RAM: a larger kernel cannot be placed). */
+  maxBytes?: number,
 ): Promise<LinuxKernel> {
   let image = data;
   const compressed = isGzip(data);
   if (compressed) {
     try {
-      image = await gunzip(data);
+      image = await gunzip(data, maxBytes);
     } catch (e) {
+      if (e instanceof UserError) throw new UserError(`${what}: ${e.message}`);
       throw new UserError(`${what}: gzip data is corrupt (${e instanceof Error ? e.message : String(e)})`);
     }
   }

@@ -5,8 +5,11 @@ import type { Clock } from "../io/clock.js";
 import type { Gunzip } from "../machine/linux-image.js";
 
 export interface VmHost {
-  /** Read a whole file; rejects with a UserError naming `what` and the path. */
-  readFile(path: string, what: string): Promise<Uint8Array>;
+  /**
+   * Read a whole regular file of at most `maxBytes` bytes (devices, FIFOs and larger files are refused);
+   * rejects with a UserError naming `what` and the path, and `limitReason` when the file is too large.
+   */
+  readFile(path: string, what: string, maxBytes: number, limitReason?: string): Promise<Uint8Array>;
   openDisk(path: string, opts: { format?: string; readOnly: boolean }): Promise<BlockBackend>;
   gunzip: Gunzip;
   clock: Clock;

@@ -1,5 +1,5 @@
 /** One virtual machine's lifecycle: specification → host backends → riscv-virt board → run, reboot, stop, save. */
-import { FieldError, UserError } from "../base/errors.js";
+import { errorMessage, FieldError, UserError } from "../base/errors.js";
 import type { SavedState } from "../base/state.js";
 import { VirtioBlock } from "../devices/virtio/block.js";
 import { VirtioConsole } from "../devices/virtio/console.js";
@@ -13,6 +13,7 @@ import { flattenFirmware } from "../machine/firmware-image.js";
 import { isGzip, type LinuxKernel, loadLinuxKernel } from "../machine/linux-image.js";
 import { type MachineExit, RiscvVirt } from "../machine/riscv-virt.js";
 import { VIRT_DRAM_BASE } from "../machine/virt-memory-map.js";
+import { bootFileLimit, bootFileLimitReason } from "./boot-file-limit.js";
 import type { VmHost } from "./vm-host.js";
 import { effectiveAppend, nicMacs, type VmSpec, type VmSpecInput, validateVmSpec } from "./vm-spec.js";
 
@@ -112,18 +113,41 @@ export class VirtualMachine {
     const c = this.spec;
     const images: LoadedImages = {};
     const external = c.bios !== "builtin";
+    // Nothing larger than RAM can be placed in it: read and decompress no more than that (a bound
+    // checked before any byte is read, so --kernel /dev/zero or a gzip bomb cannot exhaust the host).
+    const limit = bootFileLimit(c.memBytes);
+    const read = (path: string, what: string) =>
+      this.host.readFile(path, what, limit, bootFileLimitReason(c.memBytes));
     if (c.kernel)
-      images.kernel = await loadLinuxKernel(await this.host.readFile(c.kernel, "kernel"), this.host.gunzip);
+      images.kernel = await loadLinuxKernel(
+        await read(c.kernel, "kernel"),
+        this.host.gunzip,
+        "kernel",
+        limit,
+      );
     if (c.initrd) {
       // The kernel unpacks gzip itself (CONFIG_RD_GZIP); the initramfs is passed through unchanged.
-      images.initrd = await this.host.readFile(c.initrd, "initrd");
+      images.initrd = await read(c.initrd, "initrd");
       if (images.initrd.length === 0) throw new UserError(`initrd: ${c.initrd} is empty`);
     }
     if (external) {
-      images.firmware = await this.host.readFile(c.bios, "bios");
-      if (isGzip(images.firmware)) images.firmware = await this.host.gunzip(images.firmware);
+      images.firmware = await read(c.bios, "bios");
+      if (isGzip(images.firmware)) {
+        try {
+          images.firmware = await this.host.gunzip(images.firmware, limit);
+        } catch (e) {
+          throw new UserError(`bios: ${c.bios}: ${errorMessage(e)}`);
+        }
+      }
       // ELF firmware (fw_jump.elf) is flattened to the image QEMU would load; 2 MiB is the room below the kernel.
-      images.firmware = flattenFirmware(images.firmware, VIRT_DRAM_BASE, 2 * 1024 * 1024);
+      try {
+        images.firmware = flattenFirmware(images.firmware, VIRT_DRAM_BASE, 2 * 1024 * 1024);
+      } catch (e) {
+        // ELF parse errors ("corrupt ELF file: ...") do not say which file they are about.
+        if (e instanceof UserError && !e.message.startsWith("bios:"))
+          throw new UserError(`bios: ${c.bios}: ${e.message}`);
+        throw e;
+      }
     }
     this.images = images;
     for (const [i, d] of c.disks.entries()) {

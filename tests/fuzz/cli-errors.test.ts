@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -119,6 +119,60 @@ test("bad option values, missing and broken files: one `tvisor:` line, nonzero e
     [["run", "--bios", "none", "--kernel", prog, "--append", ""], /--append: not supported with bios none/],
     [["run", "--bios", "none", "--kernel", prog, "--disk", image], /--disk: not supported with bios none/],
   ];
+  for (const [args, re] of cases) assertOneLineError(args, re);
+});
+
+test("boot files: devices, FIFOs, files larger than RAM, gzip bombs and corrupt gzip are refused in words", () => {
+  const image = file("Image2", tinyImage());
+  // Larger than a 16 MiB guest's RAM; sparse, and refused before a byte of it is read.
+  const big = join(dir, "big-initrd");
+  writeFileSync(big, "");
+  truncateSync(big, 17 << 20);
+  // 32 MiB of zeros in about 32 KiB: more than a 16 MiB guest can hold once decompressed.
+  const bomb = file("bomb.gz", new Uint8Array(gzipSync(new Uint8Array(32 << 20))));
+  const corruptGz = file(
+    "corrupt.gz",
+    Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, ...new Uint8Array(40).fill(0xff)),
+  );
+  const cases: Array<[string[], RegExp]> = [
+    [
+      ["run", "--kernel", "/dev/zero"],
+      /^tvisor: kernel: \/dev\/zero is a character device, not a regular file/,
+    ],
+    [
+      ["run", "--kernel", image, "--initrd", "/dev/zero"],
+      /^tvisor: initrd: \/dev\/zero is a character device/,
+    ],
+    [["run", "--kernel", image, "--bios", "/dev/zero"], /^tvisor: bios: \/dev\/zero is a character device/],
+    [
+      ["run", "--bios", "none", "--kernel", "/dev/zero"],
+      /^tvisor: kernel: \/dev\/zero is a character device/,
+    ],
+    [["run", "--kernel", dir], /^tvisor: kernel: .* is a directory, not a regular file/],
+    [
+      ["run", "--kernel", image, "--mem", "16M", "--initrd", big],
+      /^tvisor: initrd: .* is 17825792 bytes, more than the guest's RAM \(16777216 bytes\)/,
+    ],
+    [
+      ["run", "--kernel", bomb, "--mem", "16M"],
+      /^tvisor: kernel: gzip data decompresses to more than 16777216 bytes/,
+    ],
+    [["run", "--kernel", corruptGz], /^tvisor: kernel: gzip data is corrupt \(.+\)/],
+    [
+      ["run", "--kernel", image, "--bios", corruptGz],
+      /^tvisor: bios: .*corrupt\.gz: gzip data is corrupt \(.+\)/,
+    ],
+    [["run", "--kernel", image, "--mem", "16M", "--bios", bomb], /^tvisor: bios: .*more than 16777216 bytes/],
+  ];
+  const fifo = join(dir, "fifo");
+  if (spawnSync("mkfifo", [fifo]).status === 0) {
+    // Opening a FIFO nobody writes blocks; the loader must refuse it without waiting for a writer.
+    cases.push([
+      ["run", "--kernel", fifo],
+      /^tvisor: kernel: .*fifo is a FIFO \(named pipe\), not a regular file/,
+    ]);
+    cases.push([["run", "--bios", "none", "--kernel", fifo], /^tvisor: kernel: .*fifo is a FIFO/]);
+  }
   for (const [args, re] of cases) assertOneLineError(args, re);
 });
 

@@ -1,28 +1,17 @@
 /** Node implementations of the VM's host services: files, disk images, gzip, clock, console, entropy. */
 import { randomFillSync } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { UserError } from "../../base/errors.js";
 import type { CharBackend } from "../../io/char-backend.js";
 import { hostClock } from "../../io/node/clock.js";
 import { nodeGunzip } from "../../machine/node/gunzip.js";
 import { openImage } from "../../storage/node/open-image.js";
 import { printable } from "../../storage/printable.js";
 import type { VmHost } from "../vm-host.js";
+import { readBootFile } from "./boot-file.js";
 
 /** The VM host for a Node process; `console` is where the guest's serial console goes. */
 export function createNodeHost(console: CharBackend, log: (msg: string) => void = () => {}): VmHost {
   return {
-    async readFile(path, what) {
-      try {
-        const b = await readFile(path);
-        return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-      } catch (e) {
-        const code = (e as { code?: string }).code;
-        const why =
-          code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (code ?? String(e));
-        throw new UserError(`${what}: cannot read ${path}: ${why}`);
-      }
-    },
+    readFile: (path, what, maxBytes, limitReason) => readBootFile(path, what, maxBytes, limitReason),
     openDisk: (path, opts) =>
       openImage(path, {
         ...opts,
