@@ -189,7 +189,7 @@ function writeDesc(
   size: number,
   chaos = true,
 ): void {
-  const dv = new DataView(ram.buffer);
+  const dv = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
   const o = table - RAM_BASE + 16 * i;
   if (!chaos) {
     // Well formed: a zone buffer, device-writable, chained to the next entry or ending here.
@@ -259,7 +259,7 @@ function hostileVirtioSession(m: RiscvVirt, slot: number, next: () => number): v
       for (let i = 0; i < n; i++) writeDesc(ram, desc, i, next, n, chaos || next() % 16 === 0);
       if (slot === 0 && !chaos && n > 1) {
         // virtio-blk: descriptor 0 is a readable request header (§5.2.6) of a random type and sector.
-        const dv = new DataView(ram.buffer);
+        const dv = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
         const hdr = ZONE + 128 * KiB + 16 * (next() % 4096);
         const types = [0, 1, 4, 8, 11, 13, 99];
         dv.setUint32(hdr - RAM_BASE, types[next() % types.length], true);
@@ -283,7 +283,7 @@ function hostileVirtioSession(m: RiscvVirt, slot: number, next: () => number): v
       }
     }
     if (m.ram.contains(avail, 6 + 2 * n)) {
-      const dv = new DataView(ram.buffer);
+      const dv = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
       const idx = dv.getUint16(avail - RAM_BASE + 2, true);
       dv.setUint16(avail - RAM_BASE, next() & 1, true);
       for (let i = 0; i < n; i++)

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { FieldError } from "../../src/base/errors.js";
 import type { CharBackend } from "../../src/io/char-backend.js";
 import { runBareElf } from "../../src/machine/bare-runner.js";
 
@@ -36,9 +37,12 @@ test("one hart: the program sees the other harts never finish (exit 2, as on QEM
   assert.equal(r.exitCode, 2);
 });
 
-test("a hart count out of range is a clear error", async () => {
-  await assert.rejects(
-    runBareElf({ elf, memBytes: 16 << 20, console: quiet, harts: 9 }),
-    /--cpus must be 1\.\.8/,
-  );
+test("a hart count out of range is a typed error naming the field and value", async () => {
+  await assert.rejects(runBareElf({ elf, memBytes: 16 << 20, console: quiet, harts: 9 }), (e: unknown) => {
+    assert.ok(e instanceof FieldError);
+    assert.equal(e.field, "harts");
+    assert.equal(e.value, 9);
+    assert.match(e.detail, /1\.\.8/);
+    return true;
+  });
 });
