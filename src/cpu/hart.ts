@@ -56,6 +56,7 @@ import {
   translateAmo,
 } from "./mmu.js";
 import { pmpRecompute } from "./pmp.js";
+import type { Translator } from "./translator.js";
 import { checkInterrupts, doMret, doSret, raiseException, raiseIllegal } from "./trap.js";
 
 export type { HartOptions, HartTimer } from "./hart-state.js";
@@ -66,6 +67,9 @@ export class Hart extends HartState implements Stateful {
    * (the hart then continues after the ECALL); false delivers the exception as usual.
    */
   ecallHook: ((hart: Hart) => boolean) | null = null;
+
+  /** A binary translator to run code with (src/jit plugs in here), or null for the interpreter alone. */
+  translator: Translator | null = null;
 
   /** Drive an interrupt-pending bit from a device line (ACLINT MSIP/MTIP, PLIC MEIP/SEIP). */
   setMip(bit: number, level: boolean): void {
@@ -133,7 +137,10 @@ export class Hart extends HartState implements Stateful {
     while (n + steps < budget) {
       this.breakLoop = false;
       const before = n;
-      n = this.interpret(n, budget - steps);
+      n =
+        this.translator === null
+          ? this.interpret(n, budget - steps)
+          : this.translator.execute(n, budget - steps);
       if (n === before) steps++;
       if (this.waitingForInterrupt || this.stopped) break;
       this.runCount = n;
@@ -142,6 +149,14 @@ export class Hart extends HartState implements Stateful {
     this.instret += n;
     this.runCount = 0;
     return n + steps;
+  }
+
+  /**
+   * Interpret from `pc` with `n` steps counted, up to the absolute limit `limit`. Returns the new count; on
+   * return `breakLoop` says whether the interpreter stopped for a trap or a state change (not the limit).
+   */
+  interpretSome(n: number, limit: number): number {
+    return this.interpret(n, limit);
   }
 
   /** The interpreter proper. Runs until `budget` or until `breakLoop` (privilege/translation/interrupt state changed). */
@@ -630,7 +645,8 @@ export class Hart extends HartState implements Stateful {
           const r = this.system(insn, d, s1, n, pc, ilen);
           if (r < 0) return n;
           n++;
-          if (r > 0 || this.breakLoop) return n;
+          if (r > 0) this.breakLoop = true;
+          if (this.breakLoop) return n;
           continue;
         }
         case 0x07:
@@ -987,6 +1003,7 @@ export class Hart extends HartState implements Stateful {
     this.stopped = s.stopped as boolean;
     this.reservation = Number.NaN;
     this.flushTlb();
+    this.translator?.reset();
   }
 }
 

@@ -304,8 +304,9 @@ export const FETCH_DEVICE = 2;
  * Refill the fetch cache for st.pc. Returns FETCH_CACHED when the page is RAM (the caller retries the fast
  * path), FETCH_TRAPPED after raising a fetch fault, or FETCH_DEVICE with the instruction bits in st.tmpLo
  * when the code sits in a device region such as the boot ROM (fetched through the bus, never cached).
+ * With `readDevice` false, FETCH_DEVICE comes without the bus read (st.tmpLo is not set).
  */
-export function refillFetch(st: HartState): number {
+export function refillFetch(st: HartState, readDevice = true): number {
   const pc = st.pc;
   const lo = pc | 0;
   const hi = Math.floor(pc / TWO_POW_32) | 0;
@@ -330,6 +331,9 @@ export function refillFetch(st: HartState): number {
     st.fetchPageOff = page - st.ram.base;
     return FETCH_CACHED;
   }
+  // A translator only asks where the code is: fetching from a device has side effects, so the
+  // interpreter does it (once).
+  if (!readDevice) return FETCH_DEVICE;
   const h1 = st.bus.read(pa, 2);
   if (h1 < 0) {
     fault(st, FAULT_ACCESS, ACCESS_FETCH, lo, hi);

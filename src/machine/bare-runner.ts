@@ -13,6 +13,7 @@ import { ACLINT_BASE, ACLINT_SIZE, Aclint } from "../devices/aclint.js";
 import type { CharBackend } from "../io/char-backend.js";
 import type { Clock } from "../io/clock.js";
 import { CSR_MENVCFG, CSR_STIMECMP } from "../isa/riscv/csr-names.js";
+import { attachJit, type Jit, type JitSetting } from "../jit/jit.js";
 import { GuestRam } from "../memory/guest-ram.js";
 import { PhysicalBus } from "../memory/phys-bus.js";
 import { loadElf, parseElf } from "./elf.js";
@@ -44,6 +45,10 @@ export interface BareRunOptions {
   harts?: number;
   /** Ends the run early (the console's reader has gone); the result then has `stopped` set and exit code 0. */
   signal?: { readonly aborted: boolean };
+  /** Binary translation: `off` (default here: bare programs are ISA tests), `on` or `always`. */
+  jit?: JitSetting;
+  /** Receives the JITs attached (for statistics). */
+  onJit?: (jits: Jit[]) => void;
 }
 
 /** The most harts a bare run may have (as for the riscv-virt board). */
@@ -118,6 +123,8 @@ export async function runBareElf(opts: BareRunOptions): Promise<BareRunResult> {
     h.setX(11, 0n);
     harts.push(h);
   }
+  const jits = attachJit(harts, opts.jit ?? "off");
+  opts.onJit?.(jits);
 
   const max = opts.maxInstructions ?? Number.POSITIVE_INFINITY;
   let instructions = 0;

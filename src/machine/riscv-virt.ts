@@ -35,6 +35,7 @@ import {
   CSR_SCOUNTEREN,
   CSR_STIMECMP,
 } from "../isa/riscv/csr-names.js";
+import { attachJit, type Jit, type JitSetting } from "../jit/jit.js";
 import { GuestRam } from "../memory/guest-ram.js";
 import { PhysicalBus } from "../memory/phys-bus.js";
 import { type BootLayout, planBootLayout } from "./boot-layout.js";
@@ -89,6 +90,10 @@ export interface RiscvVirtOptions {
   batch?: number;
   /** Diagnostics from devices (virtio DEVICE_NEEDS_RESET reasons). */
   log?: (msg: string) => void;
+  /** Binary translation of guest code (src/jit): `on` (default), `off` or `always`. */
+  jit?: JitSetting;
+  /** Most translated regions kept per hart. */
+  jitCacheSize?: number;
 }
 
 export interface LinuxBootSpec {
@@ -128,6 +133,8 @@ export class RiscvVirt implements Stateful {
   readonly ram: GuestRam;
   readonly bus: PhysicalBus;
   readonly harts: Hart[] = [];
+  /** The JITs attached to the harts (none with `jit: "off"`). */
+  readonly jits: Jit[];
   readonly clint: Aclint;
   readonly plic: Plic;
   readonly uart: Ns16550;
@@ -197,6 +204,7 @@ export class RiscvVirt implements Stateful {
     for (let i = 0; i < opts.harts; i++) {
       this.harts.push(new Hart({ hartId: i, bus: this.bus, timer: this.clint }));
     }
+    this.jits = attachJit(this.harts, opts.jit ?? "on", opts.jitCacheSize);
     if (opts.firmware === "builtin") {
       this.sbi = new BuiltinSbi(this.sbiPlatform());
       const hook = (h: Hart) => this.sbi!.handle(h);

@@ -1,0 +1,370 @@
+/**
+ * The JIT: finds hot guest code by execution counts, translates regions of a page to WebAssembly
+ * (codegen.ts), keeps them in a bounded code cache keyed by virtual PC and the physical page behind it,
+ * and drops them when their page is written (GuestRam's write-aware path). One instance per hart; it
+ * plugs into `Hart.translator` and gives the interpreter everything it does not translate.
+ */
+import { mulh64, mulhsu64, mulhu64, res } from "../cpu/alu64.js";
+import { PRIV_M, PRIV_S } from "../cpu/csr-bits.js";
+import type { Hart } from "../cpu/hart.js";
+import { HART_TLB, HART_TLB_SET_BYTES } from "../cpu/hart-state.js";
+import { FETCH_CACHED, FETCH_TRAPPED, loadSlow, refillFetch, storeSlow } from "../cpu/mmu.js";
+import { TLB_BYTES, TLB_LOAD } from "../cpu/tlb.js";
+import type { Translator } from "../cpu/translator.js";
+import { emitRegion, PC_SLOT_OFF, type Region, type RegionBlock, SCRATCH_OFF } from "./codegen.js";
+import { endsBlock, interpretLength, scanBlock } from "./decode.js";
+import { F64, FunctionBody, I32, ModuleBuilder } from "./wasm/emitter.js";
+
+/** `on`: translate code once it is hot; `always`: translate every block on its first execution (testing). */
+export type JitMode = "on" | "always";
+
+export interface JitOptions {
+  mode: JitMode;
+  /** Most regions kept; the oldest are evicted beyond it. */
+  cacheSize?: number;
+}
+
+export const DEFAULT_JIT_CACHE_SIZE = 8192;
+/** Executions of an entry point before it is translated in `on` mode. */
+const HOT_THRESHOLD = 40;
+/** Hot entries compiled together in one module (module creation has a fixed cost). */
+const BATCH = 8;
+/** Most blocks in one region, and most instructions. */
+const MAX_REGION_BLOCKS = 48;
+const MAX_REGION_INSNS = 1024;
+/** Entry points counted before the counters are forgotten (a hostile guest cannot grow them without bound). */
+const MAX_ENTRIES = 1 << 17;
+
+type RegionFn = (budget: number, tlb: number) => number;
+
+/** What the dispatcher knows about one virtual entry PC. */
+interface Entry {
+  pc: number;
+  /** RAM offset of the code page this was seen in; a different one means the page was remapped. */
+  pageOff: number;
+  count: number;
+  /** Instructions the interpreter runs from here before looking again. */
+  len: number;
+  fn: RegionFn | null;
+  /** Instructions of the entry block (the budget must cover them to call fn). */
+  entryLen: number;
+  /** Never translate (the first instruction is not translatable). */
+  cold: boolean;
+  pending: boolean;
+}
+
+/** Counters of what the JIT did, for the benchmarks. */
+export interface JitStats {
+  regions: number;
+  blocks: number;
+  guestInsns: number;
+  wasmBytes: number;
+  modules: number;
+  compileMs: number;
+  invalidations: number;
+  evictions: number;
+}
+
+export class Jit implements Translator {
+  readonly stats: JitStats = {
+    regions: 0,
+    blocks: 0,
+    guestInsns: 0,
+    wasmBytes: 0,
+    modules: 0,
+    compileMs: 0,
+    invalidations: 0,
+    evictions: 0,
+  };
+  private entries = new Map<number, Entry>();
+  /** Translated entries in insertion order (FIFO eviction). */
+  private readonly cache = new Set<Entry>();
+  /** Translated entries by RAM page index of their code. */
+  private readonly byPage = new Map<number, Set<Entry>>();
+  private pending: Entry[] = [];
+  private readonly threshold: number;
+  private readonly batch: number;
+  private readonly cacheSize: number;
+  private readonly pcSlot: Float64Array;
+  private readonly imports: WebAssembly.Imports;
+  /** Set by the code-write listener; a store helper reports it so the region exits after the store. */
+  private codeWritten = false;
+  private readonly memoryPages: number;
+
+  constructor(
+    private readonly hart: Hart,
+    opts: JitOptions,
+  ) {
+    const ram = hart.ram;
+    if (ram.memory === null || hart.block < 0) throw new Error("the JIT needs RAM in a wasm memory");
+    this.threshold = opts.mode === "always" ? 1 : HOT_THRESHOLD;
+    this.batch = opts.mode === "always" ? 1 : BATCH;
+    this.cacheSize = Math.max(1, opts.cacheSize ?? DEFAULT_JIT_CACHE_SIZE);
+    this.pcSlot = new Float64Array(ram.buffer, hart.block + PC_SLOT_OFF, 1);
+    this.memoryPages = ram.buffer.byteLength / 65536;
+    const scratch = new Int32Array(ram.buffer, hart.block + SCRATCH_OFF, 2);
+    const h = hart;
+    this.imports = {
+      env: {
+        memory: ram.memory,
+        // f3 is the load's funct3: the helper sign- or zero-extends as the interpreter does.
+        load: (pc: number, lo: number, hi: number, f3: number): number => {
+          h.pc = pc;
+          if (!loadSlow(h, lo, hi, 1 << (f3 & 3))) return 0;
+          let vlo = h.tmpLo;
+          let vhi = h.tmpHi;
+          if (f3 === 0) {
+            vlo = (vlo << 24) >> 24;
+            vhi = vlo >> 31;
+          } else if (f3 === 1) {
+            vlo = (vlo << 16) >> 16;
+            vhi = vlo >> 31;
+          } else if (f3 === 2) vhi = vlo >> 31;
+          else if (f3 !== 3) vhi = 0;
+          scratch[0] = vlo;
+          scratch[1] = vhi;
+          return 1;
+        },
+        store: (pc: number, lo: number, hi: number, size: number, vlo: number, vhi: number): number => {
+          h.pc = pc;
+          this.codeWritten = false;
+          if (!storeSlow(h, lo, hi, size, vlo, vhi)) return 0;
+          return this.codeWritten ? 2 : 1;
+        },
+        mulh: (kind: number, alo: number, ahi: number, blo: number, bhi: number): void => {
+          if (kind === 1) mulh64(alo, ahi, blo, bhi);
+          else if (kind === 2) mulhsu64(alo, ahi, blo, bhi);
+          else mulhu64(alo, ahi, blo, bhi);
+          scratch[0] = res.lo;
+          scratch[1] = res.hi;
+        },
+      },
+    };
+    ram.onCodeWrite((first, last) => this.invalidatePages(first, last));
+  }
+
+  reset(): void {
+    for (const e of this.cache) this.unlink(e);
+    this.cache.clear();
+    this.byPage.clear();
+    this.entries.clear();
+    this.pending = [];
+  }
+
+  execute(n: number, limit: number): number {
+    const h = this.hart;
+    const ram = h.ram;
+    const tlbBase =
+      h.block +
+      HART_TLB +
+      (h.dataPriv() === PRIV_M ? 2 : h.dataPriv() === PRIV_S ? 1 : 0) * HART_TLB_SET_BYTES +
+      TLB_LOAD * TLB_BYTES;
+    while (n < limit) {
+      const pc = h.pc;
+      if (!(pc >= h.fetchPageStart && pc < h.fetchPageEnd)) {
+        const r = refillFetch(h, false);
+        if (r === FETCH_TRAPPED) return n;
+        if (r !== FETCH_CACHED) {
+          // Code in a device region (the boot ROM): interpreted, one instruction at a time.
+          n = h.interpretSome(n, n + 1);
+          if (h.breakLoop) return n;
+          continue;
+        }
+      }
+      const pageOff = h.fetchPageOff;
+      let e = this.entries.get(pc);
+      if (e === undefined || e.pageOff !== pageOff) {
+        if (e !== undefined) this.unlink(e);
+        if (this.entries.size >= MAX_ENTRIES) this.forgetColdEntries();
+        e = {
+          pc,
+          pageOff,
+          count: 0,
+          len: interpretLength(ram.u16, pageOff, pc),
+          fn: null,
+          entryLen: 0,
+          cold: false,
+          pending: false,
+        };
+        this.entries.set(pc, e);
+      }
+      const fn = e.fn;
+      if (fn !== null && e.entryLen <= limit - n) {
+        const retired = fn(limit - n, tlbBase);
+        n += retired;
+        const next = this.pcSlot[0];
+        // NaN: a helper raised a trap and set hart.pc (and breakLoop) already.
+        if (next === next) h.pc = next;
+        if (h.breakLoop) return n;
+        continue;
+      }
+      if (fn === null && !e.cold && !e.pending && ++e.count >= this.threshold) {
+        this.enqueue(e);
+        if (e.fn !== null) continue;
+      }
+      n = h.interpretSome(n, Math.min(limit, n + e.len));
+      if (h.breakLoop) return n;
+    }
+    return n;
+  }
+
+  private enqueue(e: Entry): void {
+    e.pending = true;
+    this.pending.push(e);
+    if (this.pending.length >= this.batch) this.compilePending();
+  }
+
+  /** Translate every pending entry into one module. */
+  private compilePending(): void {
+    const list = this.pending;
+    this.pending = [];
+    const t0 = performance.now();
+    const h = this.hart;
+    const mb = new ModuleBuilder(this.memoryPages);
+    mb.importFunction("env", "load", [F64, I32, I32, I32], [I32]);
+    mb.importFunction("env", "store", [F64, I32, I32, I32, I32, I32], [I32]);
+    mb.importFunction("env", "mulh", [I32, I32, I32, I32, I32], []);
+    const made: Array<{ e: Entry; name: string; region: Region }> = [];
+    for (const e of list) {
+      e.pending = false;
+      // The entry may have been invalidated or remapped while it waited.
+      if (this.entries.get(e.pc) !== e) continue;
+      const region = this.discover(e);
+      if (region === null) {
+        e.cold = true;
+        continue;
+      }
+      const body = new FunctionBody(2);
+      emitRegion(body, region, h.block);
+      const name = `r${made.length}`;
+      mb.addFunction(name, [I32, I32], [I32], body);
+      made.push({ e, name, region });
+    }
+    if (made.length === 0) return;
+    const bytes = mb.encode();
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), this.imports);
+    this.stats.modules++;
+    this.stats.wasmBytes += bytes.length;
+    for (const { e, name, region } of made) {
+      e.fn = inst.exports[name] as RegionFn;
+      e.entryLen = region.blocks[0].insns.length;
+      this.stats.regions++;
+      this.stats.blocks += region.blocks.length;
+      for (const b of region.blocks) this.stats.guestInsns += b.insns.length;
+      const page = e.pageOff >>> 12;
+      let set = this.byPage.get(page);
+      if (set === undefined) {
+        set = new Set();
+        this.byPage.set(page, set);
+      }
+      set.add(e);
+      this.cache.add(e);
+      h.ram.markCode(page);
+    }
+    while (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.values().next().value as Entry;
+      this.unlink(oldest);
+      this.entries.delete(oldest.pc);
+      this.stats.evictions++;
+    }
+    this.stats.compileMs += performance.now() - t0;
+  }
+
+  /**
+   * The region from an entry: its block, then the blocks its static successors start in the same page,
+   * breadth first, up to the size limits. Null when the first instruction cannot be translated.
+   */
+  private discover(e: Entry): Region | null {
+    const u16 = this.hart.ram.u16;
+    const vpage = e.pc - (((e.pc % 4096) + 4096) % 4096);
+    const blocks: RegionBlock[] = [];
+    const seen = new Set<number>();
+    const queue = [e.pc];
+    let insns = 0;
+    seen.add(e.pc);
+    while (queue.length > 0 && blocks.length < MAX_REGION_BLOCKS && insns < MAX_REGION_INSNS) {
+      const start = queue.shift() as number;
+      const b = scanBlock(u16, e.pageOff, start);
+      if (b.insns.length === 0) continue;
+      blocks.push({ start, insns: b.insns });
+      insns += b.insns.length;
+      const lastI = b.insns[b.insns.length - 1];
+      const succ: number[] = [];
+      const ins = lastI.insn;
+      if (endsBlock(ins)) {
+        const op = ins & 0x7f;
+        if (op === 0x63) {
+          const imm =
+            ((ins >> 31) << 12) |
+            (((ins >>> 7) & 1) << 11) |
+            (((ins >>> 25) & 0x3f) << 5) |
+            (((ins >>> 8) & 0xf) << 1);
+          succ.push(lastI.pc + imm, lastI.pc + lastI.ilen);
+        } else if (op === 0x6f) {
+          const imm =
+            ((ins >> 31) << 20) |
+            (ins & 0xff000) |
+            (((ins >>> 20) & 1) << 11) |
+            (((ins >>> 21) & 0x3ff) << 1);
+          succ.push(lastI.pc + imm);
+        }
+      } else {
+        succ.push(lastI.pc + lastI.ilen);
+      }
+      for (const s of succ) {
+        if (s >= vpage && s < vpage + 4096 && !seen.has(s)) {
+          seen.add(s);
+          queue.push(s);
+        }
+      }
+    }
+    if (blocks.length === 0 || blocks[0].start !== e.pc) return null;
+    return { entry: e.pc, vpage, blocks };
+  }
+
+  /** Drop an entry's translation (it keeps its counter). */
+  private unlink(e: Entry): void {
+    if (e.fn === null) return;
+    e.fn = null;
+    e.count = 0;
+    this.cache.delete(e);
+    this.byPage.get(e.pageOff >>> 12)?.delete(e);
+  }
+
+  /** GuestRam listener: pages [first, last] were written while they held translated code. */
+  private invalidatePages(first: number, last: number): void {
+    this.codeWritten = true;
+    for (const [page, set] of this.byPage) {
+      if (page < first || page > last) continue;
+      for (const e of set) {
+        this.unlink(e);
+        this.entries.delete(e.pc);
+        this.stats.invalidations++;
+      }
+      this.byPage.delete(page);
+    }
+  }
+
+  private forgetColdEntries(): void {
+    for (const [pc, e] of this.entries) if (e.fn === null && !e.pending) this.entries.delete(pc);
+  }
+}
+
+/** The `--jit` setting: `off` runs the interpreter alone. */
+export type JitSetting = "off" | JitMode;
+
+/**
+ * Plug a JIT into each hart unless the setting is `off` or RAM could not be placed in a wasm memory (then
+ * the interpreter runs alone, which is always correct). Returns the JITs attached.
+ */
+export function attachJit(harts: readonly Hart[], setting: JitSetting, cacheSize?: number): Jit[] {
+  if (setting === "off") return [];
+  const out: Jit[] = [];
+  for (const h of harts) {
+    if (h.ram.memory === null || h.block < 0) continue;
+    const j = new Jit(h, { mode: setting, cacheSize });
+    h.translator = j;
+    out.push(j);
+  }
+  return out;
+}

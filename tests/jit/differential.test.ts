@@ -1,0 +1,183 @@
+/**
+ * Differential lockstep: the same fuzzed instruction streams run on two identical machines, one with the
+ * interpreter alone and one with the JIT translating every block (`always`). After every step (a small
+ * random budget, so region exits land everywhere inside blocks) the architectural state must be identical:
+ * steps, PC, privilege, integer registers, trap CSRs, instret, and RAM (which the streams also rewrite,
+ * so self-modifying code and invalidation are exercised on every run).
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Hart } from "../../src/cpu/hart.js";
+import { CSR_MCAUSE, CSR_MEPC, CSR_MSTATUS, CSR_MTVAL, CSR_MTVEC } from "../../src/isa/riscv/csr-names.js";
+import { Jit } from "../../src/jit/jit.js";
+import { GuestRam } from "../../src/memory/guest-ram.js";
+import type { AccessSize, MmioDevice } from "../../src/memory/mmio.js";
+import { PhysicalBus } from "../../src/memory/phys-bus.js";
+
+function rng(seed: number): () => number {
+  let s = seed | 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return s >>> 0;
+  };
+}
+
+/** An MMIO device whose reads depend on the access history, so a missing or extra access shows. */
+class Counter implements MmioDevice {
+  readonly name = "counter";
+  n = 0;
+  read(offset: number, _size: AccessSize): number {
+    return (offset * 31 + this.n++) >>> 0;
+  }
+  write(_offset: number, _size: AccessSize, value: number): void {
+    this.n += value & 7;
+  }
+}
+
+const RAM_BASE = 0x80000000;
+const RAM_SIZE = 1 << 18;
+const MMIO_BASE = 0x10000000;
+
+function machine(words: Int32Array, regs: Int32Array, jit: boolean) {
+  const ram = new GuestRam(RAM_BASE, RAM_SIZE);
+  ram.i32.set(words);
+  const bus = new PhysicalBus(ram);
+  const dev = new Counter();
+  bus.map(MMIO_BASE, 0x1000, dev);
+  const hart = new Hart({ hartId: 0, bus, timer: { mtime: () => 0 } });
+  hart.x.set(regs);
+  hart.writeCsr(CSR_MTVEC, BigInt(RAM_BASE + 0x100));
+  hart.writeCsr(CSR_MSTATUS, 1n << 13n);
+  hart.pc = RAM_BASE;
+  const j = jit ? new Jit(hart, { mode: "always", cacheSize: 64 }) : null;
+  if (j !== null) hart.translator = j;
+  return { ram, hart, dev, jit: j };
+}
+
+/** Instruction words biased to what the JIT translates: ALU, M, loads/stores near the registers, branches. */
+function program(next: () => number): Int32Array {
+  const words = new Int32Array(RAM_SIZE / 4);
+  const ops = [
+    0x13, 0x13, 0x1b, 0x33, 0x33, 0x3b, 0x03, 0x03, 0x23, 0x23, 0x37, 0x17, 0x63, 0x63, 0x6f, 0x67,
+  ];
+  for (let i = 0; i < words.length; i++) {
+    const r = next();
+    const op = ops[r % ops.length];
+    let w = (r & ~0x7f) | op;
+    if (op === 0x33 || op === 0x3b)
+      w = (w & 0x01ffffff) | ((next() % 3 === 0 ? 1 : next() % 4 === 0 ? 0x20 : 0) << 25);
+    // Keep branch and jump offsets short so control stays in the program (and often in the same page).
+    if (op === 0x63) w = (w & 0x01fff07f) | ((next() & 0xf) << 8) | (next() % 2 === 0 ? 0x80000000 : 0);
+    if (op === 0x6f)
+      w = (w & 0xfff) | ((next() & 0x3f) << 21) | (next() % 2 === 0 ? 0x80000000 | 0xff000 : 0);
+    if (op === 0x67) w &= ~0x7000;
+    // Some compressed pairs too.
+    if (i % 7 === 3) w = (next() & 0xffff) | ((next() & 0xffff) << 16);
+    words[i] = w;
+  }
+  // The trap vector: skip the faulting instruction (mepc += 4) and return.
+  const vec = 0x100 / 4;
+  words[vec] = 0x341022f3; // csrr t0, mepc
+  words[vec + 1] = 0x00428293; // addi t0, t0, 4
+  words[vec + 2] = 0x34129073; // csrw mepc, t0
+  words[vec + 3] = 0x30200073; // mret
+  return words;
+}
+
+function registers(next: () => number): Int32Array {
+  const x = new Int32Array(64);
+  for (let i = 2; i < 64; i += 2) {
+    const kind = next() % 5;
+    if (kind <= 1) {
+      x[i] = (RAM_BASE + (next() % RAM_SIZE)) | 0;
+      x[i + 1] = -1; // RAM_BASE sign-extended is 0xffffffff80000000: not RAM; fix below
+      x[i + 1] = 0;
+    } else if (kind === 2) {
+      x[i] = MMIO_BASE + (next() % 0x1000);
+    } else {
+      x[i] = next() | 0;
+      x[i + 1] = next() % 4 === 0 ? next() | 0 : 0;
+    }
+  }
+  return x;
+}
+
+function assertSame(a: ReturnType<typeof machine>, b: ReturnType<typeof machine>, where: string): void {
+  assert.equal(b.hart.pc, a.hart.pc, `${where}: pc`);
+  assert.equal(b.hart.priv, a.hart.priv, `${where}: priv`);
+  assert.equal(b.hart.instret, a.hart.instret, `${where}: instret`);
+  for (let i = 2; i < 64; i++)
+    assert.equal(b.hart.x[i], a.hart.x[i], `${where}: x${i >> 1} ${i & 1 ? "hi" : "lo"}`);
+  for (const c of [CSR_MEPC, CSR_MCAUSE, CSR_MTVAL])
+    assert.equal(b.hart.readCsr(c), a.hart.readCsr(c), `${where}: csr ${c}`);
+  assert.equal(b.dev.n, a.dev.n, `${where}: MMIO accesses`);
+}
+
+for (const seed of [11, 12, 13, 14, 15, 16, 17, 18, 19, 20]) {
+  test(`JIT and interpreter in lockstep on a fuzzed stream, seed ${seed}`, () => {
+    const next = rng(seed * 104729);
+    const words = program(next);
+    const regs = registers(next);
+    const a = machine(words, regs, false);
+    const b = machine(words, regs, true);
+    for (let step = 0; step < 1500; step++) {
+      const k = 1 + (next() % 48);
+      if (process.env.JIT_DEBUG === String(seed)) {
+        const pc0 = a.hart.pc;
+        const ra = a.hart.run(k);
+        const rb = b.hart.run(k);
+        if (a.hart.pc !== b.hart.pc || a.hart.x.some((v, i) => i > 1 && v !== b.hart.x[i])) {
+          console.log(`diverged at step ${step} (k ${k}, from ${pc0.toString(16)}): ${ra} ${rb}`);
+          for (let kk = 1; kk <= k; kk++) {
+            const n2 = rng(seed * 104729);
+            const w2 = program(n2);
+            const r2 = registers(n2);
+            const a2 = machine(w2, r2, false);
+            const b2 = machine(w2, r2, true);
+            for (let st = 0; st < step; st++) {
+              const k2 = 1 + (n2() % 48);
+              a2.hart.run(k2);
+              b2.hart.run(k2);
+            }
+            const before = Array.from(a2.hart.x);
+            const p2 = a2.hart.pc;
+            a2.hart.run(kk);
+            b2.hart.run(kk);
+            const diff = [];
+            for (let i = 2; i < 64; i++)
+              if (a2.hart.x[i] !== b2.hart.x[i])
+                diff.push(
+                  `x${i >> 1}${i & 1 ? "h" : "l"} a=${(a2.hart.x[i] >>> 0).toString(16)} b=${(b2.hart.x[i] >>> 0).toString(16)} before=${(before[i] >>> 0).toString(16)}`,
+                );
+            console.log(
+              `kk ${kk} from ${p2.toString(16)}: a ${a2.hart.pc.toString(16)} b ${b2.hart.pc.toString(16)} ${diff.join(", ")}`,
+            );
+            if (diff.length > 0 || a2.hart.pc !== b2.hart.pc) {
+              for (let q = a2.hart.pc - 16; q < a2.hart.pc + 4; q += 2)
+                console.log(
+                  `  ${q.toString(16)}: ${(a2.ram.u16[(q - RAM_BASE) >>> 1] >>> 0).toString(16).padStart(4, "0")}`,
+                );
+              break;
+            }
+          }
+          return;
+        }
+        continue;
+      }
+      const sa = a.hart.run(k);
+      const sb = b.hart.run(k);
+      assert.equal(sb, sa, `step ${step}: steps`);
+      assertSame(a, b, `seed ${seed} step ${step}`);
+      if (step % 100 === 99) {
+        assert.deepEqual(b.ram.u8, a.ram.u8, `step ${step}: RAM`);
+        // Wander somewhere else now and then, as both would after a wild jump.
+        const pc = RAM_BASE + ((next() % RAM_SIZE) & ~1);
+        a.hart.pc = pc;
+        b.hart.pc = pc;
+      }
+    }
+    assert.ok((b.jit?.stats.regions ?? 0) > 0, "the JIT translated code");
+  });
+}
