@@ -35,6 +35,8 @@ interface RunFlags {
   rng: boolean;
   reboot: boolean;
   console: string;
+  jit: string;
+  jitCacheSize?: string;
 }
 
 /**
@@ -66,6 +68,8 @@ export function vmSpecFromFlags(f: RunFlags): VmSpec {
       console: consoleDevice,
       rng: f.rng,
       noReboot: !f.reboot,
+      jit: f.jit,
+      jitCacheSize: f.jitCacheSize === undefined ? undefined : Number(f.jitCacheSize),
     });
   } catch (e) {
     throw toFlagError(e);
@@ -86,6 +90,12 @@ export function registerRunCommand(program: Command): void {
     )
     .option("--mem <size>", "RAM size, e.g. 256M or 1G (default 256M)")
     .option("--cpus <n>", "number of harts (1-8)", "1")
+    .option(
+      "--jit <on|off|always>",
+      "binary translation to WebAssembly: on (hot code), off (interpreter only), always (every block)",
+      "off",
+    )
+    .option("--jit-cache-size <n>", "most translated regions kept per hart (default 8192)")
     .addOption(
       new Option("--disk <spec>", "virtio-blk disk PATH[,format=raw|qcow2][,readonly=on] (repeatable)")
         .argParser((v: string, prev: DiskSpec[]) => [...prev, parseDiskSpec(v)])
@@ -169,6 +179,7 @@ async function runBare(config: VmSpec): Promise<number> {
         clock: hostClock,
         harts: config.cpus,
         signal: stop.signal,
+        jit: config.jit,
       });
     } catch (e) {
       // Name the file in loader errors ("not an ELF file", "ELF is for machine ...").

@@ -85,6 +85,8 @@ const FLAG_OF_FIELD: Record<string, string> = {
   console: "--console",
   noReboot: "--no-reboot",
   rng: "--no-rng",
+  jit: "--jit",
+  jitCacheSize: "--jit-cache-size",
 };
 
 /** The flag for a FieldError's field (`disks[1].format` → `--disk`), or undefined when no flag sets it. */

@@ -70,6 +70,12 @@ export class Hart extends HartState implements Stateful {
 
   /** A binary translator to run code with (src/jit plugs in here), or null for the interpreter alone. */
   translator: Translator | null = null;
+  /**
+   * Per RAM page, counted up on every branch and jump the interpreter executes there; once a page's count
+   * reaches zero, each branch or jump in it ends interpret() (without breakLoop) so the translator can
+   * look for a translation of the target. Null without a translator: the interpreter then pays nothing.
+   */
+  pageHeat: Int32Array | null = null;
 
   /** Drive an interrupt-pending bit from a device line (ACLINT MSIP/MTIP, PLIC MEIP/SEIP). */
   setMip(bit: number, level: boolean): void {
@@ -169,6 +175,7 @@ export class Hart extends HartState implements Stateful {
     const i16 = ram.i16;
     const i32 = ram.i32;
     const rvc = RVC_TABLE;
+    const heat = this.pageHeat;
     const dset = this.tlbSets[this.dataPriv() === PRIV_M ? 2 : this.dataPriv() === PRIV_S ? 1 : 0];
     const ltagLo = dset.load.tagLo;
     const ltagHi = dset.load.tagHi;
@@ -528,6 +535,11 @@ export class Hart extends HartState implements Stateful {
             this.pc = pc + ilen;
           }
           n++;
+          if (heat !== null && ++heat[fOff >>> 12] >= 0) {
+            x[0] = 0;
+            x[1] = 0;
+            return n;
+          }
           continue;
         }
         case 0x3b: {
@@ -606,6 +618,11 @@ export class Hart extends HartState implements Stateful {
           x[d + 1] = Math.floor(link / TWO_POW_32) | 0;
           this.pc = pc + imm;
           n++;
+          if (heat !== null && ++heat[fOff >>> 12] >= 0) {
+            x[0] = 0;
+            x[1] = 0;
+            return n;
+          }
           continue;
         }
         case 0x67: {
@@ -623,6 +640,11 @@ export class Hart extends HartState implements Stateful {
           x[d + 1] = Math.floor(link / TWO_POW_32) | 0;
           this.pc = pairToNum(lo, hi);
           n++;
+          if (heat !== null && ++heat[fOff >>> 12] >= 0) {
+            x[0] = 0;
+            x[1] = 0;
+            return n;
+          }
           continue;
         }
         case 0x0f: {

@@ -76,7 +76,7 @@ export function emitRegion(f: FunctionBody, region: Region, hartBlock: number): 
   }
 
   const blockIndex = new Map<number, number>();
-  region.blocks.forEach((b, i) => blockIndex.set(b.start, i));
+  for (let i = 0; i < region.blocks.length; i++) blockIndex.set(region.blocks[i].start, i);
   const K = region.blocks.length;
 
   f.open(Op.block); // $exit

@@ -114,12 +114,3 @@ export function scanBlock(
   }
   return { insns, stopsOnUntranslatable: false };
 }
-
-/**
- * How many instructions the interpreter should run from `pc` before the dispatcher looks again: the block
- * plus the instruction that stopped it (so a CSR access or AMO is run where it stands), at least one.
- */
-export function interpretLength(u16: Uint16Array, pageOff: number, pc: number): number {
-  const b = scanBlock(u16, pageOff, pc);
-  return b.insns.length + (b.stopsOnUntranslatable ? 1 : 0) || 1;
-}

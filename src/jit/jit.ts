@@ -12,7 +12,7 @@ import { FETCH_CACHED, FETCH_TRAPPED, loadSlow, refillFetch, storeSlow } from ".
 import { TLB_BYTES, TLB_LOAD } from "../cpu/tlb.js";
 import type { Translator } from "../cpu/translator.js";
 import { emitRegion, PC_SLOT_OFF, type Region, type RegionBlock, SCRATCH_OFF } from "./codegen.js";
-import { endsBlock, interpretLength, scanBlock } from "./decode.js";
+import { endsBlock, scanBlock } from "./decode.js";
 import { F64, FunctionBody, I32, ModuleBuilder } from "./wasm/emitter.js";
 
 /** `on`: translate code once it is hot; `always`: translate every block on its first execution (testing). */
@@ -22,13 +22,22 @@ export interface JitOptions {
   mode: JitMode;
   /** Most regions kept; the oldest are evicted beyond it. */
   cacheSize?: number;
+  /** Executions of an entry point before it is translated in `on` mode (default HOT_THRESHOLD). */
+  threshold?: number;
+  /** Branches executed in a page before its entry points are counted (default PAGE_HEAT_THRESHOLD). */
+  pageThreshold?: number;
 }
 
 export const DEFAULT_JIT_CACHE_SIZE = 8192;
 /** Executions of an entry point before it is translated in `on` mode. */
-const HOT_THRESHOLD = 40;
+const HOT_THRESHOLD = 200;
+/**
+ * Branches and jumps the interpreter executes in a page before the dispatcher starts counting entry points
+ * there: cold code (most of a boot) then runs in the interpreter without a lookup per block.
+ */
+const PAGE_HEAT_THRESHOLD = 20000;
 /** Hot entries compiled together in one module (module creation has a fixed cost). */
-const BATCH = 8;
+const BATCH = 16;
 /** Most blocks in one region, and most instructions. */
 const MAX_REGION_BLOCKS = 48;
 const MAX_REGION_INSNS = 1024;
@@ -43,8 +52,6 @@ interface Entry {
   /** RAM offset of the code page this was seen in; a different one means the page was remapped. */
   pageOff: number;
   count: number;
-  /** Instructions the interpreter runs from here before looking again. */
-  len: number;
   fn: RegionFn | null;
   /** Instructions of the entry block (the budget must cover them to call fn). */
   entryLen: number;
@@ -63,6 +70,8 @@ export interface JitStats {
   compileMs: number;
   invalidations: number;
   evictions: number;
+  /** Calls into translated code. */
+  regionCalls: number;
 }
 
 export class Jit implements Translator {
@@ -75,6 +84,7 @@ export class Jit implements Translator {
     compileMs: 0,
     invalidations: 0,
     evictions: 0,
+    regionCalls: 0,
   };
   private entries = new Map<number, Entry>();
   /** Translated entries in insertion order (FIFO eviction). */
@@ -83,6 +93,7 @@ export class Jit implements Translator {
   private readonly byPage = new Map<number, Set<Entry>>();
   private pending: Entry[] = [];
   private readonly threshold: number;
+  private readonly heatThreshold: number;
   private readonly batch: number;
   private readonly cacheSize: number;
   private readonly pcSlot: Float64Array;
@@ -90,6 +101,8 @@ export class Jit implements Translator {
   /** Set by the code-write listener; a store helper reports it so the region exits after the store. */
   private codeWritten = false;
   private readonly memoryPages: number;
+  /** The hart's pageHeat (see Hart.pageHeat): pages start at -heatThreshold. */
+  private readonly heat: Int32Array;
 
   constructor(
     private readonly hart: Hart,
@@ -97,7 +110,10 @@ export class Jit implements Translator {
   ) {
     const ram = hart.ram;
     if (ram.memory === null || hart.block < 0) throw new Error("the JIT needs RAM in a wasm memory");
-    this.threshold = opts.mode === "always" ? 1 : HOT_THRESHOLD;
+    this.threshold = opts.mode === "always" ? 1 : Math.max(1, opts.threshold ?? HOT_THRESHOLD);
+    this.heatThreshold = opts.mode === "always" ? 0 : Math.max(0, opts.pageThreshold ?? PAGE_HEAT_THRESHOLD);
+    this.heat = new Int32Array(ram.size / 4096).fill(-this.heatThreshold);
+    hart.pageHeat = this.heat;
     this.batch = opts.mode === "always" ? 1 : BATCH;
     this.cacheSize = Math.max(1, opts.cacheSize ?? DEFAULT_JIT_CACHE_SIZE);
     this.pcSlot = new Float64Array(ram.buffer, hart.block + PC_SLOT_OFF, 1);
@@ -149,11 +165,12 @@ export class Jit implements Translator {
     this.byPage.clear();
     this.entries.clear();
     this.pending = [];
+    this.heat.fill(-this.heatThreshold);
   }
 
   execute(n: number, limit: number): number {
     const h = this.hart;
-    const ram = h.ram;
+    const heat = this.heat;
     const tlbBase =
       h.block +
       HART_TLB +
@@ -172,29 +189,27 @@ export class Jit implements Translator {
         }
       }
       const pageOff = h.fetchPageOff;
+      if (heat[pageOff >>> 12] < 0) {
+        // A cold page: the interpreter runs on until it executes a branch in a warm page.
+        n = h.interpretSome(n, limit);
+        if (h.breakLoop) return n;
+        continue;
+      }
       let e = this.entries.get(pc);
       if (e === undefined || e.pageOff !== pageOff) {
         if (e !== undefined) this.unlink(e);
         if (this.entries.size >= MAX_ENTRIES) this.forgetColdEntries();
-        e = {
-          pc,
-          pageOff,
-          count: 0,
-          len: interpretLength(ram.u16, pageOff, pc),
-          fn: null,
-          entryLen: 0,
-          cold: false,
-          pending: false,
-        };
+        e = { pc, pageOff, count: 0, fn: null, entryLen: 0, cold: false, pending: false };
         this.entries.set(pc, e);
       }
       const fn = e.fn;
       if (fn !== null && e.entryLen <= limit - n) {
+        this.stats.regionCalls++;
         const retired = fn(limit - n, tlbBase);
         n += retired;
         const next = this.pcSlot[0];
         // NaN: a helper raised a trap and set hart.pc (and breakLoop) already.
-        if (next === next) h.pc = next;
+        if (!Number.isNaN(next)) h.pc = next;
         if (h.breakLoop) return n;
         continue;
       }
@@ -202,7 +217,8 @@ export class Jit implements Translator {
         this.enqueue(e);
         if (e.fn !== null) continue;
       }
-      n = h.interpretSome(n, Math.min(limit, n + e.len));
+      // In a warm page the interpreter stops after the next branch or jump: that target is looked up.
+      n = h.interpretSome(n, limit);
       if (h.breakLoop) return n;
     }
     return n;

@@ -90,7 +90,7 @@ export interface RiscvVirtOptions {
   batch?: number;
   /** Diagnostics from devices (virtio DEVICE_NEEDS_RESET reasons). */
   log?: (msg: string) => void;
-  /** Binary translation of guest code (src/jit): `on` (default), `off` or `always`. */
+  /** Binary translation of guest code (src/jit): `on`, `off` (default) or `always`. */
   jit?: JitSetting;
   /** Most translated regions kept per hart. */
   jitCacheSize?: number;
@@ -204,7 +204,7 @@ export class RiscvVirt implements Stateful {
     for (let i = 0; i < opts.harts; i++) {
       this.harts.push(new Hart({ hartId: i, bus: this.bus, timer: this.clint }));
     }
-    this.jits = attachJit(this.harts, opts.jit ?? "on", opts.jitCacheSize);
+    this.jits = attachJit(this.harts, opts.jit ?? "off", opts.jitCacheSize);
     if (opts.firmware === "builtin") {
       this.sbi = new BuiltinSbi(this.sbiPlatform());
       const hook = (h: Hart) => this.sbi!.handle(h);

@@ -38,6 +38,8 @@ test("defaults fill every field; the result is plain JSON that validates to itse
     rng: true,
     noReboot: false,
     vmIndex: 0,
+    jit: "off",
+    jitCacheSize: 8192,
   });
   assert.deepEqual(validateVmSpec(JSON.parse(JSON.stringify(s))), s);
   assert.equal(effectiveAppend(s), DEFAULT_APPEND);
@@ -145,4 +147,11 @@ test("virtio slots: disks, NICs, console, rng in that order; too many is one cle
     () => validateVmSpec({ ...base, rng: false, disks: Array(9).fill(disk) }),
     /disks: at most 8 entries/,
   );
+});
+
+test("jit takes on, off or always and a bounded cache size", () => {
+  assert.equal(validateVmSpec({ ...base, jit: "always" }).jit, "always");
+  refused({ ...base, jit: "fast" }, "jit", /must be one of on, off, always/);
+  refused({ ...base, jitCacheSize: 0 }, "jitCacheSize", /must be 1\.\./);
+  refused({ ...base, jitCacheSize: 1.5 }, "jitCacheSize", /must be an integer/);
 });

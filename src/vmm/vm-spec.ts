@@ -62,8 +62,16 @@ export interface VmSpec {
   noReboot: boolean;
   /** This VM's number among VMs sharing a network, 0..65535: it makes default MACs distinct. */
   vmIndex: number;
-  // Engine options (e.g. `jit`) join here as plain fields, validated below like the rest.
+  /** Binary translation of guest code: "on" (hot code), "off" (the interpreter alone, the default) or "always" (every block; testing). */
+  jit: JitSpec;
+  /** Most translated regions the JIT keeps per hart before it evicts the oldest. */
+  jitCacheSize: number;
 }
+
+export const JIT_SETTINGS = ["on", "off", "always"] as const;
+export type JitSpec = (typeof JIT_SETTINGS)[number];
+export const DEFAULT_JIT_CACHE_SIZE = 8192;
+export const MAX_JIT_CACHE_SIZE = 1 << 20;
 
 /** What a caller may omit: everything with a default. */
 export type VmSpecInput = Partial<VmSpec>;
@@ -105,6 +113,8 @@ const SPEC_FIELDS = new Set([
   "rng",
   "noReboot",
   "vmIndex",
+  "jit",
+  "jitCacheSize",
 ]);
 
 function describe(v: unknown): string {
@@ -203,6 +213,9 @@ export function validateVmSpec(input: unknown): VmSpec {
     rng: checkBool("rng", input.rng, true),
     noReboot: checkBool("noReboot", input.noReboot, false),
     vmIndex: checkInt("vmIndex", input.vmIndex, 0, 0, MAX_VM_INDEX),
+    // Off by default until a boot is no slower with it (docs/jit.md, "Where it stands").
+    jit: checkEnum("jit", input.jit, JIT_SETTINGS, "off"),
+    jitCacheSize: checkInt("jitCacheSize", input.jitCacheSize, DEFAULT_JIT_CACHE_SIZE, 1, MAX_JIT_CACHE_SIZE),
   };
   if (spec.memBytes % 4096 !== 0)
     throw new FieldError("memBytes", `must be a multiple of 4096, got ${spec.memBytes}`, spec.memBytes);

@@ -194,6 +194,8 @@ export class VirtualMachine {
         return b;
       },
       log: (msg) => this.host.log(msg),
+      jit: this.spec.jit,
+      jitCacheSize: this.spec.jitCacheSize,
     });
     m.loadLinux({
       kernel: this.images.kernel,

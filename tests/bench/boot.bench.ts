@@ -8,6 +8,7 @@ import { gunzipSync } from "node:zlib";
 import type { CharBackend } from "../../src/io/char-backend.js";
 import { createNodeHost } from "../../src/vmm/node/node-host.js";
 import { VirtualMachine } from "../../src/vmm/vm.js";
+import type { JitSpec } from "../../src/vmm/vm-spec.js";
 
 const KERNEL = fileURLToPath(new URL("../../../images/riscv64/Image.gz", import.meta.url));
 const INITRD = fileURLToPath(new URL("../../../images/riscv64/initramfs.cpio.gz", import.meta.url));
@@ -27,7 +28,7 @@ interface BootResult {
 }
 
 /** Boot under tvisor through the library; counts instructions exactly (sum of the harts' instret). */
-async function bootTvisor(name: string, bios: string): Promise<BootResult> {
+async function bootTvisor(name: string, bios: string, jit: JitSpec): Promise<BootResult> {
   let out = "";
   let ready: { t: number; insns: number } | null = null;
   let vm: VirtualMachine | null = null;
@@ -55,6 +56,7 @@ async function bootTvisor(name: string, bios: string): Promise<BootResult> {
       cpus: 1,
       disks: [],
       rng: true,
+      jit,
     },
     createNodeHost(console),
   );
@@ -106,9 +108,11 @@ export async function bench(): Promise<void> {
   }
   const results: BootResult[] = [];
   // One discarded boot first, so V8 has compiled the interpreter before anything is timed.
-  await bootTvisor("warm-up", "builtin");
-  results.push(await bootTvisor("tvisor (built-in SBI)", "builtin"));
-  if (existsSync(FW_DYNAMIC)) results.push(await bootTvisor("tvisor (OpenSBI fw_dynamic)", FW_DYNAMIC));
+  await bootTvisor("warm-up", "builtin", "off");
+  results.push(await bootTvisor("tvisor (built-in SBI), JIT", "builtin", "on"));
+  results.push(await bootTvisor("tvisor (built-in SBI), interpreter", "builtin", "off"));
+  if (existsSync(FW_DYNAMIC))
+    results.push(await bootTvisor("tvisor (OpenSBI fw_dynamic), JIT", FW_DYNAMIC, "on"));
   const qemuPresent = spawnSync("qemu-system-riscv64", ["--version"]).status === 0;
   if (qemuPresent) {
     // QEMU 7.2 loads a flat Image only, so unpack Image.gz for it.

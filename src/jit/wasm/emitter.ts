@@ -96,6 +96,9 @@ export const Op = {
   f64ConvertI64S: 0xb9,
 } as const;
 
+const F64_BYTES = new Uint8Array(8);
+const F64_SCRATCH = new DataView(F64_BYTES.buffer);
+
 /** A growable byte buffer with LEB128 writers (spec 5.2.2). */
 export class ByteWriter {
   private buf = new Uint8Array(256);
@@ -111,6 +114,16 @@ export class ByteWriter {
   }
 
   bytes(b: Uint8Array | readonly number[]): void {
+    if (b instanceof Uint8Array) {
+      while (this.length + b.length > this.buf.length) {
+        const n = new Uint8Array(this.buf.length * 2);
+        n.set(this.buf);
+        this.buf = n;
+      }
+      this.buf.set(b, this.length);
+      this.length += b.length;
+      return;
+    }
     for (const x of b) this.byte(x);
   }
 
@@ -152,10 +165,27 @@ export class ByteWriter {
     }
   }
 
+  /** Signed LEB128 of an integer held exactly in a JS number (|v| < 2^53), without BigInt. */
+  sNum(v: number): void {
+    if (v === (v | 0)) {
+      this.s32(v);
+      return;
+    }
+    let x = v;
+    for (;;) {
+      const b = ((x % 128) + 128) % 128;
+      x = (x - b) / 128;
+      if ((x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0)) {
+        this.byte(b);
+        return;
+      }
+      this.byte(b | 0x80);
+    }
+  }
+
   f64(v: number): void {
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setFloat64(0, v, true);
-    this.bytes(b);
+    F64_SCRATCH.setFloat64(0, v, true);
+    for (let i = 0; i < 8; i++) this.byte(F64_BYTES[i]);
   }
 
   name(s: string): void {
@@ -210,7 +240,8 @@ export class FunctionBody extends ByteWriter {
   /** i64.const of a signed 64-bit value held as an int32 pair, or a JS number exact below 2^53. */
   i64(v: number | bigint): void {
     this.byte(Op.i64Const);
-    this.s64(typeof v === "bigint" ? v : BigInt(v));
+    if (typeof v === "bigint") this.s64(v);
+    else this.sNum(v);
   }
 
   f64c(v: number): void {
