@@ -167,8 +167,9 @@ async function runBare(config: VmSpec): Promise<number> {
     MAX_BOOT_FILE_BYTES,
     "the 1 GiB limit for boot files",
   );
+  // Ctrl-A X (on a terminal, where Ctrl-C goes to the program) and a closed stdout end the run.
   const stop = new AbortController();
-  const console = new StdioConsole({ onOutputClosed: () => stop.abort() });
+  const console = new StdioConsole({ onQuit: () => stop.abort(), onOutputClosed: () => stop.abort() });
   try {
     let r: Awaited<ReturnType<typeof runBareElf>>;
     try {

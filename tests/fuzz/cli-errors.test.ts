@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -259,4 +259,49 @@ test("an endless stdin (`cat /dev/zero | tvisor run --bios none`) is held in bou
   // Kept as a JS number[] (the fault), 24 Mi input bytes alone need 192 MiB; bounded, the process stays
   // near its baseline (about 70-100 MiB).
   assert.ok(hwmKiB > 0 && hwmKiB < 200 * 1024, `peak RSS ${hwmKiB} KiB`);
+});
+
+test("Ctrl-A X on a terminal ends a bare program that never exits (status 0)", async (t) => {
+  // util-linux `script` gives tvisor a pseudo-terminal, so the console goes raw and interprets escapes.
+  if (spawnSync("script", ["--version"]).status !== 0) {
+    t.skip("no `script` (util-linux) to provide a terminal");
+    return;
+  }
+  const prog = file("print-tty.elf", bareElf(printForever()));
+  const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(TVISOR)} run --bios none --kernel ${JSON.stringify(prog)}`;
+  const c = spawn("script", ["-qfec", cmd, "/dev/null"], { stdio: "pipe" });
+  const guard = setTimeout(() => c.kill("SIGKILL"), 120_000);
+  let sent = false;
+  c.stdout.on("data", (d: Buffer) => {
+    // The program's output shows the console is up (and raw): now type the escape.
+    if (!sent && d.includes(0x78)) {
+      sent = true;
+      c.stdin.write(Uint8Array.of(0x01, 0x78));
+    }
+  });
+  const [status, signal] = (await once(c, "close")) as [number | null, NodeJS.Signals | null];
+  clearTimeout(guard);
+  assert.ok(sent, "the program printed nothing");
+  assert.equal(signal, null);
+  assert.equal(status, 0);
+});
+
+test("`tvisor run | head -1` with the bundled Linux: the VM stops when stdout's reader goes, status 0", async (t) => {
+  const kernel = fileURLToPath(new URL("../../../images/riscv64/Image.gz", import.meta.url));
+  if (!existsSync(kernel)) {
+    t.skip("no bundled kernel (images/build-kernel.sh)");
+    return;
+  }
+  let got = "";
+  const r = await spawnTvisor(["run", "--mem", "64M"], (c) => {
+    c.stdin.end();
+    c.stdout.on("data", (d: Buffer) => {
+      got += d.toString();
+      if (got.includes("\n")) c.stdout.destroy();
+    });
+  });
+  assert.match(got, /Linux version/);
+  assert.equal(r.signal, null);
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /EPIPE|\n\s+at |internal error/);
 });
