@@ -7,23 +7,10 @@
  * so every miss, fault, MMIO or misaligned access goes to the slow paths in mmu.ts. Compressed
  * instructions expand through a 64K-entry table to their 32-bit equivalents.
  */
-import { checkState, type SavedState, type Stateful } from "../base/state.js";
+import type { SavedState, Stateful } from "../base/state.js";
 import { TWO_POW_32 } from "../base/u64.js";
 import { RVC_TABLE } from "../isa/riscv/compressed.js";
-import {
-  CSR_MCAUSE,
-  CSR_MEPC,
-  CSR_MIP,
-  CSR_MSCRATCH,
-  CSR_MTVAL,
-  CSR_MTVEC,
-  CSR_SCAUSE,
-  CSR_SEPC,
-  CSR_SSCRATCH,
-  CSR_STIMECMP,
-  CSR_STVAL,
-  CSR_STVEC,
-} from "../isa/riscv/csr-names.js";
+import { CSR_MIP } from "../isa/riscv/csr-names.js";
 import { INSN_EBREAK, INSN_ECALL, INSN_MRET, INSN_SRET, INSN_WFI } from "../isa/riscv/opcodes.js";
 import { div32, div64, divu64, mul64, mulh64, mulhsu64, mulhu64, res } from "./alu64.js";
 import { csrRead, csrWrite, reloadSatp } from "./csr.js";
@@ -43,6 +30,7 @@ import {
   PRIV_U,
 } from "./csr-bits.js";
 import { executeFp } from "./fpu/execute.js";
+import { readHartState, SAVED_CSRS } from "./hart-restore.js";
 import { HartState, pairToNum } from "./hart-state.js";
 import {
   FETCH_CACHED,
@@ -978,71 +966,50 @@ export class Hart extends HartState implements Stateful {
     };
   }
 
+  /** Restore a saved hart: every field is checked (readHartState) before anything is assigned. */
   restore(s: SavedState): void {
-    checkState(s, "riscv-hart", 1);
-    this.x.set(s.x as Int32Array);
-    this.f.set(s.f as Int32Array);
-    this.pc = s.pc as number;
-    this.priv = s.priv as number;
-    this.fflags = s.fflags as number;
-    this.frm = s.frm as number;
-    this.mstatus = s.mstatus as number;
-    this.mipSoft = s.mipSoft as number;
-    this.mipHw = s.mipHw as number;
-    this.mie = s.mie as number;
-    this.mideleg = s.mideleg as number;
-    this.medeleg = s.medeleg as number;
-    this.mcounteren = s.mcounteren as number;
-    this.scounteren = s.scounteren as number;
-    this.mcountinhibit = s.mcountinhibit as number;
-    const env = s.menvcfg as number[];
-    this.menvcfgLo = env[0];
-    this.menvcfgHi = env[1];
-    this.senvcfg = s.senvcfg as number;
-    const csrs = s.csrs as { [k: string]: number[] };
-    for (const c of SAVED_CSRS) {
-      const v = csrs[c.toString(16)];
-      if (v) {
-        this.csrLo[c] = v[0];
-        this.csrHi[c] = v[1];
-      }
+    const v = readHartState(s, this.hartId);
+    this.x.set(v.x);
+    this.f.set(v.f);
+    this.pc = v.pc;
+    this.priv = v.priv;
+    this.fflags = v.fflags;
+    this.frm = v.frm;
+    this.mstatus = v.mstatus;
+    this.mipSoft = v.mipSoft;
+    this.mipHw = v.mipHw;
+    this.mie = v.mie;
+    this.mideleg = v.mideleg;
+    this.medeleg = v.medeleg;
+    this.mcounteren = v.mcounteren;
+    this.scounteren = v.scounteren;
+    this.mcountinhibit = v.mcountinhibit;
+    this.menvcfgLo = v.menvcfgLo;
+    this.menvcfgHi = v.menvcfgHi;
+    this.senvcfg = v.senvcfg;
+    for (const [c, lo, hi] of v.csrs) {
+      this.csrLo[c] = lo;
+      this.csrHi[c] = hi;
     }
-    this.pmpcfg.set(s.pmpcfg as Uint8Array);
-    this.pmpaddrLo.set(s.pmpaddrLo as Int32Array);
-    this.pmpaddrHi.set(s.pmpaddrHi as Int32Array);
-    const satp = s.satp as number[];
-    this.satpLo = satp[0];
-    this.satpHi = satp[1];
+    this.pmpcfg.set(v.pmpcfg);
+    this.pmpaddrLo.set(v.pmpaddrLo);
+    this.pmpaddrHi.set(v.pmpaddrHi);
+    this.satpLo = v.satpLo;
+    this.satpHi = v.satpHi;
     reloadSatp(this);
     pmpRecompute(this);
-    this.instret = s.instret as number;
-    this.cycleOffset = s.cycleOffset as number;
-    this.instretOffset = s.instretOffset as number;
-    const frozen = s.frozen as number[];
-    this.cycleFrozen = frozen[0];
-    this.instretFrozen = frozen[1];
-    this.waitingForInterrupt = s.waitingForInterrupt as boolean;
-    this.stopped = s.stopped as boolean;
+    this.instret = v.instret;
+    this.cycleOffset = v.cycleOffset;
+    this.instretOffset = v.instretOffset;
+    this.cycleFrozen = v.cycleFrozen;
+    this.instretFrozen = v.instretFrozen;
+    this.waitingForInterrupt = v.waitingForInterrupt;
+    this.stopped = v.stopped;
     this.reservation = Number.NaN;
     this.flushTlb();
     this.translator?.reset();
   }
 }
-
-/** CSRs held verbatim in csrLo/csrHi that save() must keep. */
-const SAVED_CSRS = [
-  CSR_STVEC,
-  CSR_SSCRATCH,
-  CSR_SEPC,
-  CSR_SCAUSE,
-  CSR_STVAL,
-  CSR_STIMECMP,
-  CSR_MTVEC,
-  CSR_MSCRATCH,
-  CSR_MEPC,
-  CSR_MCAUSE,
-  CSR_MTVAL,
-];
 
 /** Signed 64-bit a < b on int32 pairs (SLT, BLT, AMOMIN). */
 function lt64(alo: number, ahi: number, blo: number, bhi: number): boolean {

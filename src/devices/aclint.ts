@@ -12,7 +12,7 @@
  *   +0xBFF8         MTIME        64-bit, 10 MHz
  */
 
-import { checkState, type SavedState, type Stateful } from "../base/state.js";
+import { type SavedState, type Stateful, StateReader } from "../base/state.js";
 import { TWO_POW_32 } from "../base/u64.js";
 import type { Clock } from "../io/clock.js";
 import type { AccessSize, MmioDevice } from "../memory/mmio.js";
@@ -189,20 +189,20 @@ export class Aclint implements MmioDevice, Stateful {
     };
   }
 
+  /** Every field is checked (sizes, 0/1 msip bits, a non-negative mtime) before anything changes. */
   restore(state: SavedState): void {
-    checkState(state, "aclint", 1);
-    if (state.hartCount !== this.hartCount) throw new Error("cannot restore aclint: hart count differs");
-    const msip = state.msip;
-    const lo = state.mtimecmpLo;
-    const hi = state.mtimecmpHi;
-    if (!(msip instanceof Uint8Array) || !(lo instanceof Uint32Array) || !(hi instanceof Uint32Array)) {
-      throw new Error("cannot restore aclint: malformed state");
-    }
+    const r = new StateReader(state, "aclint", "aclint", 1);
+    r.int("hartCount", this.hartCount, this.hartCount);
+    const msip = r.typedInRange("msip", Uint8Array, this.hartCount, 0, 1);
+    const lo = r.typed("mtimecmpLo", Uint32Array, this.hartCount);
+    const hi = r.typed("mtimecmpHi", Uint32Array, this.hartCount);
+    const mtime = r.int("mtime", 0, Number.MAX_SAFE_INTEGER);
+    r.done();
     this.msip.set(msip);
     this.cmpLo.set(lo);
     this.cmpHi.set(hi);
     // Keep guest time continuous across save/restore: mtime resumes from the saved value.
-    this.setMtime(Number(state.mtime));
+    this.setMtime(mtime);
     for (let h = 0; h < this.hartCount; h++) this.sink.setPending(h, MIP_MSIP, this.msip[h] === 1);
     this.latchValid = false;
   }

@@ -10,7 +10,7 @@
  *   0x10 IRQ_ENABLED  0x14 CLEAR_ALARM  0x18 ALARM_STATUS  0x1c CLEAR_INTERRUPT
  * Guest time = host wall clock + offset; setting the time only changes the offset.
  */
-import { checkState, type SavedState, type Stateful } from "../base/state.js";
+import { type SavedState, type Stateful, StateReader } from "../base/state.js";
 import type { Clock } from "../io/clock.js";
 import type { AccessSize, MmioDevice } from "../memory/mmio.js";
 import type { IrqLine } from "./irq.js";
@@ -154,16 +154,30 @@ export class GoldfishRtc implements MmioDevice, Stateful {
     };
   }
 
+  /** Every field is checked (a decimal 64-bit offset, 32-bit registers, flags) before anything changes. */
   restore(state: SavedState): void {
-    checkState(state, "goldfish-rtc", 1);
+    const r = new StateReader(state, "goldfish-rtc", "goldfish-rtc", 1);
+    const text = r.string("offsetNs", 21);
+    if (!/^-?\d{1,20}$/.test(text))
+      r.fail("offsetNs", `expected a decimal integer, got ${JSON.stringify(text)}`, text);
+    const offset = BigInt(text);
+    if (offset < -(1n << 63n) || offset >= 1n << 63n)
+      r.fail("offsetNs", "outside the signed 64-bit range", text);
+    const timeHighLatch = r.u32("timeHighLatch");
+    const alarmLow = r.u32("alarmLow");
+    const alarmHigh = r.u32("alarmHigh");
+    const alarmRunning = r.bool("alarmRunning");
+    const irqEnabled = r.bool("irqEnabled");
+    const irqPending = r.bool("irqPending");
+    r.done();
     // The offset from the host wall clock is kept, so guest time keeps tracking real time (as QEMU's tick_offset).
-    this.offset = BigInt(String(state.offsetNs));
-    this.timeHighLatch = Number(state.timeHighLatch) >>> 0;
-    this.alarmLow = Number(state.alarmLow) >>> 0;
-    this.alarmHigh = Number(state.alarmHigh) >>> 0;
-    this.alarmRunning = state.alarmRunning === true;
-    this.irqEnabled = state.irqEnabled === true;
-    this.irqPending = state.irqPending === true;
+    this.offset = offset;
+    this.timeHighLatch = timeHighLatch;
+    this.alarmLow = alarmLow;
+    this.alarmHigh = alarmHigh;
+    this.alarmRunning = alarmRunning;
+    this.irqEnabled = irqEnabled;
+    this.irqPending = irqPending;
     this.irqLevel = this.irqEnabled && this.irqPending;
     this.irq.set(this.irqLevel);
   }

@@ -10,7 +10,7 @@
  * there is no character-timeout timer, so data below the trigger level reports the timeout
  * interrupt (IIR 0xC) immediately, which the 8250 driver handles like "data available".
  */
-import { checkState, type SavedState, type Stateful } from "../base/state.js";
+import { type SavedState, type Stateful, StateReader } from "../base/state.js";
 import type { CharBackend } from "../io/char-backend.js";
 import type { AccessSize, MmioDevice } from "../memory/mmio.js";
 import type { IrqLine } from "./irq.js";
@@ -267,21 +267,36 @@ export class Ns16550 implements MmioDevice, Stateful {
     };
   }
 
+  /** Every register is checked against the bits it implements before anything changes. */
   restore(state: SavedState): void {
-    checkState(state, "ns16550a", 1);
-    const rx = state.rx;
-    if (!(rx instanceof Uint8Array) || rx.length > RX_CAPACITY)
-      throw new Error("cannot restore ns16550a: bad FIFO");
-    this.ier = Number(state.ier) & 0x0f;
-    this.fcr = Number(state.fcr) & 0xc9;
-    this.lcr = Number(state.lcr) & 0xff;
-    this.mcr = Number(state.mcr) & 0x1f;
-    this.lsr = Number(state.lsr) & 0xff;
-    this.msr = Number(state.msr) & 0xff;
-    this.scr = Number(state.scr) & 0xff;
-    this.dll = Number(state.dll) & 0xff;
-    this.dlm = Number(state.dlm) & 0xff;
-    this.thrIpending = state.thrIpending === true;
+    const r = new StateReader(state, "ns16550a", "ns16550a", 1);
+    const byte = (field: string, mask: number): number => {
+      const v = r.int(field, 0, 0xff);
+      if ((v & ~mask) !== 0) r.fail(field, `has bits outside 0x${mask.toString(16)}: 0x${v.toString(16)}`, v);
+      return v;
+    };
+    const ier = byte("ier", 0x0f);
+    const fcr = byte("fcr", 0xc9);
+    const lcr = byte("lcr", 0xff);
+    const mcr = byte("mcr", 0x1f);
+    const lsr = byte("lsr", 0xff);
+    const msr = byte("msr", 0xff);
+    const scr = byte("scr", 0xff);
+    const dll = byte("dll", 0xff);
+    const dlm = byte("dlm", 0xff);
+    const thrIpending = r.bool("thrIpending");
+    const rx = r.typed("rx", Uint8Array, { max: RX_CAPACITY });
+    r.done();
+    this.ier = ier;
+    this.fcr = fcr;
+    this.lcr = lcr;
+    this.mcr = mcr;
+    this.lsr = lsr;
+    this.msr = msr;
+    this.scr = scr;
+    this.dll = dll;
+    this.dlm = dlm;
+    this.thrIpending = thrIpending;
     this.rx.set(rx);
     this.rxHead = 0;
     this.rxCount = rx.length;

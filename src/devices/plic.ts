@@ -10,7 +10,7 @@
  * Memory map (PLIC spec §3): priority 4*src; pending bits 0x1000; enables 0x2000 + 0x80*ctx;
  * threshold 0x200000 + 0x1000*ctx; claim/complete at threshold + 4.
  */
-import { checkState, type SavedState, type Stateful } from "../base/state.js";
+import { type SavedState, type Stateful, StateReader } from "../base/state.js";
 import type { AccessSize, MmioDevice } from "../memory/mmio.js";
 import type { HartInterruptSink, IrqLine } from "./irq.js";
 
@@ -173,21 +173,22 @@ export class Plic implements MmioDevice, Stateful {
     };
   }
 
+  /** Every field is checked (sizes, priority and threshold ranges, no source 0 bits) before anything changes. */
   restore(state: SavedState): void {
-    checkState(state, "plic", 1);
-    if (state.hartCount !== this.hartCount) throw new Error("cannot restore plic: hart count differs");
-    const { priority, level, pending, claimed, enable, threshold } = state;
-    if (
-      !(priority instanceof Uint8Array) ||
-      !(level instanceof Uint8Array) ||
-      !(pending instanceof Uint32Array) ||
-      !(claimed instanceof Uint32Array) ||
-      !(enable instanceof Uint32Array) ||
-      !(threshold instanceof Uint8Array) ||
-      enable.length !== this.enable.length
-    ) {
-      throw new Error("cannot restore plic: malformed state");
-    }
+    const r = new StateReader(state, "plic", "plic", 1);
+    r.int("hartCount", this.hartCount, this.hartCount);
+    const priority = r.typedInRange("priority", Uint8Array, PLIC_NUM_SOURCES, 0, PLIC_MAX_PRIORITY);
+    const level = r.typedInRange("level", Uint8Array, PLIC_NUM_SOURCES, 0, 1);
+    const pending = r.typed("pending", Uint32Array, WORDS);
+    const claimed = r.typed("claimed", Uint32Array, WORDS);
+    const enable = r.typed("enable", Uint32Array, this.enable.length);
+    const threshold = r.typedInRange("threshold", Uint8Array, this.contextCount, 0, PLIC_MAX_PRIORITY);
+    r.done();
+    // Source 0 does not exist (PLIC spec): it is never pending, claimed or enabled.
+    if (priority[0] !== 0 || level[0] !== 0) r.fail("priority", "source 0 does not exist");
+    if ((pending[0] & 1) !== 0 || (claimed[0] & 1) !== 0) r.fail("pending", "source 0 does not exist");
+    for (let c = 0; c < this.contextCount; c++)
+      if ((enable[c * WORDS] & 1) !== 0) r.fail(`enable[${c * WORDS}]`, "source 0 does not exist");
     this.priority.set(priority);
     this.level.set(level);
     this.pending.set(pending);

@@ -1,7 +1,7 @@
 /** The riscv-virt board: QEMU-virt-compatible RAM, bus, interrupt controllers, devices and harts, and its run loop. */
 
 import { FieldError, UserError } from "../base/errors.js";
-import { checkState, type SavedState, type Stateful, type StateValue } from "../base/state.js";
+import { restoring, type SavedState, StateError, type Stateful, StateReader } from "../base/state.js";
 import {
   CAUSE_SUPERVISOR_ECALL,
   COUNTEREN_CY,
@@ -127,6 +127,8 @@ const YIELD_INTERVAL_NS = 4e6;
 /** Longest idle sleep, so polling guests and missed wake-ups cost at most this much latency. */
 const MAX_IDLE_SLEEP_MS = 50;
 const NS_PER_TICK = 100;
+/** Console input held for the guest at most (the oldest is dropped beyond it). */
+const MAX_CONSOLE_INPUT = 1 << 20;
 
 /** A board instance. Build it, `loadLinux()` (or `restore()`), then `run()`. */
 export class RiscvVirt implements Stateful {
@@ -341,55 +343,144 @@ export class RiscvVirt implements Stateful {
     }
   }
 
-  /** Snapshot everything the guest can observe: RAM, harts, devices, SBI console state. */
-  save(): SavedState {
+  /**
+   * The board's own state, apart from RAM and its components: the geometry it was built with (checked
+   * on restore), the boot ROM, and console input the guest has not taken yet. The built-in SBI keeps
+   * no state of its own (HSM states are the harts' `stopped` flags).
+   */
+  saveBoard(): SavedState {
     return {
-      kind: "riscv-virt",
-      // v2: one pending console-input queue instead of separate UART and SBI queues.
-      version: 2,
+      kind: "riscv-virt-board",
+      version: 1,
       harts: this.opts.harts,
       firmware: this.opts.firmware,
       ramBase: this.ram.base,
       ramSize: this.ram.size,
-      ram: this.ram.u8.slice(),
+      virtioSlots: this.transports.length,
       rom: this.rom.contents(),
-      hartStates: this.harts.map((h) => h.save()),
-      clint: this.clint.save(),
-      plic: this.plic.save(),
-      uart: this.uart.save(),
-      rtc: this.rtc.save(),
-      test: this.test.save(),
-      virtio: this.transports.map((t) => t.save()),
       consoleInput: Uint8Array.from(this.consoleInput),
     };
   }
 
-  /** Restore into a board built with the same options (harts, RAM size, firmware mode, virtio devices). */
-  restore(s: SavedState): void {
-    checkState(s, "riscv-virt", 2);
-    if (s.harts !== this.opts.harts || s.ramSize !== this.ram.size || s.firmware !== this.opts.firmware) {
-      throw new Error(
-        `snapshot is for ${s.harts} hart(s), ${s.ramSize} bytes of RAM, ${s.firmware} firmware; this machine differs`,
-      );
-    }
-    const virtio = s.virtio as StateValue[];
-    if (virtio.length !== this.transports.length)
-      throw new Error("snapshot has a different set of virtio devices");
-    this.ram.setAll(s.ram as Uint8Array);
-    this.rom.load(s.rom as Uint8Array);
-    (s.hartStates as StateValue[]).forEach((hs, i) => {
-      this.harts[i].restore(hs as SavedState);
+  /**
+   * Every component's state under its name, in a fixed order: `board`, `hart0`..., `clint`, `plic`,
+   * `uart`, `rtc`, `test`, `virtio0`.... RAM is not included; a state file writes it in chunks.
+   */
+  saveComponents(): Array<[string, SavedState]> {
+    const parts: Array<[string, SavedState]> = [["board", this.saveBoard()]];
+    this.harts.forEach((h, i) => {
+      parts.push([`hart${i}`, h.save()]);
     });
-    this.clint.restore(s.clint as SavedState);
-    this.plic.restore(s.plic as SavedState);
-    this.uart.restore(s.uart as SavedState);
-    this.rtc.restore(s.rtc as SavedState);
-    this.test.restore(s.test as SavedState);
-    virtio.forEach((v, i) => {
-      this.transports[i].restore(v as SavedState);
+    parts.push(["clint", this.clint.save()], ["plic", this.plic.save()], ["uart", this.uart.save()]);
+    parts.push(["rtc", this.rtc.save()], ["test", this.test.save()]);
+    this.transports.forEach((t, i) => {
+      parts.push([`virtio${i}`, t.save()]);
     });
+    return parts;
+  }
+
+  /** The component names saveComponents() produces for this board, in order. */
+  componentNames(): string[] {
+    return [
+      "board",
+      ...this.harts.map((_, i) => `hart${i}`),
+      "clint",
+      "plic",
+      "uart",
+      "rtc",
+      "test",
+      ...this.transports.map((_, i) => `virtio${i}`),
+    ];
+  }
+
+  /**
+   * Restore every component but RAM from untrusted states. The set of names must be exactly this
+   * board's; each component checks every field of its state before it changes anything, and errors
+   * name the component (`hart1.pc`). Meant for a freshly built board: when it throws, drop the board.
+   */
+  restoreComponents(parts: ReadonlyMap<string, unknown>): void {
+    const names = this.componentNames();
+    for (const k of parts.keys())
+      if (!names.includes(k)) throw new StateError("machine", k, "not a component of this board");
+    const get = (name: string): SavedState => {
+      if (!parts.has(name)) throw new StateError("machine", name, "missing component");
+      return parts.get(name) as SavedState;
+    };
+    const board = restoring("board", () => this.checkBoard(get("board")));
+    this.harts.forEach((h, i) => {
+      restoring(`hart${i}`, () => h.restore(get(`hart${i}`)));
+    });
+    restoring("clint", () => this.clint.restore(get("clint")));
+    restoring("plic", () => this.plic.restore(get("plic")));
+    restoring("uart", () => this.uart.restore(get("uart")));
+    restoring("rtc", () => this.rtc.restore(get("rtc")));
+    restoring("test", () => this.test.restore(get("test")));
+    this.transports.forEach((t, i) => {
+      restoring(`virtio${i}`, () => t.restore(get(`virtio${i}`)));
+    });
+    this.rom.load(board.rom);
     this.consoleInput.length = 0;
-    this.consoleInput.push(...(s.consoleInput as Uint8Array));
+    for (const b of board.consoleInput) this.consoleInput.push(b);
+  }
+
+  /** Check the board state against this board's geometry; returns what restore takes from it. */
+  private checkBoard(s: SavedState): { rom: Uint8Array; consoleInput: Uint8Array } {
+    const r = new StateReader(s, "riscv-virt-board", "riscv-virt-board", 1);
+    const same = (field: string, mine: number | string, what: (v: number | string) => string) => {
+      const v = r.nested(field);
+      if (v !== mine)
+        r.fail(field, `the state is for ${what(v as number | string)}, this machine has ${what(mine)}`, v);
+    };
+    same("harts", this.opts.harts, (v) => `${v} hart(s)`);
+    same("firmware", this.opts.firmware, (v) => `${v} firmware`);
+    same("ramBase", this.ram.base, (v) => `RAM at ${v}`);
+    same("ramSize", this.ram.size, (v) => `${v} bytes of RAM`);
+    same("virtioSlots", this.transports.length, (v) => `${v} virtio device(s)`);
+    const rom = r.typed("rom", Uint8Array, { max: VIRT_MROM_SIZE });
+    const consoleInput = r.typed("consoleInput", Uint8Array, { max: MAX_CONSOLE_INPUT });
+    r.done();
+    return { rom, consoleInput };
+  }
+
+  /** Snapshot everything the guest can observe, RAM included, as one plain object (in-process snapshots). */
+  save(): SavedState {
+    const parts = this.saveComponents();
+    const byName = new Map(parts);
+    return {
+      kind: "riscv-virt",
+      // v3: the board's own fields in `board`; components as before.
+      version: 3,
+      board: byName.get("board")!,
+      ram: this.ram.u8.slice(),
+      hartStates: this.harts.map((_, i) => byName.get(`hart${i}`)!),
+      clint: byName.get("clint")!,
+      plic: byName.get("plic")!,
+      uart: byName.get("uart")!,
+      rtc: byName.get("rtc")!,
+      test: byName.get("test")!,
+      virtio: this.transports.map((_, i) => byName.get(`virtio${i}`)!),
+    };
+  }
+
+  /** Restore a save() into a board built with the same options; every part is checked first (restoreComponents). */
+  restore(s: SavedState): void {
+    const r = new StateReader(s, "machine", "riscv-virt", 3);
+    // The board's geometry first, so a state for another board says so rather than "wrong array size".
+    restoring("board", () => this.checkBoard(r.nested("board") as SavedState));
+    const ram = r.typed("ram", Uint8Array, this.ram.size);
+    const harts = r.array("hartStates", this.harts.length);
+    const virtio = r.array("virtio", this.transports.length);
+    const parts = new Map<string, unknown>([["board", r.nested("board")]]);
+    harts.forEach((h, i) => {
+      parts.set(`hart${i}`, h);
+    });
+    for (const k of ["clint", "plic", "uart", "rtc", "test"]) parts.set(k, r.nested(k));
+    virtio.forEach((v, i) => {
+      parts.set(`virtio${i}`, v);
+    });
+    r.done();
+    this.restoreComponents(parts);
+    this.ram.setAll(ram);
   }
 
   /** Reset state of a hart entering Linux directly in S-mode (what OpenSBI would have set up in M-mode). */
@@ -436,7 +527,8 @@ export class RiscvVirt implements Stateful {
    */
   private routeInput(data: Uint8Array): void {
     for (const b of data) this.consoleInput.push(b);
-    if (this.consoleInput.length > 1 << 20) this.consoleInput.splice(0, this.consoleInput.length - (1 << 20));
+    if (this.consoleInput.length > MAX_CONSOLE_INPUT)
+      this.consoleInput.splice(0, this.consoleInput.length - MAX_CONSOLE_INPUT);
     this.pumpUartInput();
     this.wake();
   }

@@ -10,7 +10,7 @@
  */
 
 import { errorMessage } from "../../base/errors.js";
-import { checkState, type SavedState } from "../../base/state.js";
+import { type SavedState, StateReader } from "../../base/state.js";
 import { TWO_POW_32 } from "../../base/u64.js";
 import type { BlockBackend } from "../../io/block-backend.js";
 import type { AccessSize } from "../../memory/mmio.js";
@@ -171,9 +171,16 @@ export class VirtioBlock implements VirtioDevice {
     return { kind: "virtio-blk", version: 1, capacity: this.capacity, readOnly: this.readOnly };
   }
 
+  /** The saved disk must be the one attached: same capacity and the same read-only flag. */
   restore(state: SavedState): void {
-    checkState(state, "virtio-blk", 1);
-    if (state.capacity !== this.capacity) throw new Error("cannot restore virtio-blk: disk size differs");
+    const r = new StateReader(state, "virtio-blk", "virtio-blk", 1);
+    const capacity = r.int("capacity", 0, Number.MAX_SAFE_INTEGER);
+    if (capacity !== this.capacity)
+      r.fail("capacity", `the disk has ${this.capacity} sectors, the state ${capacity}`, capacity);
+    const readOnly = r.bool("readOnly");
+    if (readOnly !== this.readOnly)
+      r.fail("readOnly", `the disk is attached ${this.readOnly ? "read-only" : "read-write"}`, readOnly);
+    r.done();
     this.epoch++;
   }
 

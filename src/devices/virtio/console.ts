@@ -7,7 +7,7 @@
  * Host input goes straight into posted receive buffers; what does not fit waits here (up to a bound)
  * and is delivered when the driver posts more.
  */
-import { checkState, type SavedState } from "../../base/state.js";
+import { type SavedState, StateReader } from "../../base/state.js";
 import type { CharBackend } from "../../io/char-backend.js";
 import type { AccessSize } from "../../memory/mmio.js";
 import { VIRTIO_ID_CONSOLE } from "./constants.js";
@@ -94,10 +94,11 @@ export class VirtioConsole implements VirtioDevice {
     return { kind: "virtio-console", version: 1, pending };
   }
 
+  /** Undelivered input is bounded as it is at run time (MAX_PENDING). */
   restore(state: SavedState): void {
-    checkState(state, "virtio-console", 1);
-    const p = state.pending;
-    if (!(p instanceof Uint8Array)) throw new Error("cannot restore virtio-console: malformed state");
+    const r = new StateReader(state, "virtio-console", "virtio-console", 1);
+    const p = r.typed("pending", Uint8Array, { max: MAX_PENDING });
+    r.done();
     this.pending = p.length > 0 ? [p.slice()] : [];
     this.pendingOffset = 0;
     this.pendingBytes = p.length;

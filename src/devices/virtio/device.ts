@@ -1,5 +1,5 @@
 /** The contract between a virtio transport and a virtio device model (VIRTIO 1.2 §2 "Basic Facilities"). */
-import type { SavedState, Stateful, StateValue } from "../../base/state.js";
+import { type SavedState, StateError, type Stateful, type StateValue } from "../../base/state.js";
 import type { GuestRam } from "../../memory/guest-ram.js";
 import type { AccessSize } from "../../memory/mmio.js";
 import type { Virtqueue } from "./queue.js";
@@ -71,7 +71,7 @@ export function asSavedState(v: StateValue | undefined, what: string): SavedStat
     typeof v.kind !== "string" ||
     typeof v.version !== "number"
   ) {
-    throw new Error(`cannot restore ${what}: malformed state`);
+    throw new StateError(what, "", "malformed state");
   }
   return v as SavedState;
 }

@@ -11,13 +11,13 @@
  * Nothing the driver writes can throw out of read()/write(): device errors set DEVICE_NEEDS_RESET.
  */
 
-import { checkState, type SavedState, type Stateful, type StateValue } from "../../base/state.js";
+import { restoring, type SavedState, type Stateful, StateReader } from "../../base/state.js";
 import { TWO_POW_32 } from "../../base/u64.js";
 import type { GuestRam } from "../../memory/guest-ram.js";
 import type { AccessSize, MmioDevice } from "../../memory/mmio.js";
 import type { IrqLine } from "../irq.js";
 import * as C from "./constants.js";
-import { asSavedState, type VirtioDevice, type VirtioHost } from "./device.js";
+import type { VirtioDevice, VirtioHost } from "./device.js";
 import { Virtqueue } from "./queue.js";
 
 export const VIRTIO_MMIO_BASE = 0x10001000;
@@ -247,36 +247,62 @@ export class VirtioMmioTransport implements MmioDevice, Stateful, VirtioHost {
     };
   }
 
+  /**
+   * Restore the transport, its queues and its device. The state is untrusted: every field is checked
+   * (status bits of §2.1, accepted features within those offered, queue layouts inside RAM) and the
+   * device checks its own, before anything here changes.
+   */
   restore(state: SavedState): void {
-    checkState(state, "virtio-mmio", 1);
-    if (state.deviceId !== this.device.deviceId)
-      throw new Error("cannot restore virtio-mmio: device type differs");
-    const queues = state.queues;
-    const driverFeatures = state.driverFeatures;
-    const acked = state.acked;
-    if (
-      !Array.isArray(queues) ||
-      queues.length !== this.queues.length ||
-      !(driverFeatures instanceof Uint32Array) ||
-      !(acked instanceof Uint32Array)
-    ) {
-      throw new Error("cannot restore virtio-mmio: malformed state");
+    const r = new StateReader(state, "virtio-mmio", "virtio-mmio", 1);
+    const deviceId = r.int("deviceId", 0, 0xffffffff);
+    if (deviceId !== this.device.deviceId)
+      r.fail(
+        "deviceId",
+        `this slot holds device type ${this.device.deviceId}, the state ${deviceId}`,
+        deviceId,
+      );
+    const statusBits =
+      C.VIRTIO_STATUS_ACKNOWLEDGE |
+      C.VIRTIO_STATUS_DRIVER |
+      C.VIRTIO_STATUS_DRIVER_OK |
+      C.VIRTIO_STATUS_FEATURES_OK |
+      C.VIRTIO_STATUS_DEVICE_NEEDS_RESET |
+      C.VIRTIO_STATUS_FAILED;
+    const status = r.int("status", 0, 0xff);
+    if ((status & ~statusBits) !== 0)
+      r.fail("status", `undefined status bits 0x${status.toString(16)}`, status);
+    const deviceFeaturesSel = r.u32("deviceFeaturesSel");
+    const driverFeaturesSel = r.u32("driverFeaturesSel");
+    const driverFeatures = r.typed("driverFeatures", Uint32Array, 2);
+    const acked = r.typed("acked", Uint32Array, 2);
+    for (let bank = 0; bank < 2; bank++) {
+      if ((acked[bank] & ~this.offered(bank)) !== 0)
+        r.fail(`acked[${bank}]`, "accepts features the device does not offer", acked[bank]);
     }
-    this.status = Number(state.status) & 0xff;
-    this.deviceFeaturesSel = Number(state.deviceFeaturesSel) >>> 0;
-    this.driverFeaturesSel = Number(state.driverFeaturesSel) >>> 0;
+    const queueSel = r.u32("queueSel");
+    const interruptStatus = r.int("interruptStatus", 0, 3);
+    const configGeneration = r.u32("configGeneration");
+    const queueStates = r.array("queues", this.queues.length);
+    const queues = queueStates.map((qs, i) => restoring(`queue${i}`, () => this.queues[i].check(qs)));
+    const device = r.nested("device");
+    r.done();
+    // The device checks its state before it changes anything; then the transport takes its own.
+    // Its StateReader refuses anything that is not a state object.
+    restoring("device", () => this.device.restore(device as SavedState));
+    this.status = status;
+    this.deviceFeaturesSel = deviceFeaturesSel;
+    this.driverFeaturesSel = driverFeaturesSel;
     this.driverFeatures.set(driverFeatures);
     this.acked.set(acked);
-    this.queueSel = Number(state.queueSel) >>> 0;
-    this.interruptStatus = Number(state.interruptStatus) & 3;
-    this.configGeneration = Number(state.configGeneration) >>> 0;
-    queues.forEach((qs: StateValue, i: number) => {
+    this.queueSel = queueSel;
+    this.interruptStatus = interruptStatus;
+    this.configGeneration = configGeneration;
+    queues.forEach((snap, i) => {
       const q = this.queues[i];
-      q.restore(asSavedState(qs, "virtqueue"));
+      q.apply(snap);
       q.indirect = this.hasFeature(C.VIRTIO_RING_F_INDIRECT_DESC);
       q.eventIdx = this.hasFeature(C.VIRTIO_RING_F_EVENT_IDX);
     });
-    this.device.restore(asSavedState(state.device, "virtio device"));
     this.irqLevel = this.interruptStatus !== 0;
     this.irq.set(this.irqLevel);
   }

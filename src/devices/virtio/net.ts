@@ -12,7 +12,7 @@
  * Merging spreads a frame over as many buffers as it needs (§5.1.6.3.2), as QEMU does by default.
  */
 import { errorMessage } from "../../base/errors.js";
-import { checkState, type SavedState } from "../../base/state.js";
+import { type SavedState, StateReader } from "../../base/state.js";
 import type { NetBackend } from "../../io/net-backend.js";
 import type { AccessSize } from "../../memory/mmio.js";
 import { VIRTIO_ID_NET } from "./constants.js";
@@ -145,13 +145,15 @@ export class VirtioNet implements VirtioDevice {
     };
   }
 
+  /** The MAC must be a unicast address (IEEE 802: group bit clear); checked before anything changes. */
   restore(state: SavedState): void {
-    checkState(state, "virtio-net", 1);
-    const mac = state.mac;
-    if (!(mac instanceof Uint8Array) || mac.length !== 6)
-      throw new Error("cannot restore virtio-net: bad MAC");
+    const r = new StateReader(state, "virtio-net", "virtio-net", 1);
+    const mac = r.typed("mac", Uint8Array, 6);
+    if ((mac[0] & 1) !== 0) r.fail("mac", "a multicast address", Array.from(mac));
+    const linkUp = r.bool("linkUp");
+    r.done();
     this.config.set(mac, 0);
-    this.linkUp = state.linkUp !== false;
+    this.linkUp = linkUp;
     this.writeStatus();
     // Frames in transit are not part of the machine state; networks lose packets.
     this.pending = [];

@@ -6,7 +6,7 @@
  * DEVICE_NEEDS_RESET (§2.1.2) instead of letting it escape an MMIO access.
  */
 
-import type { SavedState } from "../../base/state.js";
+import { type SavedState, StateReader } from "../../base/state.js";
 import { TWO_POW_32 } from "../../base/u64.js";
 import type { GuestRam } from "../../memory/guest-ram.js";
 import {
@@ -79,6 +79,19 @@ export class DescriptorChain {
 }
 
 /** Device-side state of one split virtqueue. */
+/** A checked saved queue (Virtqueue.check). */
+export interface QueueSnapshot {
+  size: number;
+  ready: boolean;
+  descAddr: number;
+  driverAddr: number;
+  deviceAddr: number;
+  lastAvailIdx: number;
+  usedIdx: number;
+  signalledUsed: number;
+  signalledValid: boolean;
+}
+
 export class Virtqueue {
   /** Queue size chosen by the driver (QueueNum); a power of two ≤ maxSize. */
   size: number;
@@ -218,19 +231,53 @@ export class Virtqueue {
     };
   }
 
+  /**
+   * Check a saved queue against this queue's limits and RAM without changing anything: sizes, 16-bit
+   * ring indices, and for a ready queue a layout that validateLayout accepts (every ring inside RAM,
+   * aligned, a power-of-two size within QueueNumMax), as when the driver sets QueueReady.
+   */
+  check(state: unknown): QueueSnapshot {
+    const r = new StateReader(state, "virtqueue", "virtqueue", 1);
+    // Addresses are whatever the driver wrote as two 32-bit halves; a ready queue's are checked below.
+    const addr = (field: string): number => r.u64Number(field);
+    const snap: QueueSnapshot = {
+      // The driver may write any QueueNum while the queue is not ready; it is checked at QueueReady.
+      size: r.u32("size"),
+      ready: r.bool("ready"),
+      descAddr: addr("descAddr"),
+      driverAddr: addr("driverAddr"),
+      deviceAddr: addr("deviceAddr"),
+      lastAvailIdx: r.int("lastAvailIdx", 0, 0xffff),
+      usedIdx: r.int("usedIdx", 0, 0xffff),
+      signalledUsed: r.int("signalledUsed", 0, 0xffff),
+      signalledValid: r.bool("signalledValid"),
+    };
+    r.done();
+    if (snap.ready) {
+      const probe = new Virtqueue(this.ram, this.maxSize);
+      probe.apply(snap);
+      const why = probe.validateLayout();
+      if (why !== null) r.fail("ready", `a ready queue with ${why}`);
+    }
+    return snap;
+  }
+
+  /** Take a snapshot made by check(). */
+  apply(v: QueueSnapshot): void {
+    this.size = v.size;
+    this.ready = v.ready;
+    this.descAddr = v.descAddr;
+    this.driverAddr = v.driverAddr;
+    this.deviceAddr = v.deviceAddr;
+    this.lastAvailIdx = v.lastAvailIdx;
+    this.usedIdx = v.usedIdx;
+    this.signalledUsed = v.signalledUsed;
+    this.signalledValid = v.signalledValid;
+  }
+
+  /** Restore a saved queue; every field is checked (check()) before anything changes. */
   restore(state: SavedState): void {
-    if (state.kind !== "virtqueue" || state.version !== 1)
-      throw new Error("cannot restore virtqueue: bad state");
-    this.size = Number(state.size);
-    this.descAddr = Number(state.descAddr);
-    this.driverAddr = Number(state.driverAddr);
-    this.deviceAddr = Number(state.deviceAddr);
-    this.lastAvailIdx = Number(state.lastAvailIdx) & 0xffff;
-    this.usedIdx = Number(state.usedIdx) & 0xffff;
-    this.signalledUsed = Number(state.signalledUsed) & 0xffff;
-    this.signalledValid = state.signalledValid === true;
-    // A saved ready queue is only trusted again if its layout still fits this RAM.
-    this.ready = state.ready === true && this.validateLayout() === null;
+    this.apply(this.check(state));
   }
 
   private availIdx(): number {

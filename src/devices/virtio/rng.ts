@@ -4,7 +4,7 @@
  * The source is a function so core code never imports node:crypto (browser hosts pass
  * crypto.getRandomValues-based code).
  */
-import { checkState, type SavedState } from "../../base/state.js";
+import { type SavedState, StateReader } from "../../base/state.js";
 import type { AccessSize } from "../../memory/mmio.js";
 import { VIRTIO_ID_RNG } from "./constants.js";
 import type { VirtioDevice, VirtioHost } from "./device.js";
@@ -71,6 +71,7 @@ export class VirtioRng implements VirtioDevice {
   }
 
   restore(state: SavedState): void {
-    checkState(state, "virtio-rng", 1);
+    // Stateless: only the kind and version, and no unknown fields.
+    new StateReader(state, "virtio-rng", "virtio-rng", 1).done();
   }
 }
