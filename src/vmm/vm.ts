@@ -58,6 +58,9 @@ export class VirtualMachine {
   /** Each NIC's cable: plugged in or not. Host-side state, so it outlives reboots and restores. */
   private readonly linkUp: boolean[];
   private current: RiscvVirt | null = null;
+  /** The current board's virtio-blk devices (drained before a save). */
+  private blocks: VirtioBlock[] = [];
+  private running = false;
   private stopRequested = false;
   /** Boots so far (1 + number of guest reboots). */
   boots = 0;
@@ -108,8 +111,18 @@ export class VirtualMachine {
     return this.retiredBefore + (this.current?.instret ?? 0);
   }
 
-  /** Read kernel, initrd and firmware, and open the disks. Every user mistake becomes one UserError. */
+  /** Read kernel, initrd and firmware, open the disks, and build the first board (powered on, not running). */
   async prepare(): Promise<void> {
+    await this.load();
+    // Build the first board now: a memory too small for kernel and initrd fails here, and console input
+    // that arrives before run() reaches the board that will run (not one thrown away).
+    this.current = this.build();
+    this.boots++;
+  }
+
+  /** Read kernel, initrd and firmware, and open the disks. Every user mistake becomes one UserError. */
+  private async load(): Promise<void> {
+    if (this.images) return;
     const c = this.spec;
     const images: LoadedImages = {};
     const external = c.bios !== "builtin";
@@ -149,29 +162,30 @@ export class VirtualMachine {
         throw e;
       }
     }
-    this.images = images;
     for (const [i, d] of c.disks.entries()) {
       try {
         this.disks.push(await this.host.openDisk(d.path, { format: d.format, readOnly: d.readOnly }));
       } catch (e) {
+        for (const opened of this.disks.splice(0)) await opened.close().catch(() => {});
         // Say which disk the error is about; the CLI turns the field into its flag.
         if (e instanceof UserError && !(e instanceof FieldError))
           throw new FieldError(`disks[${i}]`, e.message, d.path);
         throw e;
       }
     }
-    // Build the first board now: a memory too small for kernel and initrd fails here, and console input
-    // that arrives before run() reaches the board that will run (not one thrown away).
-    this.current = this.build();
-    this.boots++;
+    this.images = images;
   }
 
-  /** Build a fresh board and load the images (used at power-on and at every guest reboot). */
-  private build(): RiscvVirt {
+  /**
+   * Build a fresh board and load the images (used at power-on and at every guest reboot); with
+   * `boot` false the board is left empty for a restore to fill.
+   */
+  private build(boot = true): RiscvVirt {
     if (!this.images) throw new Error("prepare() first");
     // Slot order is disks, NICs, console, rng (virtioSlots): stable across boots, so guest device
     // names and snapshots match.
-    const virtio: VirtioDevice[] = this.disks.map((backend) => new VirtioBlock({ backend }));
+    this.blocks = this.disks.map((backend) => new VirtioBlock({ backend }));
+    const virtio: VirtioDevice[] = [...this.blocks];
     // A fresh VirtioNet on the same backend re-registers as its receiver, replacing the old board's.
     this.nics = this.nicBackends.map((backend, i) => new VirtioNet({ backend, mac: this.macs[i] }));
     this.nics.forEach((n, i) => {
@@ -197,6 +211,7 @@ export class VirtualMachine {
       jit: this.spec.jit,
       jitCacheSize: this.spec.jitCacheSize,
     });
+    if (!boot) return m;
     m.loadLinux({
       kernel: this.images.kernel,
       initrd: this.images.initrd,
@@ -208,6 +223,26 @@ export class VirtualMachine {
 
   /** Power on and run until the guest powers off, fails, or stop() is called. Guest reboots start over. */
   async run(): Promise<VmExit> {
+    if (this.running) throw new Error("the VM is already running");
+    this.running = true;
+    try {
+      return await this.runLoop();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Whether run() is in progress (a save needs the VM paused: stop() and await run()). */
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** The open disk backends, in spec order (for a state file's disk identities). */
+  get diskBackends(): readonly BlockBackend[] {
+    return this.disks;
+  }
+
+  private async runLoop(): Promise<VmExit> {
     if (!this.images) await this.prepare();
     for (;;) {
       if (this.current === null) {
@@ -247,14 +282,46 @@ export class VirtualMachine {
   /** Snapshot the running board (the VM must be paused: call between run() calls or after stop()). */
   save(): SavedState {
     if (!this.current) throw new Error("nothing to save: the VM has not started");
+    if (this.running) throw new Error("the VM is running: stop() and await run() before saving");
     return this.current.save();
+  }
+
+  /**
+   * Make the paused VM's state complete for saving: wait for disk requests in flight (their
+   * completions land in guest RAM and the used rings) and flush the disks, so the images on the host
+   * hold everything the saved guest has written.
+   */
+  async quiesce(): Promise<void> {
+    if (this.running) throw new Error("the VM is running: stop() and await run() before saving");
+    for (const b of this.blocks) await b.drain();
+    for (const d of this.disks) await d.flush();
   }
 
   /** Restore a snapshot into a fresh board with this VM's specification; run() then continues it. */
   async restore(state: SavedState): Promise<void> {
-    if (!this.images) await this.prepare();
-    const m = this.build();
-    m.restore(state);
+    await this.restoreWith(async (m) => m.restore(state));
+  }
+
+  /**
+   * Restore through `fill`, which gets a fresh, empty board of this VM's specification (disks opened,
+   * images loaded for later reboots) and puts the saved state into it. The board is installed only
+   * when `fill` succeeds; when it throws, the VM is left powered off (no board: run() would boot it
+   * afresh), since the new board has already taken over the NIC and console backends.
+   */
+  async restoreWith(fill: (m: RiscvVirt) => Promise<void>): Promise<void> {
+    if (this.running) throw new Error("the VM is running: stop() and await run() before restoring");
+    await this.load();
+    for (const n of this.nics) n.detach();
+    this.current = null;
+    const m = this.build(false);
+    try {
+      await fill(m);
+    } catch (e) {
+      for (const n of this.nics) n.detach();
+      this.nics = [];
+      this.blocks = [];
+      throw e;
+    }
     // The snapshot recorded the link as it was then; the cable is as it is now (a change interrupts).
     this.nics.forEach((n, i) => {
       n.setLinkUp(this.linkUp[i]);

@@ -745,7 +745,12 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
 
   async flush(): Promise<void> {
     if (this.readOnly) return;
-    await this.exclusive(() => this.file.sync());
+    await this.exclusive(async () => {
+      // Leave the file whole clusters long at every flush, not only at close, so a flushed image keeps
+      // its size and mtime until the guest writes again (a state file records them as the disk's identity).
+      if ((await this.file.size()) < this.refc.fileEnd) await this.file.truncate(this.refc.fileEnd);
+      await this.file.sync();
+    });
   }
 
   async close(): Promise<void> {
