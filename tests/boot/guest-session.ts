@@ -5,7 +5,9 @@ import { fileURLToPath } from "node:url";
 import type { CharBackend } from "../../src/io/char-backend.js";
 import type { NetBackend } from "../../src/io/net-backend.js";
 import { createNodeHost } from "../../src/vmm/node/node-host.js";
+import { restoreVmFromFile } from "../../src/vmm/node/state-file.js";
 import { VirtualMachine, type VmExit } from "../../src/vmm/vm.js";
+import type { VmHost } from "../../src/vmm/vm-host.js";
 import { DEFAULT_APPEND, type DiskSpec, type VmSpecInput } from "../../src/vmm/vm-spec.js";
 
 /** A NIC of a test VM: its host side and optionally its MAC. */
@@ -97,8 +99,10 @@ export class GuestSession {
   readonly virtioConsole: TestConsole | null;
   /** The console the shell is driven through (console or virtioConsole). */
   readonly shell: TestConsole;
-  readonly vm: VirtualMachine;
+  vm: VirtualMachine;
   exit: Promise<VmExit>;
+  /** The host services the VM was built with (console, clock, disks). */
+  readonly host: VmHost;
   private seq = 0;
 
   constructor(opts: SessionOptions = {}) {
@@ -119,14 +123,23 @@ export class GuestSession {
       vmIndex: opts.vmIndex,
       console: this.virtioConsole ? "virtio" : "uart",
     };
-    this.vm = new VirtualMachine(
-      spec,
-      createNodeHost(this.console, (m) => process.stderr.write(`tvisor: ${m}\n`)),
-      { nics: opts.nics?.map((n) => n.backend), virtioConsole: this.virtioConsole ?? undefined },
-    );
+    this.host = createNodeHost(this.console, (m) => process.stderr.write(`tvisor: ${m}\n`));
+    this.vm = new VirtualMachine(spec, this.host, {
+      nics: opts.nics?.map((n) => n.backend),
+      virtioConsole: this.virtioConsole ?? undefined,
+    });
     this.exit = opts.deferStart ? Promise.resolve<VmExit>({ kind: "stopped" }) : this.vm.run();
     // Surface a crash of the run loop in whichever wait is pending.
     this.exit.catch(() => {});
+  }
+
+  /**
+   * Replace a deferStart session's (unstarted) VM with one restored from a state file, on this
+   * session's console; start() then continues it.
+   */
+  async restoreFromFile(path: string): Promise<void> {
+    await this.vm.close();
+    this.vm = await restoreVmFromFile(path, this.host);
   }
 
   /** Run a VM created with deferStart (e.g. after vm.restore()). */

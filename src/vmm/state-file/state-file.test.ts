@@ -1,0 +1,137 @@
+/** The state-file sections in memory: round trip, zero pages skipped, and damaged input refused. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { decodeState, encodeState, fromBase64, toBase64 } from "./codec.js";
+import { StateFileError } from "./errors.js";
+import { type ChunkCompression, PAGE_SIZE, type StateFileHeader } from "./format.js";
+import { StateFileReader } from "./reader.js";
+import { StateFileWriter } from "./writer.js";
+
+const zlib: ChunkCompression = {
+  deflate: async (d) => new Uint8Array(deflateRawSync(d)),
+  inflate: async (d, max) => new Uint8Array(inflateRawSync(d, { maxOutputLength: max })),
+};
+
+function memorySink() {
+  const parts: Uint8Array[] = [];
+  return {
+    sink: { write: async (d: Uint8Array) => void parts.push(d.slice()) },
+    bytes: () => new Uint8Array(Buffer.concat(parts)),
+  };
+}
+
+function memorySource(b: Uint8Array) {
+  let at = 0;
+  return {
+    read: async (n: number) => {
+      const out = b.subarray(at, Math.min(b.length, at + n));
+      at += out.length;
+      return out;
+    },
+  };
+}
+
+const header: StateFileHeader = {
+  tvisor: "test",
+  arch: "riscv64",
+  machine: "riscv-virt",
+  createdAt: "2026-01-01T00:00:00.000Z",
+  spec: {
+    kernel: "Image",
+    bios: "builtin",
+    memBytes: 16 << 20,
+    cpus: 1,
+    disks: [],
+    nics: [],
+    console: "uart",
+    rng: false,
+    noReboot: false,
+    vmIndex: 0,
+  },
+  ramBytes: 16 << 20,
+  pageSize: PAGE_SIZE,
+  chunkPages: 256,
+  components: ["a", "b"],
+  disks: [],
+};
+
+async function write(ram: Uint8Array): Promise<Uint8Array> {
+  const m = memorySink();
+  const w = new StateFileWriter(m.sink, zlib);
+  await w.begin(header);
+  await w.component("a", { kind: "a", version: 1, x: Int32Array.of(-1, 2), n: 5 });
+  await w.component("b", {
+    kind: "b",
+    version: 2,
+    bytes: Uint8Array.of(1, 2, 3),
+    nested: { f: Float64Array.of(0.5) },
+  });
+  await w.ram(ram);
+  const stats = await w.end();
+  assert.equal(stats.bytes, m.bytes().length);
+  return m.bytes();
+}
+
+async function read(file: Uint8Array) {
+  const r = new StateFileReader(memorySource(file), zlib);
+  const h = await r.header();
+  const parts = await r.components(h.components);
+  const ram = new Uint8Array(h.ramBytes);
+  await r.ram({ size: ram.length, write: (off, d) => ram.set(d, off) });
+  await r.end();
+  return { h, parts, ram };
+}
+
+test("codec: typed arrays, nesting and base64 round trip; malformed input is refused", () => {
+  for (const n of [0, 1, 2, 3, 4, 5, 255, 1000]) {
+    const b = Uint8Array.from({ length: n }, (_, i) => (i * 37) & 0xff);
+    assert.deepEqual(fromBase64(toBase64(b)), b);
+    assert.equal(toBase64(b), Buffer.from(b).toString("base64"));
+  }
+  assert.equal(fromBase64("abc"), null);
+  assert.equal(fromBase64("a=bc"), null);
+  const v = { kind: "k", version: 1, a: Uint32Array.of(0xffffffff), b: [Int32Array.of(-5), null, "s", true] };
+  assert.deepEqual(decodeState(encodeState(v), "t"), v);
+  for (const bad of [
+    '{"$typed":"u16","base64":""}',
+    '{"$typed":"i32","base64":"AAA="}',
+    '{"__proto__":{}}',
+    "[",
+    "\u00ff",
+  ]) {
+    assert.throws(() => decodeState(new TextEncoder().encode(bad), "t"), StateFileError, bad);
+  }
+  const deep = `${"[".repeat(100000)}${"]".repeat(100000)}`;
+  assert.throws(() => decodeState(new TextEncoder().encode(deep), "t"), StateFileError);
+});
+
+test("sections round trip; zero pages are not stored", async () => {
+  const ram = new Uint8Array(16 << 20);
+  ram.fill(7, 0, 100);
+  ram.fill(9, 5 * PAGE_SIZE, 6 * PAGE_SIZE);
+  ram.fill(1, ram.length - 10);
+  const file = await write(ram);
+  assert.ok(file.length < 8192, `${file.length} bytes for three non-zero pages`);
+  const got = await read(file);
+  assert.deepEqual(got.h, header);
+  assert.deepEqual(got.parts.get("a"), { kind: "a", version: 1, x: Int32Array.of(-1, 2), n: 5 });
+  assert.ok(Buffer.from(got.ram).equals(Buffer.from(ram)));
+});
+
+test("every truncation and every bit flip is a StateFileError", async () => {
+  const ram = new Uint8Array(16 << 20);
+  for (let i = 0; i < ram.length; i += 65536) ram[i] = i >>> 16;
+  const file = await write(ram);
+  for (let n = 0; n < file.length; n++) {
+    await assert.rejects(read(file.subarray(0, n)), StateFileError, `truncated to ${n}`);
+  }
+  for (let bit = 0; bit < file.length * 8; bit += 7) {
+    const b = file.slice();
+    b[bit >> 3] ^= 1 << (bit & 7);
+    await assert.rejects(read(b), StateFileError, `bit ${bit}`);
+  }
+  const longer = new Uint8Array(file.length + 1);
+  longer.set(file);
+  await assert.rejects(read(longer), /data after the end section/);
+});
