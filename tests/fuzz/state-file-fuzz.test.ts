@@ -280,7 +280,7 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 /** Every path to a value inside a JSON document. */
 function paths(v: Json, at: Array<string | number> = [], out: Array<Array<string | number>> = []) {
   out.push(at);
-  if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...at, i], out));
+  if (Array.isArray(v)) for (const [i, x] of v.entries()) paths(x, [...at, i], out);
   else if (v !== null && typeof v === "object" && !("$typed" in v))
     for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out);
   return out;
