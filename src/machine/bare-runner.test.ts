@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { UserError } from "../base/errors.js";
+import { hostClock } from "../io/node/clock.js";
 import { runBareElf } from "./bare-runner.js";
 
 const quiet = { write: () => {}, onInput: () => {} };
@@ -60,4 +61,21 @@ test("a program without tohost, or one that never exits, is a UserError", async 
     (e: unknown) => e instanceof UserError && /did not exit within 100 instructions/.test(e.message),
   );
   await assert.rejects(runBareElf({ elf: rv64i, memBytes: 1000, console: quiet }), UserError);
+});
+
+test("a WFI with every interrupt disabled is reported at once, under either clock", async () => {
+  // The first instruction (`csrr t0, mhartid`, 0xf14022f3) becomes `wfi` (0x10500073); mie is 0 at reset.
+  const elf = Uint8Array.from(rv64i);
+  const view = new DataView(elf.buffer);
+  const at = Buffer.from(elf).indexOf(Buffer.from([0xf3, 0x22, 0x40, 0xf1]));
+  assert.ok(at > 0);
+  view.setUint32(at, 0x10500073, true);
+  for (const clock of [undefined, hostClock]) {
+    await assert.rejects(
+      runBareElf({ elf, memBytes: 1 << 24, console: quiet, clock }),
+      (e: unknown) =>
+        e instanceof UserError &&
+        /every interrupt disabled \(mie = 0; WFI at pc 0x80000004\)/.test(e.message),
+    );
+  }
 });

@@ -150,6 +150,13 @@ export async function runBareElf(opts: BareRunOptions): Promise<BareRunResult> {
     }
     if (harts.every((h) => h.stopped)) throw new UserError("the hart stopped without an HTIF exit");
     if (ran === 0 && harts.every((h) => h.waitingForInterrupt || h.stopped)) {
+      // With mie = 0 on every hart nothing can wake one (priv spec 3.3.3: WFI resumes on mip & mie); this
+      // board has no other source, so report it now instead of after MAX_IDLE_SPINS host sleeps.
+      if (harts.every((h) => h.stopped || h.mie === 0)) {
+        throw new UserError(
+          `the hart waits for an interrupt with every interrupt disabled (mie = 0; WFI at pc 0x${pcHex(harts[0].pc)})`,
+        );
+      }
       if (++idleSpins > MAX_IDLE_SPINS) {
         throw new UserError(
           `the hart waits for an interrupt that never comes (WFI at pc 0x${pcHex(harts[0].pc)})`,

@@ -132,11 +132,8 @@ test("every legal expansion is a valid RV64GC instruction that RVC may express",
   }
 });
 
-test("the table equals expandCompressed everywhere and builds in under 50 ms", () => {
+// The build time is a figure for the benchmark (tests/bench/cpu.bench.ts), not a test outcome.
+test("the table equals expandCompressed everywhere, and a rebuild gives the same table", () => {
   for (let h = 0; h < 0x10000; h++) assert.equal(RVC_TABLE[h], (h & 3) === 3 ? 0 : expandCompressed(h));
-  const t0 = performance.now();
-  const t = buildRvcTable();
-  const ms = performance.now() - t0;
-  assert.deepEqual(t, RVC_TABLE);
-  assert.ok(ms < 50, `built in ${ms.toFixed(1)} ms`);
+  assert.deepEqual(buildRvcTable(), RVC_TABLE);
 });

@@ -31,6 +31,10 @@
   .align 6;                             \
   .globl _start;                        \
 _start:                                 \
+  /* One hart runs the cases; the others park (as riscv-tests do on Spike -p N), so a run with */ \
+  /* --cpus N behaves as with one hart instead of N harts racing over the shared trap words. */ \
+  csrr t0, mhartid;                     \
+  bnez t0, park_other_harts;            \
   la t0, mtrap_entry;                   \
   csrw mtvec, t0;                       \
   la sp, stack_top;                     \
@@ -100,6 +104,10 @@ fail:                                   \
 #define RESUME_AT_M(label) la t0, label; la t1, trap_resume_m; sd t0, 0(t1)
 
 #define TRAP_HANDLERS                   \
+  /* mie is 0 and stays 0, so WFI sleeps for good; the loop covers WFI's permitted early wake-ups. */ \
+park_other_harts:                       \
+  wfi;                                  \
+  j park_other_harts;                   \
   .align 6;                             \
 mtrap_entry:                            \
   csrw mscratch, t0;                    \
