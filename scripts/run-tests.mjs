@@ -1,6 +1,7 @@
 // Runs every compiled *.test.js under dist/ with node's test runner (Node 20 has no glob support in --test).
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 
 function find(dir, out) {
@@ -20,5 +21,12 @@ if (files.length === 0) {
   console.error("no test files found");
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ["--test", "--test-concurrency=2", ...files], { stdio: "inherit" });
+// One test file per core, at most 4: boot tests each keep a core busy. Outcomes never depend on this
+// (tests wait for events, with hang guards only); it only sets how long the suite takes.
+// TVISOR_TEST_CONCURRENCY overrides it (1 runs the files one at a time).
+const concurrency =
+  Number(process.env.TVISOR_TEST_CONCURRENCY) || Math.max(1, Math.min(availableParallelism(), 4));
+const r = spawnSync(process.execPath, ["--test", `--test-concurrency=${concurrency}`, ...files], {
+  stdio: "inherit",
+});
 process.exit(r.status ?? 1);

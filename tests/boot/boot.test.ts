@@ -1,9 +1,9 @@
 /** Boot test: the bundled guest reaches a shell under the built-in SBI and answers commands; poweroff ends the run. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { GuestSession, missingImages } from "./guest-session.js";
+import { BOOT_TEST_TIMEOUT_MS, GuestSession, HANG_GUARD_MS, missingImages } from "./guest-session.js";
 
-test("bundled guest boots to a shell and answers", { timeout: 180_000 }, async (t) => {
+test("bundled guest boots to a shell and answers", { timeout: BOOT_TEST_TIMEOUT_MS }, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
   const s = new GuestSession();
@@ -34,7 +34,9 @@ test("bundled guest boots to a shell and answers", { timeout: 180_000 }, async (
   }
 });
 
-test("reboot restarts the guest; the second boot powers off", { timeout: 240_000 }, async (t) => {
+test("reboot restarts the guest; the second boot powers off", {
+  timeout: BOOT_TEST_TIMEOUT_MS,
+}, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
   const s = new GuestSession();
@@ -42,7 +44,7 @@ test("reboot restarts the guest; the second boot powers off", { timeout: 240_000
     await s.waitForShell();
     const mark = s.console.output.length;
     s.type("reboot\n");
-    await s.console.waitFor(/reboot: Restarting system/, 60_000, mark);
+    await s.console.waitFor(/reboot: Restarting system/, HANG_GUARD_MS, mark);
     await s.waitForShell(mark);
     assert.equal(s.vm.boots, 2);
     assert.equal((await s.run("echo again")).trim(), "again");

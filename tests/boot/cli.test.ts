@@ -5,16 +5,23 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { KERNEL, missingImages, runCliSession, TVISOR_CLI } from "./guest-session.js";
+import {
+  BOOT_TEST_TIMEOUT_MS,
+  HANG_GUARD_MS,
+  KERNEL,
+  missingImages,
+  runCliSession,
+  TVISOR_CLI,
+} from "./guest-session.js";
 
 const TVISOR = TVISOR_CLI;
 
 function tvisor(args: string[]) {
-  const r = spawnSync(process.execPath, [TVISOR, "run", ...args], { input: "", timeout: 60_000 });
+  const r = spawnSync(process.execPath, [TVISOR, "run", ...args], { input: "", timeout: HANG_GUARD_MS });
   return { status: r.status, stderr: r.stderr.toString(), stdout: r.stdout.toString() };
 }
 
-test("pipe mode: a script types commands, poweroff exits 0", { timeout: 180_000 }, async (t) => {
+test("pipe mode: a script types commands, poweroff exits 0", { timeout: BOOT_TEST_TIMEOUT_MS }, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
   const { code, out, err } = await runCliSession(

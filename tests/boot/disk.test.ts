@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { DiskSpec } from "../../src/vmm/vm-spec.js";
-import { GuestSession, missingImages } from "./guest-session.js";
+import { BOOT_TEST_TIMEOUT_MS, GuestSession, missingImages } from "./guest-session.js";
 
 async function writeThenRead(disk: DiskSpec): Promise<void> {
   const token = `tvisor-${Math.random().toString(36).slice(2)}`;
@@ -14,7 +14,7 @@ async function writeThenRead(disk: DiskSpec): Promise<void> {
   try {
     await first.waitForShell();
     assert.match(await first.run("cat /sys/block/vda/size"), /^32768$/m); // 16 MiB in 512-byte sectors
-    await first.run("mkfs.ext2 -q /dev/vda", 60_000);
+    await first.run("mkfs.ext2 -q /dev/vda");
     await first.run(`mount -t ext2 /dev/vda /mnt && echo ${token} > /mnt/hello.txt && sync && umount /mnt`);
     first.type("poweroff\n");
     assert.deepEqual(await first.exit, { kind: "poweroff" });
@@ -33,7 +33,7 @@ async function writeThenRead(disk: DiskSpec): Promise<void> {
 }
 
 test("virtio-blk raw disk: mkfs, write, power off, boot again, read back", {
-  timeout: 300_000,
+  timeout: BOOT_TEST_TIMEOUT_MS,
 }, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
@@ -48,7 +48,7 @@ test("virtio-blk raw disk: mkfs, write, power off, boot again, read back", {
   }
 });
 
-test("virtio-blk qcow2 disk (made by qemu-img) round trip", { timeout: 300_000 }, async (t) => {
+test("virtio-blk qcow2 disk (made by qemu-img) round trip", { timeout: BOOT_TEST_TIMEOUT_MS }, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
   const probe = spawnSync("qemu-img", ["--version"]);
@@ -65,7 +65,7 @@ test("virtio-blk qcow2 disk (made by qemu-img) round trip", { timeout: 300_000 }
   }
 });
 
-test("a read-only disk refuses writes in the guest", { timeout: 180_000 }, async (t) => {
+test("a read-only disk refuses writes in the guest", { timeout: BOOT_TEST_TIMEOUT_MS }, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
   const dir = mkdtempSync(join(tmpdir(), "tvisor-ro-"));

@@ -27,8 +27,15 @@ export function missingImages(): string | null {
   return null;
 }
 
-/** Budget for one boot to the shell: generous for a 2-core CI machine running two test files at once. */
-export const BOOT_TIMEOUT_MS = 90_000;
+/*
+ * Boot tests wait for what the guest prints, never for a time. These bounds are hang guards only: far
+ * above what any boot or command takes on a loaded 2-core machine (a boot to the shell is ~10 s idle and
+ * ~40 s with four other guests beside it), so they end a run that is stuck, never one that is slow.
+ */
+/** Hang guard for one wait: a boot to the shell, one command, one `tvisor` subprocess. */
+export const HANG_GUARD_MS = 10 * 60_000;
+/** node:test timeout of a boot test: above HANG_GUARD_MS, so the inner guard reports first, with output. */
+export const BOOT_TEST_TIMEOUT_MS = 2 * HANG_GUARD_MS;
 
 /** A console that records all guest output and lets the test type. */
 export class TestConsole implements CharBackend {
@@ -37,8 +44,27 @@ export class TestConsole implements CharBackend {
   private waiters: Array<() => void> = [];
   private readonly decoder = new TextDecoder();
 
+  /** Resolves with the kernel's panic line when one appears (checked on each write's new text only). */
+  readonly panicked: Promise<string>;
+  private onPanic: (line: string) => void = () => {};
+  private sawPanic = false;
+
+  constructor() {
+    this.panicked = new Promise((resolve) => {
+      this.onPanic = resolve;
+    });
+  }
+
   write(data: Uint8Array): void {
+    const before = this.output.length;
     this.output += this.decoder.decode(data, { stream: true });
+    if (!this.sawPanic) {
+      const m = /Kernel panic - not syncing[^\n]*/.exec(this.output.slice(Math.max(0, before - 64)));
+      if (m) {
+        this.sawPanic = true;
+        this.onPanic(m[0]);
+      }
+    }
     if (process.env.TVISOR_BOOT_ECHO) process.stderr.write(data);
     for (const w of this.waiters.splice(0)) w();
   }
@@ -62,7 +88,10 @@ export class TestConsole implements CharBackend {
         throw new Error(`timed out waiting for ${pattern}; last output:\n${this.output.slice(-1500)}`);
       }
       await new Promise<void>((resolve) => {
+        // Unref'd: a wait that lost a race (the VM exited, the kernel panicked) must not keep the test
+        // process alive until its guard expires.
         const t = setTimeout(resolve, left);
+        t.unref();
         this.waiters.push(() => {
           clearTimeout(t);
           resolve();
@@ -151,8 +180,9 @@ export class GuestSession {
   /** Wait for the shell prompt after boot (the guest's init prints "tvisor: guest ready" first). */
   async waitForShell(from = 0): Promise<void> {
     await Promise.race([
-      this.shell.waitFor(/tvisor: guest ready[\s\S]*# /, BOOT_TIMEOUT_MS, from),
+      this.shell.waitFor(/tvisor: guest ready[\s\S]*# /, HANG_GUARD_MS, from),
       this.failOnExit(),
+      this.failOnPanic(),
     ]);
   }
 
@@ -161,7 +191,7 @@ export class GuestSession {
    * (`__S""TART`), so the echoed command line (which the tty may also wrap) never matches them.
    * Kernel log lines that land on the console meanwhile are dropped.
    */
-  async run(cmd: string, timeoutMs = 30_000): Promise<string> {
+  async run(cmd: string, timeoutMs = HANG_GUARD_MS): Promise<string> {
     const n = ++this.seq;
     // Type only at a prompt: typeahead is echoed twice (by the tty, then by ash's line editor).
     await this.shell.waitFor(/# (\x1b\[6n)?$/, timeoutMs, Math.max(0, this.shell.output.length - 64));
@@ -174,6 +204,7 @@ export class GuestSession {
         from,
       ),
       this.failOnExit(),
+      this.failOnPanic(),
     ]);
     return m[1]
       .replace(/\r/g, "")
@@ -186,6 +217,18 @@ export class GuestSession {
   /** Type without waiting for an answer (poweroff, reboot). */
   type(text: string): void {
     this.shell.type(text);
+  }
+
+  /** Rejects as soon as the kernel panics on any console, so a broken boot fails now, not at the hang guard. */
+  private failOnPanic(): Promise<never> {
+    const consoles = [this.console, this.virtioConsole].filter((c): c is TestConsole => c !== null);
+    return Promise.race(
+      consoles.map((c) =>
+        c.panicked.then((line) => {
+          throw new Error(`guest kernel panic: ${line}; output:\n${c.output.slice(-1500)}`);
+        }),
+      ),
+    );
   }
 
   private failOnExit(): Promise<never> {
@@ -228,5 +271,12 @@ export function runCliSession(
   child.stderr.on("data", (d: Buffer) => {
     err += d.toString();
   });
-  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, out, err })));
+  // Hang guard: a stuck run is killed, and its output so far is reported with a null status.
+  const guard = setTimeout(() => child.kill("SIGKILL"), HANG_GUARD_MS);
+  return new Promise((resolve) =>
+    child.on("exit", (code) => {
+      clearTimeout(guard);
+      resolve({ code, out, err });
+    }),
+  );
 }

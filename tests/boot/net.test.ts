@@ -7,7 +7,7 @@ import { NetHub } from "../../src/net/hub.js";
 import { defaultMac, formatMac } from "../../src/vmm/mac.js";
 import { createNodeHost } from "../../src/vmm/node/node-host.js";
 import { VirtualMachine } from "../../src/vmm/vm.js";
-import { GuestSession, KERNEL, missingImages, TestConsole } from "./guest-session.js";
+import { BOOT_TEST_TIMEOUT_MS, GuestSession, KERNEL, missingImages, TestConsole } from "./guest-session.js";
 
 const IP_A = "10.0.2.1";
 const IP_B = "10.0.2.2";
@@ -17,8 +17,10 @@ const LOSS_FREE = /(\d+) packets transmitted, \1 packets received, 0% packet los
 /** Static address and link up, then the guest's own view of the NIC. */
 async function configure(g: GuestSession, ip: string): Promise<void> {
   assert.equal(await g.run(`ip addr add ${ip}/24 dev eth0 && ip link set eth0 up && echo ok`), "ok");
+  // operstate follows carrier through the kernel's linkwatch work, at some point after `ip link set up`.
+  const settled = 'until [ "$(cat /sys/class/net/eth0/operstate)" = up ]; do sleep 0.1; done';
   assert.equal(
-    (await g.run("cat /sys/class/net/eth0/carrier /sys/class/net/eth0/operstate")).trim(),
+    (await g.run(`${settled}; cat /sys/class/net/eth0/carrier /sys/class/net/eth0/operstate`)).trim(),
     "1\nup",
   );
 }
@@ -47,13 +49,17 @@ async function transfer(from: GuestSession, to: GuestSession, toIp: string, kib:
   await listen(to, port, "/tmp/recv");
   await from.run(`head -c ${kib * 1024} /dev/urandom > /tmp/data`);
   const sent = await md5(from, "/tmp/data");
-  assert.equal((await from.run(`nc ${toIp} ${port} < /tmp/data; echo rc=$?`, 60_000)).trim(), "rc=0");
+  assert.equal((await from.run(`nc ${toIp} ${port} < /tmp/data; echo rc=$?`)).trim(), "rc=0");
   // The receiver exits when the sender's FIN arrives; `wait` makes sure the file is complete.
   await to.run("wait");
   assert.equal((await to.run("wc -c < /tmp/recv")).trim(), String(kib * 1024));
   assert.equal(await md5(to, "/tmp/recv"), sent);
 }
 
+/** A guest command that waits until eth0's carrier reads `v`, then prints it (the hang guard bounds it). */
+function carrierIs(v: 0 | 1): string {
+  return `until [ "$(cat /sys/class/net/eth0/carrier)" = ${v} ]; do sleep 0.1; done; cat /sys/class/net/eth0/carrier`;
+}
 test("more virtio devices than the board's 8 slots is a UserError naming the count", () => {
   const hub = new NetHub();
   const config = {
@@ -77,7 +83,7 @@ test("more virtio devices than the board's 8 slots is a UserError naming the cou
 });
 
 test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore", {
-  timeout: 180_000,
+  timeout: BOOT_TEST_TIMEOUT_MS,
 }, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
@@ -99,7 +105,7 @@ test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore",
     });
 
     await t.test("A pings B with no loss", async () => {
-      assert.match(await a.run(`ping -c 3 ${IP_B}`, 60_000), LOSS_FREE);
+      assert.match(await a.run(`ping -c 3 ${IP_B}`), LOSS_FREE);
       assert.match(await a.run("ip neigh show dev eth0"), new RegExp(`${IP_B} lladdr ${MAC_B}`));
     });
 
@@ -110,7 +116,7 @@ test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore",
     await t.test("MTU 9000: frames span several receive buffers (VIRTIO_NET_F_MRG_RXBUF)", async () => {
       for (const g of [a, b]) assert.equal(await g.run("ip link set eth0 mtu 9000 && echo ok"), "ok");
       // 8000-byte ICMP payloads cross unfragmented only if 8042-byte frames reach the other guest.
-      assert.match(await a.run(`ping -c 2 -s 8000 ${IP_B}`, 60_000), LOSS_FREE);
+      assert.match(await a.run(`ping -c 2 -s 8000 ${IP_B}`), LOSS_FREE);
       await transfer(b, a, IP_A, 256);
       for (const g of [a, b]) await g.run("ip link set eth0 mtu 1500");
     });
@@ -119,15 +125,12 @@ test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore",
       "unplugging B's link: the guest sees carrier 0 and no frame passes; replugging restores it",
       async () => {
         b.vm.setLinkUp(0, false);
-        // The config-change interrupt runs the driver's work item; give the guest a moment to act on it.
-        assert.equal((await b.run("sleep 0.2; cat /sys/class/net/eth0/carrier")).trim(), "0");
-        assert.match(
-          await a.run(`ping -c 2 -W 1 ${IP_B}`, 60_000),
-          /2 packets transmitted, 0 packets received/,
-        );
+        // The config-change interrupt runs the driver's work item at some later point: poll until it has.
+        assert.equal((await b.run(carrierIs(0))).trim(), "0");
+        assert.match(await a.run(`ping -c 2 -W 1 ${IP_B}`), /2 packets transmitted, 0 packets received/);
         b.vm.setLinkUp(0, true);
-        assert.equal((await b.run("sleep 0.2; cat /sys/class/net/eth0/carrier")).trim(), "1");
-        assert.match(await a.run(`ping -c 2 ${IP_B}`, 60_000), LOSS_FREE);
+        assert.equal((await b.run(carrierIs(1))).trim(), "1");
+        assert.match(await a.run(`ping -c 2 ${IP_B}`), LOSS_FREE);
         assert.throws(() => b.vm.setLinkUp(1, true), /no NIC 1: this VM has 1/);
       },
     );
@@ -139,7 +142,7 @@ test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore",
       assert.equal(b.vm.boots, 2);
       assert.equal((await b.run("cat /sys/class/net/eth0/address")).trim(), MAC_B);
       await configure(b, IP_B);
-      assert.match(await a.run(`ping -c 3 ${IP_B}`, 60_000), LOSS_FREE);
+      assert.match(await a.run(`ping -c 3 ${IP_B}`), LOSS_FREE);
     });
 
     await t.test("save/restore: the restored guest keeps its MAC, address and traffic", async () => {
@@ -157,7 +160,7 @@ test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore",
       c.start();
       c.type("\n");
       assert.equal((await c.run("cat /sys/class/net/eth0/address")).trim(), formatMac(defaultMac(0, 0)));
-      assert.match(await c.run(`ping -c 3 ${IP_B}`, 60_000), LOSS_FREE);
+      assert.match(await c.run(`ping -c 3 ${IP_B}`), LOSS_FREE);
       await transfer(b, c, IP_A, 64);
     });
     assert.equal(hub.dropped, 0, "every frame had a receiver");

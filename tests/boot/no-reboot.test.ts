@@ -2,10 +2,16 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
-import { GuestSession, missingImages, TVISOR_CLI } from "./guest-session.js";
+import {
+  BOOT_TEST_TIMEOUT_MS,
+  GuestSession,
+  HANG_GUARD_MS,
+  missingImages,
+  TVISOR_CLI,
+} from "./guest-session.js";
 
 test("with noReboot a guest reboot ends the run with kind reset, after one boot", {
-  timeout: 120_000,
+  timeout: BOOT_TEST_TIMEOUT_MS,
 }, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
@@ -20,13 +26,13 @@ test("with noReboot a guest reboot ends the run with kind reset, after one boot"
   }
 });
 
-test("tvisor run --no-reboot exits 0 when the guest reboots", { timeout: 120_000 }, (t) => {
+test("tvisor run --no-reboot exits 0 when the guest reboots", { timeout: BOOT_TEST_TIMEOUT_MS }, (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
   const r = spawnSync(process.execPath, [TVISOR_CLI, "run", "--mem", "128M", "--no-reboot"], {
     input: "reboot\n",
     encoding: "utf8",
-    timeout: 110_000,
+    timeout: HANG_GUARD_MS,
   });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /reboot: Restarting system/);

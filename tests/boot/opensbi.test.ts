@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { GuestSession, missingImages, OPENSBI_DIR } from "./guest-session.js";
+import { BOOT_TEST_TIMEOUT_MS, GuestSession, missingImages, OPENSBI_DIR } from "./guest-session.js";
 
 for (const fw of ["fw_jump.bin", "fw_dynamic.bin"]) {
-  test(`OpenSBI ${fw} boots the kernel`, { timeout: 180_000 }, async (t) => {
+  test(`OpenSBI ${fw} boots the kernel`, { timeout: BOOT_TEST_TIMEOUT_MS }, async (t) => {
     const why = missingImages();
     if (why) return t.skip(why);
     const bios = join(OPENSBI_DIR, fw);
@@ -28,7 +28,7 @@ for (const fw of ["fw_jump.bin", "fw_dynamic.bin"]) {
 }
 
 test("OpenSBI fw_jump.elf (ELF firmware, as QEMU's -bios takes it) boots 2 harts", {
-  timeout: 180_000,
+  timeout: BOOT_TEST_TIMEOUT_MS,
 }, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);

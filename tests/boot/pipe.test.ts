@@ -5,15 +5,17 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
-import { missingImages, TVISOR_CLI } from "./guest-session.js";
+import { BOOT_TEST_TIMEOUT_MS, HANG_GUARD_MS, missingImages, TVISOR_CLI } from "./guest-session.js";
 
-test("a script piped in at start-up runs in the guest and powers it off", { timeout: 120_000 }, (t) => {
+test("a script piped in at start-up runs in the guest and powers it off", {
+  timeout: BOOT_TEST_TIMEOUT_MS,
+}, (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
   const r = spawnSync(process.execPath, [TVISOR_CLI, "run", "--mem", "128M"], {
     input: "uname -m\necho $((6*7))\npoweroff\n",
     encoding: "utf8",
-    timeout: 110_000,
+    timeout: HANG_GUARD_MS,
   });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /uname -m\r?\nriscv64/);

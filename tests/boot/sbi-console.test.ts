@@ -5,13 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { GuestSession, missingImages } from "./guest-session.js";
+import { BOOT_TEST_TIMEOUT_MS, GuestSession, missingImages } from "./guest-session.js";
 
 for (const [name, append] of [
   ["hvc0 (SBI console)", "console=hvc0 earlycon=sbi"],
   ["ttyS0 (UART)", "console=ttyS0 earlycon=sbi"],
 ] as const) {
-  test(`the shell on ${name} answers typed commands`, { timeout: 180_000 }, async (t) => {
+  test(`the shell on ${name} answers typed commands`, { timeout: BOOT_TEST_TIMEOUT_MS }, async (t) => {
     const why = missingImages();
     if (why) return t.skip(why);
     const s = new GuestSession({ append });

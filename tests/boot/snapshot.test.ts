@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { SavedState, StateValue } from "../../src/base/state.js";
-import { GuestSession, missingImages } from "./guest-session.js";
+import { BOOT_TEST_TIMEOUT_MS, GuestSession, missingImages } from "./guest-session.js";
 
 /** Every node of a saved state is plain data: no class instances, functions or positional tuples of state. */
 function assertPlainData(v: StateValue, path: string): void {
@@ -24,7 +24,7 @@ function assertPlainData(v: StateValue, path: string): void {
   for (const [k, x] of Object.entries(v)) assertPlainData(x, `${path}.${k}`);
 }
 
-test("save/restore round trip of a booted machine", { timeout: 240_000 }, async (t) => {
+test("save/restore round trip of a booted machine", { timeout: BOOT_TEST_TIMEOUT_MS }, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
   const a = new GuestSession({ cpus: 2 });

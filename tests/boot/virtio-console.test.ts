@@ -8,19 +8,27 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { VIRTIO_CONSOLE_APPEND } from "../../src/vmm/vm-spec.js";
-import { GuestSession, missingImages, runCliSession, type TestConsole, TVISOR_CLI } from "./guest-session.js";
+import {
+  BOOT_TEST_TIMEOUT_MS,
+  GuestSession,
+  HANG_GUARD_MS,
+  missingImages,
+  runCliSession,
+  type TestConsole,
+  TVISOR_CLI,
+} from "./guest-session.js";
 
 /** Run `cmd` in the UART shell; once the guest writes `ready` to the virtio console, type `input` there. */
 async function runFeeding(s: GuestSession, v: TestConsole, cmd: string, ready: RegExp, input: string) {
   const from = v.output.length;
-  const answer = s.run(cmd, 60_000);
-  await Promise.race([v.waitFor(ready, 30_000, from), answer]);
+  const answer = s.run(cmd);
+  await Promise.race([v.waitFor(ready, HANG_GUARD_MS, from), answer]);
   v.type(input);
   return answer;
 }
 
 test("virtio console beside the UART shell: found in the guest, output and input both ways", {
-  timeout: 180_000,
+  timeout: BOOT_TEST_TIMEOUT_MS,
 }, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
@@ -43,7 +51,7 @@ test("virtio console beside the UART shell: found in the guest, output and input
 
     // Guest → host. The marker is built by the shell, so the typed command line never contains it.
     assert.equal((await s.run("echo vc-mark-$((6 * 7)) > /dev/hvc1; echo rc=$?")).trim(), "rc=0");
-    await v.waitFor(/vc-mark-42\r\n/, 10_000);
+    await v.waitFor(/vc-mark-42\r\n/, HANG_GUARD_MS);
     assert.doesNotMatch(s.console.output, /vc-mark-42/, "the marker went to the virtio console only");
 
     // Host → guest: the shell opens the port, says READY on it, and reads one line typed there.
@@ -56,7 +64,7 @@ test("virtio console beside the UART shell: found in the guest, output and input
     );
     assert.equal(got.trim(), "got:typed into virtio");
     // The tty echoed the line back to the host (canonical mode, echo on).
-    await v.waitFor(/typed into virtio\r\n$/, 10_000);
+    await v.waitFor(/typed into virtio\r\n$/, HANG_GUARD_MS);
 
     // A 200 000-byte paste in one chunk (more than the device's 64 KiB pending bound, less than
     // the receive buffers Linux posts) arrives complete and in order.
@@ -77,7 +85,9 @@ test("virtio console beside the UART shell: found in the guest, output and input
   }
 });
 
-test("the shell on the virtio console (console=hvc1) answers through it", { timeout: 180_000 }, async (t) => {
+test("the shell on the virtio console (console=hvc1) answers through it", {
+  timeout: BOOT_TEST_TIMEOUT_MS,
+}, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
   const s = new GuestSession({ shellOn: "virtio", append: VIRTIO_CONSOLE_APPEND });
@@ -98,7 +108,7 @@ test("the shell on the virtio console (console=hvc1) answers through it", { time
 });
 
 test("tvisor run --console virtio: a script drives the shell on hvc1 over stdio", {
-  timeout: 180_000,
+  timeout: BOOT_TEST_TIMEOUT_MS,
 }, async (t) => {
   const why = missingImages();
   if (why) return t.skip(why);
