@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { validateVmSpec } from "../vm-spec.js";
 import { decodeState, encodeState, fromBase64, toBase64 } from "./codec.js";
 import { StateFileError } from "./errors.js";
 import { type ChunkCompression, PAGE_SIZE, type StateFileHeader } from "./format.js";
@@ -37,18 +38,7 @@ const header: StateFileHeader = {
   arch: "riscv64",
   machine: "riscv-virt",
   createdAt: "2026-01-01T00:00:00.000Z",
-  spec: {
-    kernel: "Image",
-    bios: "builtin",
-    memBytes: 16 << 20,
-    cpus: 1,
-    disks: [],
-    nics: [],
-    console: "uart",
-    rng: false,
-    noReboot: false,
-    vmIndex: 0,
-  },
+  spec: validateVmSpec({ kernel: "Image", memBytes: 16 << 20, rng: false }),
   ramBytes: 16 << 20,
   pageSize: PAGE_SIZE,
   chunkPages: 256,
