@@ -22,6 +22,8 @@ const EHDR_SIZE = 64;
 const PHDR_SIZE = 56;
 const SHDR_SIZE = 64;
 const SYM_SIZE = 24;
+/** Names up to this long are scanned and decoded with plain loops (no view objects). */
+const SHORT_NAME = 64;
 /**
  * Work units (bytes of header tables and symbol entries read, bytes of names scanned) a file may cost
  * per byte of its size, plus a constant. Tables are each read once and lie inside the file (at most 3x
@@ -122,31 +124,40 @@ class Reader {
   range(off: number, len: number, what: string): void {
     this.check(off, len, what);
   }
-  cstring(off: number, end: number, what: string): string {
-    this.check(off, 0, what);
-    const limit = Math.min(end, this.data.length);
-    const e = off < limit ? this.data.subarray(off, limit).indexOf(0) : -1;
-    if (e < 0) throw new UserError(`corrupt ELF file: unterminated ${what}`);
-    // Latin-1, decoded in chunks: a byte-at-a-time concatenation is far slower on long names.
-    let s = "";
-    for (let i = off; i < off + e; i += 8192) {
-      s += String.fromCharCode(...this.data.subarray(i, Math.min(off + e, i + 8192)));
-    }
-    return s;
-  }
   /**
-   * Length of the NUL-terminated string at `off` (bounded by `end`), or -1 when it is unterminated. The
-   * scan is paid for from the budget, and never looks further than the budget has left.
+   * The NUL-terminated Latin-1 string at `off` (bounded by `end`), or null when it is unterminated. The
+   * scan is paid for from the budget and never looks further than the budget has left, so names that
+   * overlap inside a string table cannot make parsing quadratic.
    */
-  cstringLength(off: number, end: number): number {
-    const limit = Math.min(end, this.data.length);
-    if (off >= limit) return -1;
+  cstring(off: number, end: number): string | null {
+    const data = this.data;
+    const limit = Math.min(end, data.length);
+    if (off >= limit) return null;
     const room = this.budget.remaining;
     const stop = Math.min(limit, off + room);
-    const n = this.data.subarray(off, stop).indexOf(0);
-    if (n < 0 && stop < limit) this.budget.spend(room + 1); // throws: the name runs past the budget
-    this.budget.spend(n < 0 ? stop - off : n + 1);
-    return n;
+    // Most names are short: a plain loop over their first bytes avoids a view object per name.
+    const quick = Math.min(stop, off + SHORT_NAME);
+    let e = off;
+    while (e < quick && data[e] !== 0) e++;
+    if (e === quick && e < stop) {
+      const n = data.subarray(e, stop).indexOf(0);
+      e = n < 0 ? stop : e + n;
+    }
+    if (e === stop) {
+      if (stop < limit) this.budget.spend(room + 1); // throws: the name runs past the budget
+      this.budget.spend(stop - off);
+      return null;
+    }
+    this.budget.spend(e - off + 1);
+    if (e - off <= SHORT_NAME) {
+      let s = "";
+      for (let k = off; k < e; k++) s += String.fromCharCode(data[k]);
+      return s;
+    }
+    // Long names are decoded in chunks: a byte-at-a-time concatenation is far slower on them.
+    let s = "";
+    for (let k = off; k < e; k += 8192) s += String.fromCharCode(...data.subarray(k, Math.min(e, k + 8192)));
+    return s;
   }
 }
 
@@ -279,10 +290,8 @@ function readSymbols(
       if (nameOff === 0 || shndx === 0) continue; // unnamed or undefined (SHN_UNDEF)
       if (nameOff >= strSize)
         throw new UserError(`corrupt ELF file: symbol name offset ${nameOff} outside its table`);
-      // indexOf scans natively but still visits every byte up to the NUL: the budget pays for each scan.
-      const len = r.cstringLength(strOff + nameOff, strOff + strSize);
-      if (len < 0) throw new UserError("corrupt ELF file: unterminated symbol name");
-      const name = r.cstring(strOff + nameOff, strOff + nameOff + len + 1, "symbol name");
+      const name = r.cstring(strOff + nameOff, strOff + strSize);
+      if (name === null) throw new UserError("corrupt ELF file: unterminated symbol name");
       if (!out.has(name)) out.set(name, r.u64(e + 8, "st_value"));
     }
     return;
