@@ -213,8 +213,11 @@ export class Jit implements Translator {
         if (h.breakLoop) return n;
         continue;
       }
-      if (fn === null && !e.cold && !e.pending && ++e.count >= this.threshold) {
-        this.enqueue(e);
+      if (fn === null && !e.cold) {
+        ++e.count;
+        // A full batch is compiled at once; an entry that stays hot while it waits forces its batch out.
+        if (!e.pending && e.count >= this.threshold) this.enqueue(e);
+        else if (e.pending && e.count >= 4 * this.threshold) this.compilePending();
         if (e.fn !== null) continue;
       }
       // In a warm page the interpreter stops after the next branch or jump: that target is looked up.
