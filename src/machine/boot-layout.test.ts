@@ -30,7 +30,7 @@ test("too little memory is a one-line error naming the sizes", () => {
         initrdSize: 8 * MiB,
         fdtSize: 3000,
       }),
-    /^UserError: memory too small: 32 MiB of RAM cannot hold the kernel 10 MiB and initrd 8 MiB; use --mem \d+M or more$/,
+    /^FieldError: memBytes: memory too small: 32 MiB of RAM cannot hold the kernel 10 MiB and initrd 8 MiB; \d+M or more is needed$/,
   );
 });
 

@@ -1,5 +1,5 @@
 /** Decides where the firmware, kernel, initramfs and device tree go in guest RAM, and checks that they fit. */
-import { UserError } from "../base/errors.js";
+import { FieldError, UserError } from "../base/errors.js";
 import { KERNEL_LOAD_ADDR } from "./virt-memory-map.js";
 
 const MiB = 1024 * 1024;
@@ -49,8 +49,12 @@ export function planBootLayout(p: BootLayoutInput): BootLayout {
     const need = used + MIN_FREE_RAM;
     const parts = [`kernel ${mib(p.kernelSize ?? 0)}`];
     if (initrdSize > 0) parts.push(`initrd ${mib(initrdSize)}`);
-    throw new UserError(
-      `memory too small: ${mib(p.ramSize)} of RAM cannot hold the ${parts.join(" and ")}; use --mem ${Math.ceil(need / MiB / 16) * 16}M or more`,
+    // The RAM size is the user's setting; the CLI names its flag (FieldError field "memBytes").
+    const suggest = Math.ceil(need / MiB / 16) * 16;
+    throw new FieldError(
+      "memBytes",
+      `memory too small: ${mib(p.ramSize)} of RAM cannot hold the ${parts.join(" and ")}; ${suggest}M or more is needed`,
+      p.ramSize,
     );
   }
   return { kernelAddr, initrdAddr, fdtAddr };
