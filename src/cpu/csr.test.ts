@@ -19,17 +19,12 @@ import {
   CSR_STIMECMP,
   CSR_TIME,
 } from "../isa/riscv/csr-names.js";
-import { GuestRam } from "../memory/guest-ram.js";
-import { PhysicalBus } from "../memory/phys-bus.js";
 import { csrRead } from "./csr.js";
-import { Hart } from "./hart.js";
+import type { Hart } from "./hart.js";
+import { testHart } from "./testing.js";
 
 function hart(): Hart {
-  return new Hart({
-    hartId: 3,
-    bus: new PhysicalBus(new GuestRam(0x80000000, 1 << 20)),
-    timer: { mtime: () => 12345 },
-  });
+  return testHart({ hartId: 3, mtime: () => 12345 }).hart;
 }
 
 test("satp ignores writes of unsupported modes (Linux probes Sv57, then Sv48)", () => {

@@ -3,27 +3,20 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CSR_MIP, CSR_MTVEC } from "../isa/riscv/csr-names.js";
-import { GuestRam } from "../memory/guest-ram.js";
-import { PhysicalBus } from "../memory/phys-bus.js";
-import { Hart } from "./hart.js";
+import type { Hart } from "./hart.js";
+import { testHart } from "./testing.js";
 
 const BASE = 0x80000000;
 
 function hartWith(words: number[]): Hart {
-  const ram = new GuestRam(BASE, 1 << 16);
-  words.forEach((w, i) => {
-    ram.view.setUint32(i * 4, w >>> 0, true);
-  });
-  const h = new Hart({ hartId: 0, bus: new PhysicalBus(ram), timer: { mtime: () => 0 } });
-  h.pc = BASE;
-  return h;
+  return testHart({ ramBytes: 1 << 16, program: words }).hart;
 }
 
 /** csrrsi x0, csr, uimm */
 const csrrsi = (csr: number, uimm: number) => (csr << 20) | (uimm << 15) | (6 << 12) | 0x73;
 
 test("CSRRS on mip does not latch the PLIC's SEIP level into the software bit (spec 3.1.9)", () => {
-  const h = hartWith([csrrsi(0x344, 2)]); // set SSIP, as firmware does to forward an IPI
+  const h = hartWith([csrrsi(CSR_MIP, 2)]); // set SSIP, as firmware does to forward an IPI
   h.setMip(9, true); // the PLIC raises SEIP
   assert.equal(h.run(1), 1);
   assert.equal(h.readCsr(CSR_MIP)! & 0x202n, 0x202n);

@@ -2,9 +2,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CSR_PMPADDR0, CSR_PMPCFG0, CSR_SATP } from "../isa/riscv/csr-names.js";
-import { GuestRam } from "../memory/guest-ram.js";
-import { PhysicalBus } from "../memory/phys-bus.js";
+import { CSR_SATP } from "../isa/riscv/csr-names.js";
 import {
   ACCESS_FETCH,
   ACCESS_LOAD,
@@ -14,8 +12,8 @@ import {
   PRIV_S,
   PRIV_U,
 } from "./csr-bits.js";
-import { Hart } from "./hart.js";
 import { FAULT_ACCESS, FAULT_PAGE, translate } from "./mmu.js";
+import { testHart } from "./testing.js";
 
 const BASE = 0x80000000;
 const V = 1;
@@ -27,11 +25,8 @@ const A = 64;
 const D = 128;
 
 function setup() {
-  const ram = new GuestRam(BASE, 16 * 1024 * 1024);
-  const hart = new Hart({ hartId: 0, bus: new PhysicalBus(ram), timer: { mtime: () => 0 } });
   // As firmware does: one PMP entry granting S and U all of memory (NAPOT, all ones), or S/U accesses fail.
-  hart.writeCsr(CSR_PMPADDR0, (1n << 54n) - 1n);
-  hart.writeCsr(CSR_PMPCFG0, 0x1fn);
+  const { hart, ram } = testHart({ ramBytes: 16 * 1024 * 1024, openPmp: true });
   const pte = (tableAddr: number, index: number, ppnAddr: number, flags: number): void => {
     const v = BigInt(ppnAddr / 4096) << 10n;
     ram.view.setBigUint64(tableAddr - BASE + index * 8, v | BigInt(flags), true);

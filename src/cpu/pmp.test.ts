@@ -3,11 +3,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CSR_PMPADDR0, CSR_PMPCFG0 } from "../isa/riscv/csr-names.js";
-import { GuestRam } from "../memory/guest-ram.js";
-import { PhysicalBus } from "../memory/phys-bus.js";
 import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, PRIV_M, PRIV_S, PRIV_U } from "./csr-bits.js";
-import { Hart } from "./hart.js";
+import type { Hart } from "./hart.js";
 import { pmpAllows } from "./pmp.js";
+import { testHart } from "./testing.js";
 
 const BASE = 0x80000000;
 const R = 1;
@@ -19,15 +18,11 @@ const NAPOT = 3 << 3;
 const L = 0x80;
 
 function hart(): Hart {
-  return new Hart({
-    hartId: 0,
-    bus: new PhysicalBus(new GuestRam(BASE, 1 << 20)),
-    timer: { mtime: () => 0 },
-  });
+  return testHart().hart;
 }
 const cfg = (h: Hart, bytes: number[]) =>
   h.writeCsr(
-    0x3a0,
+    CSR_PMPCFG0,
     bytes.reduce((v, b, i) => v | (BigInt(b) << BigInt(8 * i)), 0n),
   );
 

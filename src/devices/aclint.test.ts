@@ -96,6 +96,7 @@ test("save/restore keeps time continuous and restores comparators", () => {
   const clock2 = new FakeClock(99_000_000_000);
   const sink2 = new RecordingSink();
   const other = new Aclint({ hartCount: 2, sink: sink2, clock: clock2 });
+  assert.notDeepEqual(other.save(), saved, "the target starts in a different state");
   other.restore(saved);
   assert.equal(other.mtime(), t);
   clock2.advance(100);

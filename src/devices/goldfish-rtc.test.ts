@@ -88,6 +88,7 @@ test("save/restore keeps the guest's offset from the wall clock", () => {
   clock.advance(1000);
   const other = setup();
   other.clock.wall = clock.wall;
+  assert.notEqual(other.rtc.now(), rtc.now(), "the target starts in a different state");
   other.rtc.restore(saved);
   assert.equal(other.rtc.now(), rtc.now());
   assert.equal(other.rtc.read(0x10, 4), 1);

@@ -123,6 +123,7 @@ test("save/restore round-trips registers and pending input", () => {
   uart.read(0, 1);
   const saved = uart.save();
   const other = setup();
+  assert.notDeepEqual(other.uart.save(), saved, "the target starts in a different state");
   other.uart.restore(saved);
   assert.equal(other.irq.level, true);
   assert.equal(other.uart.read(7, 1), 0x42);

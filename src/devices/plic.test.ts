@@ -132,6 +132,7 @@ test("save/restore round-trips state and re-drives outputs", () => {
 
   const sink2 = new RecordingSink();
   const other = new Plic({ hartCount: 2, sink: sink2 });
+  assert.notDeepEqual(other.save(), saved, "the target starts in a different state");
   other.restore(saved);
   assert.equal(sink2.get(1, SEIP), true);
   assert.equal(other.read(threshold(3), 4), 1);

@@ -15,9 +15,9 @@ import { VirtioConsole } from "../../src/devices/virtio/console.js";
 import * as C from "../../src/devices/virtio/constants.js";
 import type { VirtioMmioTransport } from "../../src/devices/virtio/mmio-transport.js";
 import { VirtioRng } from "../../src/devices/virtio/rng.js";
-import type { BlockBackend } from "../../src/io/block-backend.js";
 import type { CharBackend } from "../../src/io/char-backend.js";
 import type { Clock } from "../../src/io/clock.js";
+import { MemDisk } from "../../src/io/testing.js";
 import { RiscvVirt } from "../../src/machine/riscv-virt.js";
 import {
   VIRT_CLINT_BASE,
@@ -47,32 +47,6 @@ const RAM_END = RAM_BASE + RAM_SIZE;
 const EDGE = 64 * KiB;
 const ZONE = RAM_BASE + MiB;
 const ZONE_SIZE = MiB;
-
-/** An in-memory disk whose operations complete on a later microtask, as a real backend's would. */
-class MemDisk implements BlockBackend {
-  readonly format = "raw";
-  readonly readOnly = false;
-  readonly data: Uint8Array;
-  constructor(readonly size: number) {
-    this.data = new Uint8Array(size);
-  }
-  async read(offset: number, buf: Uint8Array): Promise<void> {
-    await Promise.resolve();
-    buf.set(this.data.subarray(offset, offset + buf.length));
-  }
-  async write(offset: number, data: Uint8Array): Promise<void> {
-    await Promise.resolve();
-    this.data.set(data, offset);
-  }
-  async flush(): Promise<void> {}
-  async discard(offset: number, length: number): Promise<void> {
-    this.data.fill(0, offset, offset + length);
-  }
-  async writeZeroes(offset: number, length: number): Promise<void> {
-    this.data.fill(0, offset, offset + length);
-  }
-  async close(): Promise<void> {}
-}
 
 const clock: Clock = { nowNs: () => performance.now() * 1e6, wallNs: () => Date.now() * 1e6 };
 const nullChar = (): CharBackend => ({ write: () => {}, onInput: () => {} });
@@ -383,6 +357,7 @@ for (const seed of [0x5eed, 0xbad, 0xc0ffee]) {
 
     const snap = m.save();
     const again = board(harts).m;
+    assert.notDeepEqual(again.save().virtio, snap.virtio, "the target starts in a different state");
     again.restore(snap);
     assert.deepEqual(again.ram.u8, m.ram.u8);
     assert.deepEqual(again.save().virtio, snap.virtio);

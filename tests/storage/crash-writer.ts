@@ -1,10 +1,11 @@
 /** Child process for the crash test: opens a qcow2 image and writes to it until it is killed. */
+
+import { prngUnit } from "../../src/base/testing.js";
 import { openImageBackend } from "../../src/storage/node/open-image.js";
-import { rng } from "./helpers.js";
 
 const [path, seedText] = process.argv.slice(2);
 const img = await openImageBackend(path!);
-const r = rng(Number(seedText));
+const r = prngUnit(Number(seedText));
 process.stdout.write("ready\n");
 for (let i = 0; ; i++) {
   const op = r();

@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
+import { prngUnit } from "../../src/base/testing.js";
 import { createImageFile } from "../../src/storage/node/create-image.js";
-import { hasQemuImg, rng, run, tempDir } from "./helpers.js";
+import { hasQemuImg, run, tempDir } from "./helpers.js";
 
 const writer = join(import.meta.dirname, "crash-writer.js");
 
@@ -30,7 +31,7 @@ test("killing a writer at random points leaves no corruption", async (t) => {
   if (!hasQemuImg) return t.skip("qemu-img not installed");
   const { dir, cleanup } = tempDir();
   try {
-    const r = rng(99);
+    const r = prngUnit(99);
     const configs = [
       { name: "default", clusterSize: 65536, refcountBits: 16, size: 64 << 20 },
       // Small clusters and 1-bit refcounts: new refcount blocks and refcount table moves happen often.

@@ -5,12 +5,13 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { UserError } from "../../src/base/errors.js";
+import { prngUnit } from "../../src/base/testing.js";
 import { createImageFile } from "../../src/storage/node/create-image.js";
 import { openImageBackend } from "../../src/storage/node/open-image.js";
 import { checkQcow2 } from "../../src/storage/qcow2/check.js";
 import { Qcow2Image } from "../../src/storage/qcow2/image.js";
 import { createSnapshot } from "../../src/storage/qcow2/snapshot-ops.js";
-import { hasQemuImg, patternData, qemuImg, randomOps, rng, tempDir, writeRaw } from "./helpers.js";
+import { hasQemuImg, patternData, qemuImg, randomOps, tempDir, writeRaw } from "./helpers.js";
 
 /** Byte ranges worth mutating: header, extensions, L1, refcount table and blocks, L2 tables, snapshot table. */
 async function regions(path: string): Promise<[number, number][]> {
@@ -112,7 +113,7 @@ test("fuzzed qcow2 headers and tables give clean errors", async (t) => {
       qemuImg(["convert", "-O", "qcow2", "-o", "compat=0.10", join(dir, "d.raw"), join(dir, "v2.qcow2")]);
       seeds.push(join(dir, "c.qcow2"), join(dir, "v2.qcow2"));
     }
-    const r = rng(1234);
+    const r = prngUnit(1234);
     let errors = 0;
     let runs = 0;
     for (const seed of seeds) {

@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { prngUnit } from "../../src/base/testing.js";
 import type { BlockBackend } from "../../src/io/block-backend.js";
 
 export const hasQemuImg = spawnSync("qemu-img", ["--version"]).status === 0;
@@ -25,20 +26,9 @@ export function qemuImg(args: string[], ok: number[] = [0]): string {
   return r.out;
 }
 
-/** A small deterministic PRNG (xorshift32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 0x100000000;
-  };
-}
-
 /** Test content: random, zero and highly compressible regions mixed, in 64 KiB stripes. */
 export function patternData(size: number, seed: number): Uint8Array {
-  const r = rng(seed);
+  const r = prngUnit(seed);
   const b = new Uint8Array(size);
   const stripe = 65536;
   for (let off = 0; off < size; off += stripe) {
@@ -63,7 +53,7 @@ export async function randomOps(
   seed: number,
   count: number,
 ): Promise<void> {
-  const r = rng(seed);
+  const r = prngUnit(seed);
   for (let i = 0; i < count; i++) {
     const op = r();
     const aligned = r() < 0.7;

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { TWO_POW_32 } from "../../base/u64.js";
-import type { BlockBackend } from "../../io/block-backend.js";
+import { MemDisk } from "../../io/testing.js";
 import { GuestRam } from "../../memory/guest-ram.js";
 import { FakeIrq } from "../testing.js";
 import {
@@ -22,43 +22,6 @@ import {
 import * as C from "./constants.js";
 import { VirtioMmioTransport } from "./mmio-transport.js";
 import { TestDriver } from "./testing.js";
-
-/** A RAM disk whose operations complete only when the test releases them (in any order). */
-class MemDisk implements BlockBackend {
-  readonly format = "raw";
-  readonly data: Uint8Array;
-  flushes = 0;
-  held: (() => void)[] = [];
-  hold = false;
-  constructor(
-    readonly size: number,
-    readonly readOnly = false,
-  ) {
-    this.data = new Uint8Array(size);
-  }
-  private later(fn: () => void): Promise<void> {
-    if (!this.hold) return Promise.resolve().then(fn);
-    return new Promise((resolve) => this.held.push(() => resolve(fn())));
-  }
-  read(offset: number, buf: Uint8Array): Promise<void> {
-    return this.later(() => buf.set(this.data.subarray(offset, offset + buf.length)));
-  }
-  write(offset: number, data: Uint8Array): Promise<void> {
-    return this.later(() => this.data.set(data, offset));
-  }
-  flush(): Promise<void> {
-    return this.later(() => {
-      this.flushes++;
-    });
-  }
-  discard(offset: number, length: number): Promise<void> {
-    return this.later(() => this.data.fill(0, offset, offset + length));
-  }
-  writeZeroes(offset: number, length: number): Promise<void> {
-    return this.later(() => this.data.fill(0, offset, offset + length));
-  }
-  async close(): Promise<void> {}
-}
 
 function header(type: number, sector: number): Uint8Array {
   const h = new Uint8Array(16);
@@ -285,6 +248,7 @@ test("save requires a drained device and round-trips", async () => {
   assert.equal(blk.inflightCount, 0);
   const saved = t.save();
   const other = setup();
+  assert.notDeepEqual(other.t.save(), saved, "the target starts in a different state");
   other.t.restore(saved);
   assert.deepEqual(other.t.save(), saved);
 });

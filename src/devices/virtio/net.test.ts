@@ -151,6 +151,7 @@ test("save/restore keeps MAC and link state", () => {
   net.setLinkUp(false);
   const saved = t.save();
   const other = nic(new FakeNet(), MAC_B);
+  assert.equal(other.t.read(0x106, 2), 1, "the target's link starts up");
   other.t.restore(saved);
   assert.deepEqual([...other.net.mac], [...MAC_A]);
   assert.equal(other.t.read(0x106, 2), 0);

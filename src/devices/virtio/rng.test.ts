@@ -60,10 +60,25 @@ test("the node entropy source fills buffers", () => {
   assert.ok(a.some((x) => x !== 0));
 });
 
-test("save/restore", () => {
-  const { t } = setup();
-  const s = t.save();
-  const other = setup();
-  other.t.restore(s);
-  assert.deepEqual(other.t.save(), s);
+test("save/restore: a restored transport continues the ring where the saved one stopped", () => {
+  const src = setup();
+  for (let i = 0; i < 3; i++) src.d.add(0, [{ writable: 4 }]);
+  src.d.kick(0);
+  assert.equal(src.d.takeUsed(0).length, 3);
+  const saved = src.t.save();
+
+  // A device in a different state: driver set up, but no request served.
+  const dst = setup();
+  assert.notDeepEqual(dst.t.save(), saved, "the target starts in a different state");
+  dst.ram.setAll(src.ram.u8);
+  dst.t.restore(saved);
+  assert.deepEqual(dst.t.save(), saved);
+  // One more request: the restored device serves only it (last_avail_idx 3 was restored), and puts it in
+  // used slot 3 (used idx restored), filled from its own entropy source.
+  const d = src.d.continueOn(dst.t, dst.ram);
+  const { head, addrs } = d.add(0, [{ writable: 4 }]);
+  d.kick(0);
+  assert.deepEqual(d.takeUsed(0), [{ id: head, len: 4 }]);
+  assert.deepEqual([...d.bytes(addrs[0], 4)], [0, 1, 2, 3]);
+  assert.equal(dst.t.queue(0).usedIdx, 4);
 });

@@ -79,6 +79,18 @@ export class TestDriver {
     return true;
   }
 
+  /**
+   * A driver for `t` over `ram` that carries on where this one stopped: the same rings, ring indices and
+   * heap. With this driver's RAM copied into `ram` and a saved transport restored into `t`, the new driver
+   * shows whether the restored device continues the rings or starts them over.
+   */
+  continueOn(t: VirtioMmioTransport, ram: GuestRam): TestDriver {
+    const d = new TestDriver(t, ram);
+    d.heap = this.heap;
+    for (const q of this.queues) d.queues.push({ ...q });
+    return d;
+  }
+
   /** Allocate rings for queue `i` with `size` entries and make it ready. */
   setupQueue(i: number, size: number): void {
     const q: DriverQueue = {

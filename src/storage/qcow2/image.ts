@@ -696,7 +696,9 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
       const end = offset + length;
       while (g < end) {
         const n = Math.min(end - g, cs - (g % cs));
-        if (n === cs || g + n === this.size) await this.zeroCluster(g - (g % cs));
+        // A whole cluster, or the disk's partial last cluster from its start, can be zeroed by its entry;
+        // any other piece (an unaligned start, even one reaching the disk's end) keeps its other bytes.
+        if (g % cs === 0 && (n === cs || g + n === this.size)) await this.zeroCluster(g);
         else if (!(await this.readsAsZero(g, n))) await this.writeInCluster(g, new Uint8Array(n));
         g += n;
       }
