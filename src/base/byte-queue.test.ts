@@ -27,3 +27,15 @@ test("a flood many times the capacity leaves exactly `capacity` bytes queued", (
   assert.equal(q.length, 0);
   assert.throws(() => new ByteQueue(0), RangeError);
 });
+
+test("take and toArray return the oldest bytes across the wrap-around", () => {
+  const q = new ByteQueue(4);
+  q.push(Uint8Array.of(1, 2, 3));
+  assert.deepEqual([...q.take(2)], [1, 2]);
+  q.push(Uint8Array.of(4, 5, 6));
+  assert.deepEqual([...q.toArray()], [3, 4, 5, 6]);
+  assert.equal(q.length, 4);
+  assert.deepEqual([...q.take(10)], [3, 4, 5, 6]);
+  assert.equal(q.length, 0);
+  assert.deepEqual([...q.take(1)], []);
+});

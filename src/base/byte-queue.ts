@@ -34,6 +34,27 @@ export class ByteQueue {
     return n;
   }
 
+  /** Remove and return up to `n` of the oldest bytes. */
+  take(n: number): Uint8Array {
+    const out = this.peek(Math.min(n, this.count));
+    this.head = (this.head + out.length) % this.capacity;
+    this.count -= out.length;
+    return out;
+  }
+
+  /** A copy of the queued bytes, oldest first (for save()); the queue is unchanged. */
+  toArray(): Uint8Array {
+    return this.peek(this.count);
+  }
+
+  private peek(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    const first = Math.min(n, this.capacity - this.head);
+    out.set(this.buf.subarray(this.head, this.head + first));
+    if (first < n) out.set(this.buf.subarray(0, n - first), first);
+    return out;
+  }
+
   /** The oldest byte, removed; -1 when empty. */
   shift(): number {
     if (this.count === 0) return -1;

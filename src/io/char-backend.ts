@@ -5,4 +5,10 @@ export interface CharBackend {
   write(data: Uint8Array): void;
   /** Register the receiver of host input; the backend calls it with each chunk typed or piped in. */
   onInput(handler: (data: Uint8Array) => void): void;
+  /**
+   * Flow control, optional: the receiver asks the backend to stop (true) or resume (false) delivering
+   * input while its queue is full, as a UART deasserts RTS. A backend that cannot pause ignores it, so
+   * every receiver still bounds its queue and drops what does not fit.
+   */
+  setInputPaused?(paused: boolean): void;
 }

@@ -174,3 +174,31 @@ test("hostile guest: SYS_write of all of RAM is a short write of HTIF_MAX_WRITE 
   assert.equal(htif.poll(), null);
   assert.equal(get(ram, block), BigInt(HTIF_MAX_WRITE));
 });
+
+test("flow control: HTIF pauses the host console at half a queue and resumes once the guest has read most", () => {
+  const ram = new GuestRam(BASE, 0x10000);
+  let input: (d: Uint8Array) => void = () => {};
+  const pauses: boolean[] = [];
+  const htif = new Htif({
+    ram,
+    tohost: TOHOST,
+    fromhost: FROMHOST,
+    console: { write: () => {}, onInput: (h) => (input = h), setInputPaused: (p) => pauses.push(p) },
+  });
+  input(new Uint8Array(HTIF_MAX_INPUT / 2));
+  assert.deepEqual(pauses, [true]);
+  input(new Uint8Array(100));
+  assert.deepEqual(pauses, [true], "asked once");
+  // The guest reads until less than a quarter waits.
+  let reads = 0;
+  while (pauses.length === 1) {
+    put(ram, TOHOST, 1n << 56n);
+    htif.poll();
+    put(ram, FROMHOST, 0n);
+    reads++;
+  }
+  assert.deepEqual(pauses, [true, false]);
+  assert.equal(htif.pendingInput, HTIF_MAX_INPUT / 4 - 1);
+  assert.equal(reads, HTIF_MAX_INPUT / 2 + 100 - (HTIF_MAX_INPUT / 4 - 1));
+  assert.equal(htif.droppedInput, 0);
+});

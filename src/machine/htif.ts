@@ -55,6 +55,7 @@ export class Htif {
   private readonly responses: { hi: number; lo: number }[] = [];
   private readonly input = new ByteQueue(HTIF_MAX_INPUT);
   private pendingReads = 0;
+  private inputPaused = false;
   /** Input bytes dropped because the guest was not reading (HTIF_MAX_INPUT). */
   droppedInput = 0;
 
@@ -65,6 +66,11 @@ export class Htif {
     this.fromhostOff = opts.fromhost === null ? -1 : checkWord(opts.ram, opts.fromhost, "fromhost");
     opts.console.onInput((data) => {
       this.droppedInput += data.length - this.input.push(data);
+      // Flow control: ask the host to stop sending while half the queue is waiting (resumed in deliver).
+      if (!this.inputPaused && this.input.length >= HTIF_MAX_INPUT / 2) {
+        this.inputPaused = true;
+        this.console.setInputPaused?.(true);
+      }
     });
   }
 
@@ -153,6 +159,10 @@ export class Htif {
     if (this.pendingReads > 0 && this.input.length > 0 && this.responses.length < HTIF_MAX_RESPONSES) {
       this.pendingReads--;
       this.respond(1, 0, 0x100 | this.input.shift());
+      if (this.inputPaused && this.input.length < HTIF_MAX_INPUT / 4) {
+        this.inputPaused = false;
+        this.console.setInputPaused?.(false);
+      }
     }
     const v = this.ram.view;
     if (this.responses.length === 0) return;

@@ -1,5 +1,6 @@
 /** The riscv-virt board: QEMU-virt-compatible RAM, bus, interrupt controllers, devices and harts, and its run loop. */
 
+import { ByteQueue } from "../base/byte-queue.js";
 import { FieldError, UserError } from "../base/errors.js";
 import { restoring, type SavedState, StateError, type Stateful, StateReader } from "../base/state.js";
 import {
@@ -149,10 +150,12 @@ export class RiscvVirt implements Stateful {
   private readonly batch: number;
   private exit: MachineExit | null = null;
   private wakeResolver: (() => void) | null = null;
-  /** Host console input the guest has not taken yet (bounded at 1 MiB, oldest dropped); see routeInput. */
-  private readonly consoleInput: number[] = [];
+  /** Host console input the guest has not taken yet (at most 1 MiB; a flood's excess is dropped); see routeInput. */
+  private readonly consoleInput = new ByteQueue(MAX_CONSOLE_INPUT);
   /** Whether the UART's driver is taking input, as of the last pump (then the SBI console gets none). */
   private uartTakesInput = false;
+  /** Whether the host console was asked to stop sending (the queue is half full). */
+  private inputPaused = false;
   private running = false;
   layout: BootLayout | null = null;
 
@@ -358,7 +361,7 @@ export class RiscvVirt implements Stateful {
       ramSize: this.ram.size,
       virtioSlots: this.transports.length,
       rom: this.rom.contents(),
-      consoleInput: Uint8Array.from(this.consoleInput),
+      consoleInput: this.consoleInput.toArray(),
     };
   }
 
@@ -419,8 +422,8 @@ export class RiscvVirt implements Stateful {
       restoring(`virtio${i}`, () => t.restore(get(`virtio${i}`)));
     });
     this.rom.load(board.rom);
-    this.consoleInput.length = 0;
-    for (const b of board.consoleInput) this.consoleInput.push(b);
+    this.consoleInput.clear();
+    this.consoleInput.push(board.consoleInput);
   }
 
   /** Check the board state against this board's geometry; returns what restore takes from it. */
@@ -510,8 +513,10 @@ export class RiscvVirt implements Stateful {
       consoleWrite: (d) => this.opts.console.write(d),
       consoleRead: () => {
         // The SBI console (hvc0, earlycon=sbi) gets input only while no UART driver is taking it.
-        if (this.uartTakesInput || this.consoleInput.length === 0) return -1;
-        return this.consoleInput.shift()!;
+        if (this.uartTakesInput) return -1;
+        const b = this.consoleInput.shift();
+        this.inputTaken();
+        return b;
       },
       // SBI calls may write through the view (DBCN read), so it counts as a write.
       physSlice: (addr, len) => this.ram.sliceForWrite(addr, len),
@@ -523,12 +528,17 @@ export class RiscvVirt implements Stateful {
   /**
    * Host console input waits here until a guest console takes it: the UART when its driver has receive
    * interrupts on (or polls it), otherwise the SBI console's getchar (a kernel with console=hvc0 never
-   * opens ttyS0). A script piped in before the guest is ready is therefore not lost.
+   * opens ttyS0). A script piped in before the guest is ready is therefore not lost. A flood (`cat
+   * /dev/zero |`) beyond MAX_CONSOLE_INPUT is dropped, newest first as on a UART overrun, at O(1) per byte
+   * taken (a ring buffer, not an array spliced per chunk).
    */
   private routeInput(data: Uint8Array): void {
-    for (const b of data) this.consoleInput.push(b);
-    if (this.consoleInput.length > MAX_CONSOLE_INPUT)
-      this.consoleInput.splice(0, this.consoleInput.length - MAX_CONSOLE_INPUT);
+    this.consoleInput.push(data);
+    // Flow control: a backend that can pause stops sending while half the queue waits (none is lost).
+    if (!this.inputPaused && this.consoleInput.length >= MAX_CONSOLE_INPUT / 2) {
+      this.inputPaused = true;
+      this.opts.console.setInputPaused?.(true);
+    }
     this.pumpUartInput();
     this.wake();
   }
@@ -538,7 +548,16 @@ export class RiscvVirt implements Stateful {
     const space = this.uart.inputSpace();
     this.uartTakesInput = this.uart.wantsInput();
     const n = Math.min(this.consoleInput.length, space);
-    if (n > 0) this.uart.receive(Uint8Array.from(this.consoleInput.splice(0, n)));
+    if (n > 0) this.uart.receive(this.consoleInput.take(n));
+    this.inputTaken();
+  }
+
+  /** Resume a paused host console once the guest has taken most of what waits. */
+  private inputTaken(): void {
+    if (this.inputPaused && this.consoleInput.length < MAX_CONSOLE_INPUT / 4) {
+      this.inputPaused = false;
+      this.opts.console.setInputPaused?.(false);
+    }
   }
 
   private powerEvent(kind: PowerEvent, code: number): void {

@@ -77,6 +77,23 @@ export function printForever(): number[] {
   ];
 }
 
+export function lui(rd: number, imm20: number): number {
+  return ((imm20 << 12) | (rd << 7) | 0x37) >>> 0;
+}
+
+/** A program that counts down from `iterations << 12` without reading input, then exits 0 through HTIF. */
+export function spinThenExit(iterations: number): number[] {
+  return [
+    lui(T0, iterations), // t0 = iterations << 12
+    addi(T0, T0, -1), // loop
+    bne(T0, 0, -4),
+    auipc(T1, 1), // t1 = this pc + 0x1000 = BARE_BASE + 12 + 0x1000
+    addi(T2, 0, 1), // exit status 0: payload 1
+    sd(T2, T1, -12), // tohost
+    j(0),
+  ];
+}
+
 /** A program that spins forever and never reads its input. */
 export function spinForever(): number[] {
   return [j(0)];

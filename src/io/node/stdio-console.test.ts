@@ -89,3 +89,25 @@ test("a flood on stdin before the guest listens keeps only MAX_EARLY_INPUT bytes
   assert.equal(got, MAX_EARLY_INPUT + chunk.length);
   c.close();
 });
+
+test("flow control: the receiver pauses and resumes stdin; a full early buffer pauses it until a receiver comes", () => {
+  const stdin = new FakeStdin();
+  const c = new StdioConsole({ input: stdin, output: new FakeStdout() });
+  for (let i = 0; i < 16; i++) stdin.emit("data", Buffer.alloc(MAX_EARLY_INPUT / 16));
+  assert.equal(stdin.paused, true, "paused with the early buffer full, nothing dropped yet");
+  let got = 0;
+  c.onInput((d) => {
+    got += d.length;
+  });
+  assert.equal(got, MAX_EARLY_INPUT);
+  assert.equal(stdin.paused, false);
+  c.setInputPaused(true);
+  assert.equal(stdin.paused, true);
+  c.setInputPaused(false);
+  assert.equal(stdin.paused, false);
+  // A new receiver (a rebooted board) starts unpaused, whatever the old one asked.
+  c.setInputPaused(true);
+  c.onInput(() => {});
+  assert.equal(stdin.paused, false);
+  c.close();
+});

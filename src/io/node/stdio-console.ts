@@ -60,6 +60,9 @@ export class StdioConsole implements CharBackend {
   private closed = false;
   private outputFailed = false;
   private inputStopped = false;
+  /** Why input is paused: the early buffer is full, and/or the receiver asked (setInputPaused). */
+  private pausedForEarly = false;
+  private pausedByReceiver = false;
   /** Output bytes dropped because the reader was not keeping up (see MAX_OUTPUT_BACKLOG). */
   droppedOutput = 0;
   /** Input read before a receiver was registered, at most MAX_EARLY_INPUT bytes. */
@@ -106,6 +109,23 @@ export class StdioConsole implements CharBackend {
     const early = this.early.splice(0);
     this.earlyBytes = 0;
     for (const b of early) handler(b);
+    // A new receiver (a rebooted board) starts with an empty queue: whatever paused input is over.
+    this.pausedForEarly = false;
+    this.pausedByReceiver = false;
+    this.updatePause();
+  }
+
+  /** The receiver's flow control: pause reading stdin while its queue is full (no input is lost). */
+  setInputPaused(paused: boolean): void {
+    this.pausedByReceiver = paused;
+    this.updatePause();
+  }
+
+  private updatePause(): void {
+    // On a terminal input comes at typing speed and must keep flowing so Ctrl-A X is always seen.
+    if (this.inputStopped || this.raw) return;
+    if (this.pausedForEarly || this.pausedByReceiver) this.input.pause();
+    else this.input.resume();
   }
 
   /** Restore the terminal and stop reading stdin, so the process can exit. */
@@ -145,6 +165,11 @@ export class StdioConsole implements CharBackend {
       const keep = bytes.subarray(0, MAX_EARLY_INPUT - this.earlyBytes);
       this.early.push(keep);
       this.earlyBytes += keep.length;
+      // Stop reading until a receiver takes this; a stream that ignores pause() is cut off above.
+      if (this.earlyBytes >= MAX_EARLY_INPUT) {
+        this.pausedForEarly = true;
+        this.updatePause();
+      }
     }
   }
 }
