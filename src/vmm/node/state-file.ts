@@ -266,7 +266,11 @@ export async function readStateFileHeader(path: string): Promise<StateFileHeader
 }
 
 /** Spec fields a restore may change: none of them changes the machine's shape. */
-export type RestoreOverrides = Partial<Pick<VmSpec, "noReboot" | "kernel" | "initrd" | "append" | "vmIndex">>;
+export type RestoreOverrides = Partial<
+  Pick<VmSpec, "noReboot" | "kernel" | "initrd" | "append" | "vmIndex" | "jit" | "jitCacheSize">
+>;
+
+const OVERRIDABLE = ["noReboot", "kernel", "initrd", "append", "vmIndex", "jit", "jitCacheSize"];
 
 export interface RestoreOptions {
   /** NIC backends and a separate virtio-console backend, as for new VirtualMachine(). */
@@ -312,7 +316,11 @@ export async function restoreVmFromFile(
   try {
     const reader = new StateFileReader(new FileSource(fh), nodeChunkCompression);
     const header = await reader.header();
-    const spec = validateVmSpec({ ...header.spec, ...opts.overrides });
+    const overrides = opts.overrides ?? {};
+    for (const k of Object.keys(overrides))
+      if (!OVERRIDABLE.includes(k))
+        throw new UserError(`restore cannot change ${k}: it shapes the saved machine`);
+    const spec = validateVmSpec({ ...header.spec, ...overrides });
     await checkDisks(header);
     vm = new VirtualMachine(spec, host, opts.attachments);
     const disks = header.disks;
