@@ -1,6 +1,8 @@
 /** Unit tests for the CLINT: MSIP, mtimecmp/MTIP, mtime reads and writes, deadlines, save/restore. */
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { TWO_POW_32 } from "../base/u64.js";
 import { Aclint } from "./aclint.js";
 import { FakeClock, RecordingSink } from "./testing.js";
 
@@ -68,9 +70,9 @@ test("writes to mtime move time and keep counting", () => {
   const { clock, clint } = setup();
   clint.write(0xbff8, 4, 0x10);
   clint.write(0xbffc, 4, 0x2);
-  assert.equal(clint.mtime(), 2 * 0x1_0000_0000 + 0x10);
+  assert.equal(clint.mtime(), 2 * TWO_POW_32 + 0x10);
   clock.advance(1000);
-  assert.equal(clint.mtime(), 2 * 0x1_0000_0000 + 0x10 + 10);
+  assert.equal(clint.mtime(), 2 * TWO_POW_32 + 0x10 + 10);
 });
 
 test("a split 64-bit read of mtime is not torn across a low-word wrap", () => {
@@ -101,7 +103,7 @@ test("save/restore keeps time continuous and restores comparators", () => {
   assert.equal(other.mtime(), t);
   clock2.advance(100);
   assert.equal(other.mtime(), t + 1);
-  assert.equal(other.mtimecmp(1), 5 * 0x1_0000_0000 + 0x1234);
+  assert.equal(other.mtimecmp(1), 5 * TWO_POW_32 + 0x1234);
   assert.equal(sink2.get(1, 3), true);
   assert.throws(() => other.restore({ ...saved, kind: "plic" }));
 });

@@ -1,23 +1,8 @@
 /** Unit tests for the 16550A UART: transmit, receive FIFO, interrupts as Linux's 8250 driver probes them. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { CharBackend } from "../io/char-backend.js";
 import { Ns16550 } from "./ns16550.js";
-import { FakeIrq } from "./testing.js";
-
-class FakeChar implements CharBackend {
-  out: number[] = [];
-  handler: ((d: Uint8Array) => void) | null = null;
-  write(data: Uint8Array): void {
-    this.out.push(...data);
-  }
-  onInput(handler: (d: Uint8Array) => void): void {
-    this.handler = handler;
-  }
-  type(s: string): void {
-    this.handler?.(new TextEncoder().encode(s));
-  }
-}
+import { FakeChar, FakeIrq } from "./testing.js";
 
 function setup() {
   const char = new FakeChar();
@@ -29,7 +14,7 @@ function setup() {
 test("THR writes reach the backend; LSR reports THRE|TEMT", () => {
   const { char, uart } = setup();
   for (const c of "hi\n") uart.write(0, 1, c.charCodeAt(0));
-  assert.equal(new TextDecoder().decode(new Uint8Array(char.out)), "hi\n");
+  assert.equal(char.text(), "hi\n");
   assert.equal(uart.read(5, 1) & 0x60, 0x60);
   assert.notEqual(uart.read(5, 1), 0xff);
 });

@@ -1,4 +1,5 @@
-/** Test doubles shared by the device unit tests: a settable clock, recording IRQ sinks and lines. */
+/** Test doubles shared by the device unit tests: a settable clock, recording IRQ sinks and lines, a console. */
+import type { CharBackend } from "../io/char-backend.js";
 import type { Clock } from "../io/clock.js";
 import type { HartInterruptSink, IrqLine } from "./irq.js";
 
@@ -38,5 +39,25 @@ export class FakeIrq implements IrqLine {
   set(level: boolean): void {
     if (level && !this.level) this.rises++;
     this.level = level;
+  }
+}
+
+/** A console backend that records what the device transmits and lets the test type input. */
+export class FakeChar implements CharBackend {
+  /** Every byte written, in order. */
+  readonly out: number[] = [];
+  handler: ((d: Uint8Array) => void) | null = null;
+  write(data: Uint8Array): void {
+    this.out.push(...data);
+  }
+  onInput(handler: (d: Uint8Array) => void): void {
+    this.handler = handler;
+  }
+  type(s: string): void {
+    this.handler?.(new TextEncoder().encode(s));
+  }
+  /** The output as text. */
+  text(): string {
+    return new TextDecoder().decode(new Uint8Array(this.out));
   }
 }

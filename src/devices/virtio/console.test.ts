@@ -1,27 +1,12 @@
 /** virtio-console tests through the MMIO transport. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { CharBackend } from "../../io/char-backend.js";
 import { GuestRam } from "../../memory/guest-ram.js";
-import { FakeIrq } from "../testing.js";
+import { FakeChar, FakeIrq } from "../testing.js";
 import { VirtioConsole } from "./console.js";
 import * as C from "./constants.js";
 import { VirtioMmioTransport } from "./mmio-transport.js";
 import { TestDriver } from "./testing.js";
-
-class FakeChar implements CharBackend {
-  out = "";
-  handler: ((d: Uint8Array) => void) | null = null;
-  write(data: Uint8Array): void {
-    this.out += new TextDecoder().decode(data);
-  }
-  onInput(handler: (d: Uint8Array) => void): void {
-    this.handler = handler;
-  }
-  type(s: string): void {
-    this.handler?.(new TextEncoder().encode(s));
-  }
-}
 
 function setup() {
   const ram = new GuestRam(0x80000000, 1 << 20);
@@ -51,7 +36,7 @@ test("transmitq output reaches the backend and buffers are returned", () => {
     { data: new TextEncoder().encode("world\n") },
   ]);
   d.kick(1);
-  assert.equal(char.out, "hello, world\n");
+  assert.equal(char.text(), "hello, world\n");
   assert.deepEqual(d.takeUsed(1), [{ id: a.head, len: 0 }]);
   assert.equal(irq.level, true);
 });

@@ -1,4 +1,5 @@
 /** A minimal virtio-mmio driver for unit tests: negotiates, lays out split rings in RAM and submits chains via MMIO. */
+import { TWO_POW_32 } from "../../base/u64.js";
 import type { GuestRam } from "../../memory/guest-ram.js";
 import * as C from "./constants.js";
 import type { VirtioMmioTransport } from "./mmio-transport.js";
@@ -118,8 +119,8 @@ export class TestDriver {
   writeDesc(table: number, idx: number, addr: number, len: number, flags: number, next: number): void {
     const o = table + 16 * idx - this.ram.base;
     const v = this.ram.view;
-    v.setUint32(o, addr % 0x1_0000_0000, true);
-    v.setUint32(o + 4, Math.floor(addr / 0x1_0000_0000), true);
+    v.setUint32(o, addr % TWO_POW_32, true);
+    v.setUint32(o + 4, Math.floor(addr / TWO_POW_32), true);
     v.setUint32(o + 8, len >>> 0, true);
     v.setUint16(o + 12, flags, true);
     v.setUint16(o + 14, next, true);
