@@ -29,9 +29,24 @@ export interface BootLayout {
 }
 
 const alignDown = (v: number, a: number) => v - (v % a);
+const alignUp = (v: number, a: number) => Math.ceil(v / a) * a;
 const mib = (n: number) => `${Math.ceil(n / MiB)} MiB`;
 
-/** Plan the layout; every failure is a one-line UserError saying how much memory is needed. */
+/**
+ * The RAM this layout needs: everything below the kernel's end, the free gap Linux needs, the initrd
+ * (4 KiB-aligned) and the FDT's 2 MiB-aligned block at the top. Rounded up to 2 MiB, the granule of the
+ * FDT's placement, so that this much RAM (and any 2 MiB multiple above it) is enough.
+ */
+function neededRam(p: BootLayoutInput, kernelEnd: number): number {
+  const top = alignUp(p.initrdSize ?? 0, 4096) + alignUp(Math.max(p.fdtSize, 1), FDT_ALIGN);
+  return alignUp(kernelEnd - p.ramBase + MIN_FREE_RAM + top, FDT_ALIGN);
+}
+
+/**
+ * Plan the layout, as QEMU's hw/riscv/boot.c does: the kernel at 0x80200000, the DTB 2 MiB-aligned at
+ * the top of RAM and the initrd just below it. Every failure is a one-line UserError that says what the
+ * layout needs, so the sizes in it add up.
+ */
 export function planBootLayout(p: BootLayoutInput): BootLayout {
   const ramEnd = p.ramBase + p.ramSize;
   const kernelAddr = KERNEL_LOAD_ADDR;
@@ -44,16 +59,17 @@ export function planBootLayout(p: BootLayoutInput): BootLayout {
   const initrdSize = p.initrdSize ?? 0;
   const initrdAddr = alignDown(fdtAddr - initrdSize, 4096);
   const kernelEnd = kernelAddr + (p.kernelSize ?? 0);
-  const used = kernelEnd - p.ramBase + initrdSize + (ramEnd - fdtAddr);
   if (initrdAddr < kernelEnd + MIN_FREE_RAM || fdtAddr < p.ramBase) {
-    const need = used + MIN_FREE_RAM;
-    const parts = [`kernel ${mib(p.kernelSize ?? 0)}`];
-    if (initrdSize > 0) parts.push(`initrd ${mib(initrdSize)}`);
+    const parts = [
+      `the kernel at 0x${kernelAddr.toString(16)} (${mib(kernelAddr - p.ramBase)} into RAM) spanning ${mib(p.kernelSize ?? 0)} (its image_size)`,
+      `${mib(MIN_FREE_RAM)} free above it for Linux`,
+    ];
+    if (initrdSize > 0) parts.push(`the initrd (${mib(initrdSize)})`);
+    parts.push(`the device tree in a 2 MiB-aligned block at the top of RAM`);
     // The RAM size is the user's setting; the CLI names its flag (FieldError field "memBytes").
-    const suggest = Math.ceil(need / MiB / 16) * 16;
     throw new FieldError(
       "memBytes",
-      `memory too small: ${mib(p.ramSize)} of RAM cannot hold the ${parts.join(" and ")}; ${suggest}M or more is needed`,
+      `memory too small: the boot layout needs ${mib(neededRam(p, kernelEnd))} of RAM, not ${mib(p.ramSize)}: ${parts.join(", ")}`,
       p.ramSize,
     );
   }

@@ -51,7 +51,7 @@ test("bad flags, missing files, wrong kernels and small memory give one-line err
     if (!missingImages()) {
       cases.push([
         ["--kernel", KERNEL, "--mem", "16M"],
-        /^tvisor: memory too small: 16 MiB of RAM cannot hold the kernel/,
+        /^tvisor: --mem: memory too small: the boot layout needs \d+ MiB of RAM, not 16 MiB: the kernel at 0x80200000/,
       ]);
       cases.push([["--disk", join(dir, "nodisk.img")], /^tvisor: .*nodisk\.img/]);
     }
