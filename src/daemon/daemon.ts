@@ -1,16 +1,17 @@
 /** The daemon's VM manager: definitions, lifecycle, disk locks, networks and events (no HTTP here). */
 import { EventEmitter } from "node:events";
 import { access, constants } from "node:fs/promises";
+import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { VmEvent, VmInfo, VmStats } from "../api/messages.js";
-import type { VmDefinition, VmUpdate } from "../api/vm-spec.js";
+import { NAME_PATTERN, type VmDefinition, type VmUpdate } from "../api/vm-spec.js";
 import { errorMessage } from "../base/errors.js";
 import { openImage } from "../storage/node/open-image.js";
 import { ApiError, badField, conflict, notFound } from "./api-error.js";
 import { DiskLocks } from "./disk-locks.js";
 import { ManagedVm } from "./managed-vm.js";
 import { NetSwitches } from "./net-switch.js";
-import { readStateFileInfo } from "./state-file-glue.js";
+import { readStateFileInfo, type StateFileInfo } from "./state-file-glue.js";
 import { checkDefinition } from "./vm-config-of.js";
 import { type VmRecord, VmStore } from "./vm-store.js";
 
@@ -20,6 +21,12 @@ export function bundledImage(name: string): string {
 }
 
 export const DEFAULT_STOP_TIMEOUT_SEC = 30;
+
+/** `web.state` → `web`; null when the base name is not a valid VM name. */
+export function defaultRestoreName(file: string): string | null {
+  const base = basename(file).replace(/\.[^.]*$/, "");
+  return new RegExp(NAME_PATTERN).test(base) ? base : null;
+}
 
 export interface DaemonOptions {
   stateDir: string;
@@ -277,30 +284,63 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
   }
 
   /**
-   * Restore a state file: into VM `name` (default: the name recorded in the file). A VM of that name
-   * that is not running is reused with the file's machine; otherwise a new VM is defined from it.
-   * The file's header is checked before anything changes.
+   * Restore a state file into VM `name` (default: the file's base name, `web.state` → `web`). A VM of
+   * that name that is not running takes the file's machine (keeping its networks, limits and autostart);
+   * otherwise a new VM is defined from it. The header is checked first; if the VM process then finds the
+   * file truncated, corrupt or incompatible, the definition is put back as it was (or removed), so a bad
+   * file changes nothing. Errors are a 400 naming body.file.
    */
   async restore(file: string, name?: string): Promise<VmInfo> {
-    let header: Awaited<ReturnType<typeof readStateFileInfo>>;
+    let header: StateFileInfo;
     try {
       header = await readStateFileInfo(file);
     } catch (e) {
       throw badField("body.file", errorMessage(e));
     }
-    const target = name ?? header.name;
+    const target = name ?? defaultRestoreName(file);
+    if (target === null)
+      throw badField("body.name", `required: the file name ${basename(file)} does not give a VM name`);
     const existing = this.vms.get(target);
     if (existing?.active)
       throw conflict(`VM "${target}" is ${existing.state}; stop it or restore with another name`);
-    const def: VmDefinition = { ...header.definition, name: target };
+    const machine = (old?: VmDefinition): VmDefinition => {
+      const def: VmDefinition = { ...header.definition, name: target };
+      // The file knows MACs, not networks: keep the VM's networks, else put NICs on "default".
+      def.nics = (header.definition.nics ?? []).map((n, i) => ({
+        ...n,
+        network: old?.nics?.[i]?.network ?? "default",
+      }));
+      if (def.nics.length === 0) delete def.nics;
+      for (const k of ["autostart", "cpuWeight", "memOverheadMiB"] as const)
+        if (old?.[k] !== undefined) def[k] = old[k] as never;
+      return def;
+    };
+    let undo: () => Promise<void>;
     if (existing) {
-      const { definition } = await this.resolve(def);
+      const before = structuredClone(existing.record);
+      const { definition } = await this.resolve(machine(existing.record.definition));
       existing.record.definition = definition;
       await this.persist(existing.record);
+      undo = async () => {
+        existing.record = before;
+        existing.state = before.state === "running" || before.state === "paused" ? "stopped" : before.state;
+        existing.reason = before.reason;
+        await this.persist(existing.record);
+        this.emitEvent({ vm: target, kind: "state", state: existing.state, reason: existing.reason });
+      };
     } else {
-      await this.define(def);
+      await this.define(machine());
+      undo = () => this.remove(target);
     }
-    return this.start(target, file);
+    try {
+      return await this.start(target, file);
+    } catch (e) {
+      await undo().catch((u) =>
+        this.log(`VM ${target}: could not undo the failed restore: ${errorMessage(u)}`),
+      );
+      const why = errorMessage(e).replace(/^VM "[^"]*" could not start: /, "");
+      throw badField("body.file", why);
+    }
   }
 
   /** Kill every VM process (daemon shutdown): they are recorded as stopped. */

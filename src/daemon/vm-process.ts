@@ -12,7 +12,7 @@ import type { CharBackend, NetBackend } from "../vmm/host-contracts.js";
 import { createNodeHost } from "../vmm/node/node-host.js";
 import { VirtualMachine, type VmExit } from "../vmm/vm.js";
 import { countingDisk } from "./counting-disk.js";
-import { loadStateFile, saveStateFile } from "./state-file-glue.js";
+import { restoreStateFile, saveStateFile } from "./state-file-glue.js";
 import { vmSpecOf } from "./vm-config-of.js";
 import { type FromVm, type ToVm, VM_EXIT_CLEAN, VM_EXIT_FATAL, type VmCounters } from "./vm-ipc.js";
 
@@ -27,6 +27,12 @@ const STATS_INTERVAL_MS = 1000;
 const POWER_BUTTON_INTERRUPT = Uint8Array.of(0x03);
 const POWER_BUTTON_COMMAND = new TextEncoder().encode("poweroff\n");
 const POWER_BUTTON_DELAY_MS = 300;
+/**
+ * The press is repeated while the guest runs on: a Ctrl-C that arrives while the shell is still reading
+ * a line is taken by its line editor as data (busybox lineedit clears ISIG), and a `poweroff` typed while a
+ * program still holds the terminal goes to that program. A later press finds the shell in a steady state.
+ */
+const POWER_BUTTON_REPEAT_MS = 5000;
 
 function send(msg: FromVm): void {
   process.send?.(msg);
@@ -157,11 +163,11 @@ export function runVmProcess(): void {
         const openDisk = host.openDisk;
         host.openDisk = async (path, opts) => countingDisk(await openDisk(path, opts), counters.disk);
         try {
-          vm = new VirtualMachine(vmSpecOf(def, msg.vmIndex), host, { nics });
           if (msg.file) {
-            await loadStateFile(vm, msg.file, def);
+            vm = await restoreStateFile(msg.file, host, nics, msg.vmIndex);
             follow(vm.resume());
           } else {
+            vm = new VirtualMachine(vmSpecOf(def, msg.vmIndex), host, { nics });
             await vm.prepare();
             follow(vm.run());
           }
@@ -179,10 +185,15 @@ export function runVmProcess(): void {
       case "net":
         nics[msg.nic]?.receive(msg.frame);
         return;
-      case "powerButton":
-        console.input(POWER_BUTTON_INTERRUPT);
-        setTimeout(() => console.input(POWER_BUTTON_COMMAND), POWER_BUTTON_DELAY_MS);
+      case "powerButton": {
+        const press = () => {
+          console.input(POWER_BUTTON_INTERRUPT);
+          setTimeout(() => console.input(POWER_BUTTON_COMMAND), POWER_BUTTON_DELAY_MS).unref();
+        };
+        press();
+        setInterval(press, POWER_BUTTON_REPEAT_MS).unref();
         return;
+      }
       case "pause":
         await pause();
         send({ t: "reply", id: msg.id, ok: true });

@@ -110,11 +110,11 @@ test("console viewers that disconnect mid-stream or read slowly harm neither the
   // The slow viewer stops reading: its socket is paused, so the daemon's send buffer for it fills.
   (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
   const from = main.output.length;
-  main.type("seq 1 30000 | tail -c 300000; echo SEQ-DONE\n");
+  main.type("seq 1 12000 | tail -c 100000; echo SEQ-DONE\n");
   // The quitter drops its connection without a close handshake partway through the stream.
-  await quitter.waitFor(/\n1[0-9]{3}\r?\n/, 60_000, 0);
+  await quitter.waitFor(/\n1[0-9]{3}\r?\n/, 300_000, 0);
   quitter.ws.terminate();
-  await main.waitFor(/\n30000\r?\nSEQ-DONE/, 120_000, from);
+  await main.waitFor(/\n12000\r?\nSEQ-DONE/, 300_000, from);
   // Input from any viewer reaches the guest: the slow one types too (its writes still go out).
   assert.equal((await main.run("echo still-$((1 + 1))")).trim(), "still-2");
   // The daemon answers, the VM is running, and the main viewer saw the whole stream in order.
@@ -123,7 +123,8 @@ test("console viewers that disconnect mid-stream or read slowly harm neither the
     .split("\n")
     .filter((l) => /^\d+$/.test(l))
     .map(Number);
-  assert.equal(lines[lines.length - 1], 30000);
+  assert.equal(lines[lines.length - 1], 12000);
+  assert.ok(lines.length > 1000);
   for (let i = 1; i < lines.length; i++)
     assert.equal(lines[i], lines[i - 1] + 1, "no output lost or reordered");
   assert.equal((await info("vm-c")).state, "running");
@@ -135,8 +136,11 @@ test("stop presses the power button: the guest powers off cleanly", {
   skip: skip ?? false,
 }, async () => {
   // A program in the foreground does not block the power button (Ctrl-C comes first).
-  await consoles.get("vm-b")!.run("true");
-  consoles.get("vm-b")!.type("sleep 1000\n");
+  const b = consoles.get("vm-b")!;
+  await b.run("true");
+  const from = b.output.length;
+  b.type("sleep 1000\n");
+  await b.waitFor(/sleep 1000\r?\n/, 60_000, from);
   const r = await daemon.call("POST", "/v1/vms/vm-b/stop", { timeoutSec: 120 });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal((r.body as Info).state, "stopped");
