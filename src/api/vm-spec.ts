@@ -76,6 +76,18 @@ const specFields = {
   noReboot: Type.Optional(
     Type.Boolean({ description: "a guest reset stops the VM instead of rebooting it" }),
   ),
+  jit: Type.Optional(
+    Type.Union([Type.Literal("on"), Type.Literal("off"), Type.Literal("always")], {
+      description: "translate hot guest code to WebAssembly (default off)",
+    }),
+  ),
+  jitCacheSize: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 1 << 20,
+      description: "most translated regions kept per hart (default 8192)",
+    }),
+  ),
   autostart: Type.Optional(Type.Boolean({ description: "start when the daemon starts (default false)" })),
   cpuWeight: Type.Optional(
     Type.Integer({

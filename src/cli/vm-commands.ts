@@ -66,6 +66,8 @@ interface CreateFlags extends ClientFlags {
   autostart?: boolean;
   cpuWeight?: string;
   memOverhead?: string;
+  jit?: string;
+  jitCacheSize?: string;
 }
 
 /** The flags of `tvisor run` → a VM definition; host paths become absolute (the daemon has its own cwd). */
@@ -95,6 +97,13 @@ export function definitionFromFlags(name: string, f: CreateFlags): VmDefinition 
   if (!f.rng) def.rng = false;
   if (!f.reboot) def.noReboot = true;
   if (f.autostart) def.autostart = true;
+  if (f.jit !== undefined) {
+    if (f.jit !== "on" && f.jit !== "off" && f.jit !== "always")
+      throw new UserError(`--jit: expected on, off or always, got "${f.jit}"`);
+    def.jit = f.jit;
+  }
+  if (f.jitCacheSize !== undefined)
+    def.jitCacheSize = parseIntFlag("--jit-cache-size", f.jitCacheSize, 1, 1 << 20);
   if (f.cpuWeight !== undefined) def.cpuWeight = parseIntFlag("--cpu-weight", f.cpuWeight, 1, 10000);
   if (f.memOverhead !== undefined)
     def.memOverheadMiB = parseIntFlag("--mem-overhead", f.memOverhead, 64, 4096);
@@ -114,6 +123,8 @@ const FLAG_OF_FIELD: [RegExp, string][] = [
   [/^body\.console\b/, "--console"],
   [/^body\.cpuWeight\b/, "--cpu-weight"],
   [/^body\.memOverheadMiB\b/, "--mem-overhead"],
+  [/^body\.jitCacheSize\b/, "--jit-cache-size"],
+  [/^body\.jit\b/, "--jit"],
 ];
 
 function flagError(e: unknown): unknown {
@@ -190,6 +201,8 @@ export function registerVmCommands(program: Command): void {
     .option("--no-rng", "do not attach a virtio-rng device")
     .option("--no-reboot", "stop the VM when the guest resets instead of rebooting it")
     .option("--console <uart|virtio>", "device the console is attached to (default uart)")
+    .option("--jit <on|off|always>", "translate hot guest code to WebAssembly (default off)")
+    .option("--jit-cache-size <n>", "most translated regions kept per hart (default 8192)")
     .option("--autostart", "start the VM whenever the daemon starts")
     .option("--cpu-weight <n>", "CPU share, 1-10000 (cgroup cpu.weight; default 100)")
     .option("--mem-overhead <MiB>", "process memory allowed beyond guest RAM (default 256)")

@@ -1,7 +1,7 @@
 /** Save/restore of a VM process's machine to a state file, through the VMM's state-file functions. */
 import type { VmDefinition } from "../api/vm-spec.js";
-import { UserError } from "../base/errors.js";
 import type { NetBackend, VmHost } from "../vmm/host-contracts.js";
+import { readStateFileHeader, restoreVmFromFile, saveVmToFile } from "../vmm/node/state-file.js";
 import type { VirtualMachine } from "../vmm/vm.js";
 
 /** What a state file's header says about the machine (the name is the caller's). */
@@ -9,24 +9,44 @@ export interface StateFileInfo {
   definition: Omit<VmDefinition, "name">;
 }
 
-const NOT_YET = "state files are not available in this build yet";
-
-/** Write the paused VM's complete state to `file`; resolves with the file's size. */
-export async function saveStateFile(_vm: VirtualMachine, _file: string): Promise<number> {
-  throw new UserError(`save: ${NOT_YET}`);
+/** Write the paused VM's complete state to `file` (atomically); resolves with the file's size. */
+export async function saveStateFile(vm: VirtualMachine, file: string): Promise<number> {
+  return (await saveVmToFile(vm, file)).bytes;
 }
 
-/** Build a VM from `file` (checked throughout), paused; the caller resumes it. */
-export async function restoreStateFile(
-  _file: string,
-  _host: VmHost,
-  _nics: NetBackend[],
-  _vmIndex: number,
+/** Build a VM from `file` (header, disks' identities, every component and RAM chunk checked), paused. */
+export function restoreStateFile(
+  file: string,
+  host: VmHost,
+  nics: NetBackend[],
+  vmIndex: number,
 ): Promise<VirtualMachine> {
-  throw new UserError(`restore: ${NOT_YET}`);
+  return restoreVmFromFile(file, host, { attachments: { nics }, overrides: { vmIndex } });
 }
 
-/** Read and check a state file's header. */
-export async function readStateFileInfo(_file: string): Promise<StateFileInfo> {
-  throw new UserError(`restore: ${NOT_YET}`);
+/** Read and check a state file's header; its machine as a definition (NICs' networks are the caller's). */
+export async function readStateFileInfo(file: string): Promise<StateFileInfo> {
+  const { spec } = await readStateFileHeader(file);
+  const def: Omit<VmDefinition, "name"> = {
+    bios: spec.bios,
+    memBytes: spec.memBytes,
+    cpus: spec.cpus,
+    console: spec.console,
+    rng: spec.rng,
+    noReboot: spec.noReboot,
+    jit: spec.jit,
+    jitCacheSize: spec.jitCacheSize,
+  };
+  if (spec.kernel !== undefined) def.kernel = spec.kernel;
+  if (spec.initrd !== undefined) def.initrd = spec.initrd;
+  if (spec.append !== undefined) def.append = spec.append;
+  if (spec.disks.length)
+    def.disks = spec.disks.map((d) => ({
+      path: d.path,
+      readOnly: d.readOnly,
+      ...(d.format ? { format: d.format } : {}),
+    }));
+  if (spec.nics.length)
+    def.nics = spec.nics.map((n) => ({ network: "default", ...(n.mac ? { mac: n.mac } : {}) }));
+  return { definition: def };
 }
