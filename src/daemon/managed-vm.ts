@@ -164,7 +164,18 @@ export class ManagedVm {
     this.rssTimer.unref();
     this.setState("running");
     this.send({ t: "start", def, vmIndex: this.record.vmIndex, file });
-    await started;
+    try {
+      await started;
+    } catch (e) {
+      // The process is done for: make sure it is gone (and the state recorded) before the caller,
+      // which may undo a restore, goes on.
+      if (this.child === child) {
+        this.ending ??= { state: "crashed", reason: this.lastFatal ?? errorMessage(e) };
+        child.kill("SIGKILL");
+      }
+      await this.exited;
+      throw e;
+    }
   }
 
   private send(msg: ToVm): void {

@@ -45,7 +45,9 @@ test("a running VM is saved and restored through the daemon, across a daemon res
   await c.waitForShell();
   await c.run("export KEEP=kept-$((40 + 2)); cd /tmp");
   // "& true": the run helper appends "; echo END", and "&;" is a syntax error in sh.
-  await c.run("(i=0; while true; do i=$((i + 1)); echo $i > /tmp/count; sleep 1; done) >/dev/null 2>&1 & true");
+  await c.run(
+    "(i=0; while true; do i=$((i + 1)); echo $i > /tmp/count; sleep 1; done) >/dev/null 2>&1 & true",
+  );
   const before = await countAbove(c, 1);
 
   const file = join(daemon.stateDir, "sr.state");
