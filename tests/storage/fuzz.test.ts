@@ -1,7 +1,7 @@
 /** Hostile images: mutated headers and tables must give a clean UserError, never a crash, hang or write. */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { UserError } from "../../src/base/errors.js";
@@ -11,6 +11,14 @@ import { openImageBackend } from "../../src/storage/node/open-image.js";
 import { checkQcow2 } from "../../src/storage/qcow2/check.js";
 import { Qcow2Image } from "../../src/storage/qcow2/image.js";
 import { createSnapshot } from "../../src/storage/qcow2/snapshot-ops.js";
+import {
+  dataOnMetadata,
+  farZeroEntry,
+  l2OnRefcountTable,
+  REFTABLE,
+  sharedRefblock,
+  snapshotsSharingL1,
+} from "./crafted.js";
 import { hasQemuImg, patternData, qemuImg, randomOps, tempDir, writeRaw } from "./helpers.js";
 
 /** Byte ranges worth mutating: header, extensions, L1, refcount table and blocks, L2 tables, snapshot table. */
@@ -52,9 +60,19 @@ function digest(p: string): string {
   return createHash("sha1").update(readFileSync(p)).digest("hex");
 }
 
+/**
+ * Work a read-only open, info and check may do on a file of this size: every loop a file controls is
+ * bounded by the file (L1 entries, distinct L2 tables' entries, snapshot L1 entries, clusters compared),
+ * each at most size/8 steps. Counted by the image's work meter, so host load does not matter.
+ */
+function stepBudget(fileSize: number): number {
+  return fileSize + 4096;
+}
+
 /** Run everything a user might do with a broken image; only UserErrors may escape. */
 async function exercise(p: string): Promise<void> {
   const before = digest(p);
+  const fileSize = statSync(p).size;
   try {
     const img = await openImageBackend(p, { readOnly: true, noBacking: true });
     try {
@@ -63,7 +81,13 @@ async function exercise(p: string): Promise<void> {
         await img.read(off, buf.subarray(0, Math.min(buf.length, img.size - off)));
       }
       await img.info();
-      if (img instanceof Qcow2Image) await checkQcow2(img, "none");
+      if (img instanceof Qcow2Image) {
+        await checkQcow2(img, "none");
+        assert.ok(
+          img.meter.steps <= stepBudget(fileSize),
+          `${img.meter.steps} steps on a ${fileSize}-byte file`,
+        );
+      }
     } finally {
       await img.close();
     }
@@ -113,13 +137,27 @@ test("fuzzed qcow2 headers and tables give clean errors", async (t) => {
       qemuImg(["convert", "-O", "qcow2", "-o", "compat=0.10", join(dir, "d.raw"), join(dir, "v2.qcow2")]);
       seeds.push(join(dir, "c.qcow2"), join(dir, "v2.qcow2"));
     }
+    // Hostile constructions (issue 13), each once a hang or an unsafe write; fewer mutations each.
+    const crafted: string[] = [];
+    const add = async (name: string, make: (p: string) => Promise<void>): Promise<void> => {
+      const p = join(dir, name);
+      await make(p);
+      crafted.push(p);
+    };
+    await add("shared-refblock.qcow2", (p) => sharedRefblock(p, 64));
+    await add("far-zero.qcow2", (p) => farZeroEntry(p));
+    await add("far-zero-dirty.qcow2", (p) => farZeroEntry(p, true));
+    await add("data-on-reftable.qcow2", (p) => dataOnMetadata(p, REFTABLE));
+    await add("l2-on-reftable.qcow2", (p) => l2OnRefcountTable(p));
+    await add("snapshots-share-l1.qcow2", (p) => snapshotsSharingL1(p, 512, 1024));
     const r = prngUnit(1234);
     let errors = 0;
     let runs = 0;
-    for (const seed of seeds) {
+    for (const seed of [...seeds, ...crafted]) {
       const orig = new Uint8Array(readFileSync(seed));
-      const regs = await regions(seed);
-      for (let i = 0; i < 150; i++) {
+      const regs = await regions(seed).catch(() => [[0, orig.length]] as [number, number][]);
+      const iterations = crafted.includes(seed) ? 40 : 150;
+      for (let i = 0; i < iterations; i++) {
         const p = join(dir, "fuzz.qcow2");
         writeFileSync(p, mutate(orig, regs, r));
         try {
@@ -129,6 +167,12 @@ test("fuzzed qcow2 headers and tables give clean errors", async (t) => {
           if (errors < 5) t.diagnostic(`iteration ${i} of ${seed}: ${(e as Error).stack}`);
         }
         runs++;
+      }
+      // The unmutated construction itself.
+      if (crafted.includes(seed)) {
+        const p = join(dir, "fuzz.qcow2");
+        writeFileSync(p, orig);
+        await exercise(p);
       }
     }
     assert.equal(errors, 0, `${errors} of ${runs} mutated images escaped with a non-user error`);
