@@ -42,9 +42,13 @@ export class VmdkImage extends MappedImage {
     const gtes = le32(h, 44);
     const gdHi = le32(h, 60);
     const gdLo = le32(h, 56);
-    // QEMU's limits: grain ≤ 0x200000 sectors, power of two; 512 GTEs per table is what every writer uses.
+    // QEMU's limits: grain ≤ 0x200000 sectors, power of two; at most 512 GTEs per table (vmdk_open_vmdk4,
+    // "L2 table size too big"), which is what every writer uses. A compressed grain is decoded whole into
+    // memory, so compressed images are held to 2 MiB grains (stream-optimized images use 64 KiB).
     if (grain === 0 || grain > 0x200000 || grain & (grain - 1)) throw bad(`invalid grain size ${grain}`);
-    if (gtes === 0 || gtes > 0x100000) throw bad(`invalid grain table size ${gtes}`);
+    if (gtes === 0 || gtes > 512) throw bad(`invalid grain table size ${gtes}`);
+    if (flags & FLAG_COMPRESSED && grain * 512 > 2 << 20)
+      throw bad(`compressed grains of ${grain * 512} bytes are too large`);
     if (capacity > 2 ** 53 / 512) throw bad("capacity is too large");
     if (gdHi === GD_AT_END && gdLo === GD_AT_END)
       throw bad("stream-optimized VMDK (grain directory at end) is not supported");
@@ -53,6 +57,8 @@ export class VmdkImage extends MappedImage {
     const gdEntries = Math.ceil(grains / gtes);
     if (gdEntries > 32 << 20) throw bad("grain directory is too large");
     if (gdOff + gdEntries * 4 > fileSize) throw bad("grain directory lies past the end of the file");
+    // Embedded descriptors and the extents or parents a descriptor names are never read: only this one
+    // self-contained extent is opened, so a VMDK cannot make tvisor read another host file.
     const raw = new Uint8Array(gdEntries * 4);
     await file.read(gdOff, raw);
     const gd = new Uint32Array(gdEntries);

@@ -9,7 +9,10 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ImageFormatError, UserError } from "../../src/base/errors.js";
+import { copyDifferences } from "../../src/cli/image/rebase.js";
+import { convertImage } from "../../src/storage/convert.js";
 import type { FileHandle, StorageHost } from "../../src/storage/file-handle.js";
+import type { ImageBackend } from "../../src/storage/image-backend.js";
 import { createImageFile } from "../../src/storage/node/create-image.js";
 import { nodeStorageHost } from "../../src/storage/node/node-host.js";
 import { openImage, openImageBackend, probeImageFile } from "../../src/storage/node/open-image.js";
@@ -437,6 +440,60 @@ test("names read from images are escaped before they reach the terminal", async 
     assert.match(tvisor(["info", "-f", "qcow2", p]).out, /backing file: b\\x1b\[31mred\\x00x/);
     assert.match(tvisor(["snapshot", "-f", "qcow2", "-l", p]).out, /\\x1b\]0;owned\\x07\\x9b2J/);
     assert.match(tvisor(["info", "-f", "qcow2", "--backing-chain", p]).out, /contains a NUL byte/);
+  } finally {
+    cleanup();
+  }
+});
+
+/** Count blockStatus calls made on an image. */
+function countStatus<T extends ImageBackend>(img: T): { img: T; calls: () => number } {
+  let calls = 0;
+  const orig = img.blockStatus.bind(img);
+  img.blockStatus = (o: number, l: number) => {
+    calls++;
+    return orig(o, l);
+  };
+  return { img, calls: () => calls };
+}
+
+test("convert, rebase and discard of a 16 TiB sparse image cost one step per mapped run", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const huge = 2 ** 44;
+    const base = join(dir, "base.qcow2");
+    await createImageFile(base, { format: "qcow2", size: huge });
+    const ov = join(dir, "ov.qcow2");
+    await createImageFile(ov, { format: "qcow2", backingFile: "base.qcow2", backingFormat: "qcow2" });
+    const w = await openImageBackend(ov, { format: "qcow2" });
+    await w.write(huge - 65536, new Uint8Array(65536).fill(9));
+    await w.close();
+    // 2^44 bytes over 512 MiB per L2 table: 32768 L1 entries. Per-chunk or per-cluster loops would take
+    // 2^24 or 2^28 steps.
+    const l1Entries = huge / 2 ** 29;
+    const src = countStatus(await openImageBackend(ov, { format: "qcow2", readOnly: true }));
+    const dstPath = join(dir, "out.qcow2");
+    await createImageFile(dstPath, { format: "qcow2", size: huge });
+    const dst = await openImageBackend(dstPath, { format: "qcow2" });
+    await convertImage(src.img, dst);
+    assert.ok(src.calls() <= 3 * l1Entries, `${src.calls()} block-status calls`);
+    const back = new Uint8Array(65536);
+    await dst.read(huge - 65536, back);
+    assert.ok(back.every((x) => x === 9));
+    // Discarding the whole disk skips unallocated L2 ranges.
+    const q = dst as Qcow2Image;
+    const before = q.meter.steps;
+    await q.discard(0, huge);
+    assert.ok(q.meter.steps - before <= 2 * l1Entries + 16, `${q.meter.steps - before} steps`);
+    await dst.close();
+    await src.img.close();
+    // Safe rebase onto nothing: compares only where either backing file has data.
+    const img = (await openImageBackend(ov, { format: "qcow2" })) as Qcow2Image;
+    const oldB = countStatus(img.backing as ImageBackend);
+    const ovc = countStatus(img);
+    await copyDifferences(ovc.img, oldB.img, null, () => undefined);
+    assert.ok(ovc.calls() + oldB.calls() <= 4 * l1Entries, `${ovc.calls()} + ${oldB.calls()} calls`);
+    await img.setBackingName(null, null);
+    await img.close();
   } finally {
     cleanup();
   }

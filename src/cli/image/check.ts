@@ -4,6 +4,7 @@ import { UserError } from "../../base/errors.js";
 import { openImageBackend } from "../../storage/node/open-image.js";
 import { type CheckResult, checkQcow2, type RepairMode } from "../../storage/qcow2/check.js";
 import { Qcow2Image } from "../../storage/qcow2/image.js";
+import { warnProbed } from "./warn.js";
 
 function report(r: CheckResult, out: string[]): number {
   const corrupt = r.corruptions - r.corruptionsFixed;
@@ -44,6 +45,7 @@ export function registerCheck(image: Command): void {
         readOnly: mode === "none",
         noBacking: true,
         forRepair: true,
+        onProbed: mode === "none" ? undefined : warnProbed,
       });
       try {
         if (!(img instanceof Qcow2Image)) {

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { type CreateImageOptions, createImageFile } from "../../storage/node/create-image.js";
 import { parseCreateOptions } from "./options.js";
 import { parseSize } from "./size.js";
+import { warnProbed } from "./warn.js";
 
 export function registerCreate(image: Command): void {
   image
@@ -28,6 +29,8 @@ export function registerCreate(image: Command): void {
         parseCreateOptions(o.o, opts);
         if (o.b) opts.backingFile = o.b;
         if (o.F) opts.backingFormat = o.F;
+        // Without -F the backing format is probed once, here, and recorded in the new header.
+        opts.onProbed = warnProbed;
         if (size !== undefined) opts.size = parseSize(size);
         const n = await createImageFile(path, opts);
         if (!o.q) {

@@ -5,6 +5,7 @@ import { openImageBackend } from "../../storage/node/open-image.js";
 import { Qcow2Image } from "../../storage/qcow2/image.js";
 import { RawImage } from "../../storage/raw-image.js";
 import { parseSize } from "./size.js";
+import { warnProbed } from "./warn.js";
 
 export function registerResize(image: Command): void {
   image
@@ -16,7 +17,7 @@ export function registerResize(image: Command): void {
     .argument("<path>")
     .argument("<size>", "new size, or +SIZE / -SIZE")
     .action(async (path: string, sizeText: string, o: { f?: string; shrink?: boolean; q?: boolean }) => {
-      const img = await openImageBackend(path, { format: o.f, noBacking: false });
+      const img = await openImageBackend(path, { format: o.f, noBacking: false, onProbed: warnProbed });
       try {
         const rel = sizeText.startsWith("+") ? 1 : sizeText.startsWith("-") ? -1 : 0;
         const n = parseSize(rel ? sizeText.slice(1) : sizeText);

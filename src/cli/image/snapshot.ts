@@ -5,6 +5,7 @@ import { openImageBackend } from "../../storage/node/open-image.js";
 import { Qcow2Image } from "../../storage/qcow2/image.js";
 import { applySnapshot, createSnapshot, deleteSnapshot } from "../../storage/qcow2/snapshot-ops.js";
 import { snapshotTable } from "./info.js";
+import { warnProbed } from "./warn.js";
 
 export function registerSnapshot(image: Command): void {
   image
@@ -23,6 +24,7 @@ export function registerSnapshot(image: Command): void {
         format: o.f,
         readOnly: o.l === true,
         noBacking: o.l === true,
+        onProbed: o.l === true ? undefined : warnProbed,
       });
       try {
         if (!(img instanceof Qcow2Image))

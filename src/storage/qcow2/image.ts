@@ -694,7 +694,18 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
       const cs = this.cs;
       let g = offset;
       const end = offset + length;
+      const span = this.l2Entries * cs;
       while (g < end) {
+        // A whole unallocated L2 range with nothing underneath already reads as zeroes: skip it in one
+        // step (a guest discarding the whole disk, or shrinking a huge sparse image, stays cheap).
+        const l1idx = Math.floor(g / span);
+        const rangeEnd = Math.min(end, (l1idx + 1) * span);
+        const y = this.meter.step();
+        if (y) await y;
+        if ((this.l1Off[l1idx] ?? 0) === 0 && (!this.backing || g >= this.backing.size)) {
+          g = rangeEnd;
+          continue;
+        }
         const n = Math.min(end - g, cs - (g % cs));
         // A whole cluster, or the disk's partial last cluster from its start, can be zeroed by its entry;
         // any other piece (an unaligned start, even one reaching the disk's end) keeps its other bytes.
