@@ -126,6 +126,9 @@ export class ManagedVm {
     this.rate = { at: 0, instructions: 0, cpuUs: 0, ips: 0, cpuPercent: 0 };
     this.rssBytes = 0;
     this.startedAt = new Date();
+    // A failed spawn, or a message sent just as the process died (ERR_IPC_CHANNEL_CLOSED), is reported
+    // here; unhandled it would take the daemon down. The exit handler says what became of the VM.
+    child.on("error", (e) => this.host.log(`VM ${this.name}: process: ${errorMessage(e)}`));
     child.stderr?.on("data", (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString()).slice(-STDERR_TAIL);
     });

@@ -35,7 +35,9 @@ const POWER_BUTTON_DELAY_MS = 300;
 const POWER_BUTTON_REPEAT_MS = 5000;
 
 function send(msg: FromVm): void {
-  process.send?.(msg);
+  // After the daemon has gone the channel is closed; the 'disconnect' handler ends the VM.
+  if (!process.connected) return;
+  process.send?.(msg, undefined, {}, () => {});
 }
 
 /** A console that forwards guest output to the daemon and takes input from it. */
