@@ -119,6 +119,8 @@ export interface SessionOptions {
   virtioConsole?: boolean;
   /** Which console run()/waitForShell()/type() drive: the UART's (default) or the virtio console's. */
   shellOn?: "uart" | "virtio";
+  /** Binary translation (VmSpec.jit); default: the spec's default. */
+  jit?: "on" | "off" | "always";
 }
 
 /** One VM plus its console; `exit` resolves when the run ends. */
@@ -151,6 +153,7 @@ export class GuestSession {
       nics: (opts.nics ?? []).map((n) => (n.mac === undefined ? {} : { mac: n.mac })),
       vmIndex: opts.vmIndex,
       console: this.virtioConsole ? "virtio" : "uart",
+      jit: opts.jit,
     };
     this.host = createNodeHost(this.console, (m) => process.stderr.write(`tvisor: ${m}\n`));
     this.vm = new VirtualMachine(spec, this.host, {
