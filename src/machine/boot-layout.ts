@@ -20,6 +20,8 @@ export interface BootLayoutInput {
   initrdSize?: number;
   fdtSize: number;
   firmwareSize?: number;
+  /** Where the kernel goes; default KERNEL_LOAD_ADDR (an ELF kernel gives its own physical address). */
+  kernelAddr?: number;
 }
 
 export interface BootLayout {
@@ -49,7 +51,10 @@ function neededRam(p: BootLayoutInput, kernelEnd: number): number {
  */
 export function planBootLayout(p: BootLayoutInput): BootLayout {
   const ramEnd = p.ramBase + p.ramSize;
-  const kernelAddr = KERNEL_LOAD_ADDR;
+  const kernelAddr = p.kernelAddr ?? KERNEL_LOAD_ADDR;
+  if (kernelAddr < p.ramBase || kernelAddr >= ramEnd) {
+    throw new UserError(`the kernel's load address 0x${kernelAddr.toString(16)} is outside RAM`);
+  }
   if (p.firmwareSize !== undefined && p.ramBase + p.firmwareSize > kernelAddr) {
     throw new UserError(
       `firmware is ${mib(p.firmwareSize)}; it must fit below the kernel at 0x${kernelAddr.toString(16)}`,

@@ -1,5 +1,6 @@
 /** Recognises and unpacks RISC-V Linux kernel images: the `Image` header, optionally gzip-compressed. */
 import { UserError } from "../base/errors.js";
+import { parseElf } from "./elf.js";
 
 /**
  * Linux Documentation/riscv/boot-image-header.rst: a 64-byte little-endian header at the start of the
@@ -73,6 +74,13 @@ export interface LinuxKernel {
   image: Uint8Array;
   header: LinuxImageHeader;
   compressed: boolean;
+  /**
+   * Physical address for `image` (an ELF's lowest segment); absent for an Image or a raw binary, which
+   * go to the board's kernel start address.
+   */
+  loadAddr?: number;
+  /** Physical entry point (an ELF's e_entry); absent means the start of `image`. */
+  entry?: number;
 }
 
 /** Accept a flat Image or a gzip-compressed one (Image.gz), then validate the header. */
@@ -94,4 +102,80 @@ export async function loadLinuxKernel(
     }
   }
   return { image, header: parseLinuxImageHeader(image, what), compressed };
+}
+
+/** How `--kernel` was recognised: a Linux `Image`, an ELF executable, or a raw binary. */
+export type KernelFormat = "image" | "elf" | "raw";
+
+/** A kernel of any format QEMU's `-kernel` takes, placed as one contiguous block. */
+export interface BootKernel extends LinuxKernel {
+  format: KernelFormat;
+}
+
+/**
+ * Accept what QEMU's riscv `-kernel` accepts (hw/riscv/boot.c riscv_load_kernel): an ELF executable is
+ * loaded at its segments' physical addresses and entered at e_entry; anything else is copied to the
+ * kernel start address and entered there — a Linux Image (whose header then gives image_size, the
+ * memory it needs with bss) or a raw binary such as U-Boot's u-boot.bin. gzip is unpacked first.
+ */
+export async function loadBootKernel(
+  data: Uint8Array,
+  gunzip: Gunzip,
+  what = "kernel",
+  maxBytes?: number,
+): Promise<BootKernel> {
+  let bytes = data;
+  const compressed = isGzip(data);
+  if (compressed) {
+    try {
+      bytes = await gunzip(data, maxBytes);
+    } catch (e) {
+      if (e instanceof UserError) throw new UserError(`${what}: ${e.message}`);
+      throw new UserError(`${what}: gzip data is corrupt (${e instanceof Error ? e.message : String(e)})`);
+    }
+  }
+  if (bytes.length === 0) throw new UserError(`${what}: the file is empty`);
+  if (bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
+    return { ...flattenElf(bytes, what, maxBytes), compressed };
+  }
+  if (bytes.length >= IMAGE_HEADER_SIZE) {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (dv.getUint32(56, true) === RISCV_IMAGE_MAGIC2 || dv.getBigUint64(48, true) === RISCV_IMAGE_MAGIC) {
+      return { image: bytes, header: parseLinuxImageHeader(bytes, what), compressed, format: "image" };
+    }
+  }
+  return { image: bytes, header: rawHeader(bytes.length), compressed, format: "raw" };
+}
+
+/** The header values a non-Image kernel stands for: it occupies its own length, nothing more. */
+function rawHeader(size: number): LinuxImageHeader {
+  return { textOffset: 0, imageSize: size, flags: 0n, version: 0 };
+}
+
+/** An ELF's PT_LOAD segments as one block from the lowest to the highest physical address (gaps zeroed). */
+function flattenElf(data: Uint8Array, what: string, maxBytes?: number): Omit<BootKernel, "compressed"> {
+  let elf: ReturnType<typeof parseElf>;
+  try {
+    elf = parseElf(data);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${what}: ${e.message}`);
+    throw e;
+  }
+  const segs = elf.segments.filter((s) => s.memSize > 0);
+  if (segs.length === 0) throw new UserError(`${what}: ELF has no loadable segment`);
+  const lo = Math.min(...segs.map((s) => s.paddr));
+  const hi = Math.max(...segs.map((s) => s.paddr + s.memSize));
+  const span = hi - lo;
+  if (!Number.isSafeInteger(span) || (maxBytes !== undefined && span > maxBytes)) {
+    throw new UserError(
+      `${what}: ELF segments span 0x${lo.toString(16)}..0x${hi.toString(16)}, more than the guest's RAM`,
+    );
+  }
+  const image = new Uint8Array(span);
+  for (const s of segs) image.set(data.subarray(s.fileOffset, s.fileOffset + s.fileSize), s.paddr - lo);
+  const entry = Number(BigInt.asUintN(64, elf.entry));
+  if (!Number.isSafeInteger(entry) || entry < lo || entry >= hi) {
+    throw new UserError(`${what}: ELF entry 0x${elf.entry.toString(16)} is outside its loaded segments`);
+  }
+  return { image, header: rawHeader(span), format: "elf", loadAddr: lo, entry };
 }

@@ -48,7 +48,6 @@ import { BuiltinSbi } from "./sbi/builtin-sbi.js";
 import type { SbiPlatform } from "./sbi/sbi-call.js";
 import { buildVirtFdt, DEFAULT_RISCV_ISA } from "./virt-fdt.js";
 import {
-  KERNEL_LOAD_ADDR,
   VIRT_CLINT_BASE,
   VIRT_CLINT_SIZE,
   VIRT_DRAM_BASE,
@@ -249,6 +248,7 @@ export class RiscvVirt implements Stateful {
       ramBase: this.ram.base,
       ramSize: this.ram.size,
       kernelSize: spec.kernel?.header.imageSize,
+      kernelAddr: spec.kernel?.loadAddr,
       initrdSize: initrdLen,
       fdtSize: probe.length,
       firmwareSize: external ? spec.firmware?.length : undefined,
@@ -270,7 +270,8 @@ export class RiscvVirt implements Stateful {
       const rom = buildResetVector({
         startAddr: this.ram.base,
         fdtAddr: layout.fdtAddr,
-        nextAddr: KERNEL_LOAD_ADDR,
+        // What QEMU passes in fw_dynamic_info.next_addr: the kernel's entry (fw_jump uses its own).
+        nextAddr: spec.kernel?.entry ?? layout.kernelAddr,
       });
       this.rom.load(rom);
       // As on QEMU's virt board, every hart starts in M-mode at the reset vector in the boot ROM, which
@@ -287,7 +288,7 @@ export class RiscvVirt implements Stateful {
         h.stopped = h.hartId !== 0;
       }
       const boot = this.harts[0];
-      boot.pc = layout.kernelAddr;
+      boot.pc = spec.kernel?.entry ?? layout.kernelAddr;
       boot.setX(10, 0n);
       boot.setX(11, BigInt(layout.fdtAddr));
     }

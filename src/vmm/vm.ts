@@ -10,7 +10,7 @@ import type { BlockBackend } from "../io/block-backend.js";
 import type { CharBackend } from "../io/char-backend.js";
 import type { NetBackend } from "../io/net-backend.js";
 import { flattenFirmware } from "../machine/firmware-image.js";
-import { isGzip, type LinuxKernel, loadLinuxKernel } from "../machine/linux-image.js";
+import { isGzip, type LinuxKernel, loadBootKernel } from "../machine/linux-image.js";
 import { type MachineExit, RiscvVirt } from "../machine/riscv-virt.js";
 import { VIRT_DRAM_BASE } from "../machine/virt-memory-map.js";
 import { bootFileLimit, bootFileLimitReason } from "./boot-file-limit.js";
@@ -132,12 +132,8 @@ export class VirtualMachine {
     const read = (path: string, what: string) =>
       this.host.readFile(path, what, limit, bootFileLimitReason(c.memBytes));
     if (c.kernel)
-      images.kernel = await loadLinuxKernel(
-        await read(c.kernel, "kernel"),
-        this.host.gunzip,
-        "kernel",
-        limit,
-      );
+      // A Linux Image, an ELF or a raw binary, as QEMU's -kernel (U-Boot's u-boot.bin is raw).
+      images.kernel = await loadBootKernel(await read(c.kernel, "kernel"), this.host.gunzip, "kernel", limit);
     if (c.initrd) {
       // The kernel unpacks gzip itself (CONFIG_RD_GZIP); the initramfs is passed through unchanged.
       images.initrd = await read(c.initrd, "initrd");

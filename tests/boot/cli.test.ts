@@ -38,13 +38,18 @@ test("bad flags, missing files, wrong kernels and small memory give one-line err
   const dir = mkdtempSync(join(tmpdir(), "tvisor-cli-"));
   try {
     const notKernel = join(dir, "not-a-kernel");
-    writeFileSync(notKernel, new Uint8Array(4096).fill(0x41));
+    // Any bytes are a raw kernel (as for QEMU's -kernel); an ELF for another machine is refused.
+    const x86 = new Uint8Array(4096);
+    x86.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]); // ELF64, little-endian
+    x86[16] = 2; // ET_EXEC
+    x86[18] = 62; // EM_X86_64
+    writeFileSync(notKernel, x86);
     const cases: Array<[string[], RegExp]> = [
       [["--cpus", "9"], /^tvisor: --cpus: expected 1\.\.8, got "9"\n$/],
       [["--mem", "lots"], /^tvisor: --mem: cannot parse "lots"/],
       [["--disk", "x.img,format=vmdk"], /^tvisor: --disk: unknown format "vmdk"/],
       [["--kernel", join(dir, "missing")], /^tvisor: kernel: cannot read .*missing: no such file\n$/],
-      [["--kernel", notKernel], /^tvisor: kernel: not a RISC-V Linux Image/],
+      [["--kernel", notKernel], /^tvisor: kernel: ELF is for machine x86-64 \(62\), not RISC-V\n$/],
       [["--kernel", notKernel, "--bios", join(dir, "nobios")], /^tvisor: (kernel|bios): /],
       [["--bogus-flag"], /unknown option '--bogus-flag'/],
     ];
