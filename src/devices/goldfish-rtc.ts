@@ -60,7 +60,8 @@ export class GoldfishRtc implements MmioDevice, Stateful {
 
   /** Guest time in ns since the epoch. */
   now(): bigint {
-    return BigInt(Math.floor(this.clock.wallNs())) + this.offset;
+    // The TIME register pair is a 64-bit counter, so guest time wraps modulo 2^64.
+    return BigInt.asUintN(64, BigInt(Math.floor(this.clock.wallNs())) + this.offset);
   }
 
   /** Fire the alarm if it is due; the machine calls this between CPU batches. */
@@ -112,7 +113,9 @@ export class GoldfishRtc implements MmioDevice, Stateful {
         const t = this.now();
         const v = BigInt(value);
         const next = offset === TIME_LOW ? (t & ~MASK32) | v : (v << 32n) | (t & MASK32);
-        this.offset += next - t;
+        // Kept as a signed 64-bit value (the counter wraps), so every offset a guest can set is one that
+        // save() writes and restore() accepts.
+        this.offset = BigInt.asIntN(64, this.offset + next - t);
         this.update();
         return;
       }

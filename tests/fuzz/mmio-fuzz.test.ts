@@ -330,7 +330,7 @@ for (const seed of [0x5eed, 0xbad, 0xc0ffee]) {
     fillPattern(m.ram.u8);
     const watch = failures();
     try {
-      for (let round = 0; round < 300; round++) {
+      for (let round = 0; round < 600; round++) {
         for (let i = 0; i < 60; i++) randomAccess(m, rs, next);
         hostileVirtioSession(m, next() % 3, next);
         // Let block completions land between bursts, so resets race with in-flight requests.

@@ -18,6 +18,16 @@ import type { AccessSize, MmioDevice } from "../../memory/mmio.js";
 import type { IrqLine } from "../irq.js";
 import * as C from "./constants.js";
 import type { VirtioDevice, VirtioHost } from "./device.js";
+
+/** The device status bits virtio 1.2 §2.1 defines. */
+const DEFINED_STATUS_BITS =
+  C.VIRTIO_STATUS_ACKNOWLEDGE |
+  C.VIRTIO_STATUS_DRIVER |
+  C.VIRTIO_STATUS_DRIVER_OK |
+  C.VIRTIO_STATUS_FEATURES_OK |
+  C.VIRTIO_STATUS_DEVICE_NEEDS_RESET |
+  C.VIRTIO_STATUS_FAILED;
+
 import { Virtqueue } from "./queue.js";
 
 export const VIRTIO_MMIO_BASE = 0x10001000;
@@ -212,7 +222,9 @@ export class VirtioMmioTransport implements MmioDevice, Stateful, VirtioHost {
         this.updateIrq();
         return;
       case C.VIRTIO_MMIO_STATUS:
-        this.writeStatus(value & 0xff);
+        // virtio 1.2 §2.1 defines six status bits; the others are reserved, so they are not kept (and a
+        // saved status therefore always passes restore's check).
+        this.writeStatus(value & DEFINED_STATUS_BITS);
         return;
       case C.VIRTIO_MMIO_QUEUE_DESC_LOW:
       case C.VIRTIO_MMIO_QUEUE_DESC_HIGH:
@@ -261,15 +273,8 @@ export class VirtioMmioTransport implements MmioDevice, Stateful, VirtioHost {
         `this slot holds device type ${this.device.deviceId}, the state ${deviceId}`,
         deviceId,
       );
-    const statusBits =
-      C.VIRTIO_STATUS_ACKNOWLEDGE |
-      C.VIRTIO_STATUS_DRIVER |
-      C.VIRTIO_STATUS_DRIVER_OK |
-      C.VIRTIO_STATUS_FEATURES_OK |
-      C.VIRTIO_STATUS_DEVICE_NEEDS_RESET |
-      C.VIRTIO_STATUS_FAILED;
     const status = r.int("status", 0, 0xff);
-    if ((status & ~statusBits) !== 0)
+    if ((status & ~DEFINED_STATUS_BITS) !== 0)
       r.fail("status", `undefined status bits 0x${status.toString(16)}`, status);
     const deviceFeaturesSel = r.u32("deviceFeaturesSel");
     const driverFeaturesSel = r.u32("driverFeaturesSel");
