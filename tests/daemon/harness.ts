@@ -90,13 +90,13 @@ export class TestDaemon {
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);
-    await this.waitLog(/ready: state dir/, 60_000);
+    await this.waitLog(/ready: state dir/, BOOT_TIMEOUT_MS);
     const m = /listening on tcp:127\.0\.0\.1:(\d+)/.exec(this.log);
     if (m) this.tcpPort = Number(m[1]);
   }
 
   /** Wait until the log matches (hang guard only). */
-  async waitLog(re: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
+  async waitLog(re: RegExp, timeoutMs = BOOT_TIMEOUT_MS): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const m = re.exec(this.log);
@@ -187,7 +187,7 @@ export class ConsoleClient {
   }
 
   /** Type a command at the prompt and return what it printed (markers built by the shell, as GuestSession.run). */
-  async run(cmd: string, timeoutMs = 60_000): Promise<string> {
+  async run(cmd: string, timeoutMs = BOOT_TIMEOUT_MS): Promise<string> {
     const n = ++this.seq;
     await this.waitFor(/# (\x1b\[6n)?$/, timeoutMs, Math.max(0, this.output.length - 64));
     const from = this.output.length;

@@ -24,7 +24,7 @@ async function info(name: string): Promise<Info> {
 
 /** Poll (hang guard only) until the VM reaches `state`. */
 async function waitState(name: string, state: string): Promise<Info> {
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + BOOT_TIMEOUT_MS;
   for (;;) {
     const i = await info(name);
     if (i.state === state) return i;
@@ -106,15 +106,15 @@ test("console viewers that disconnect mid-stream or read slowly harm neither the
   const slow = await ConsoleClient.open(daemon.socketPath, "vm-c");
   const quitter = await ConsoleClient.open(daemon.socketPath, "vm-c");
   // A late viewer first gets recent output from the ring buffer.
-  assert.match(slow.output + (await slow.waitFor(/# /, 30_000)).input, /# /);
+  assert.match(slow.output + (await slow.waitFor(/# /, BOOT_TIMEOUT_MS)).input, /# /);
   // The slow viewer stops reading: its socket is paused, so the daemon's send buffer for it fills.
   (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
   const from = main.output.length;
   main.type("seq 1 12000 | tail -c 100000; echo SEQ-DONE\n");
   // The quitter drops its connection without a close handshake partway through the stream.
-  await quitter.waitFor(/\n1[0-9]{3}\r?\n/, 300_000, 0);
+  await quitter.waitFor(/\n1[0-9]{3}\r?\n/, BOOT_TIMEOUT_MS, 0);
   quitter.ws.terminate();
-  await main.waitFor(/\n12000\r?\nSEQ-DONE/, 300_000, from);
+  await main.waitFor(/\n12000\r?\nSEQ-DONE/, BOOT_TIMEOUT_MS, from);
   // Input from any viewer reaches the guest: the slow one types too (its writes still go out).
   assert.equal((await main.run("echo still-$((1 + 1))")).trim(), "still-2");
   // The daemon answers, the VM is running, and the main viewer saw the whole stream in order.
@@ -140,8 +140,8 @@ test("stop presses the power button: the guest powers off cleanly", {
   await b.run("true");
   const from = b.output.length;
   b.type("sleep 1000\n");
-  await b.waitFor(/sleep 1000\r?\n/, 60_000, from);
-  const r = await daemon.call("POST", "/v1/vms/vm-b/stop", { timeoutSec: 120 });
+  await b.waitFor(/sleep 1000\r?\n/, BOOT_TIMEOUT_MS, from);
+  const r = await daemon.call("POST", "/v1/vms/vm-b/stop", { timeoutSec: BOOT_TIMEOUT_MS / 1000 });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal((r.body as Info).state, "stopped");
   assert.equal((r.body as Info).reason, "guest powered off");

@@ -36,7 +36,7 @@ function tinyImage(imageSize = 0x10000n): Uint8Array {
 }
 
 function run(args: string[]) {
-  const r = spawnSync(process.execPath, [TVISOR, ...args], { input: "", timeout: 30_000 });
+  const r = spawnSync(process.execPath, [TVISOR, ...args], { input: "", timeout: 300_000 });
   return { status: r.status, signal: r.signal, stderr: r.stderr.toString() };
 }
 

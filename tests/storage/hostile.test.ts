@@ -261,7 +261,7 @@ test("65,536 snapshots sharing one 32 MiB L1 table are refused at open after a b
 });
 
 test("a FIFO (as an image or as a backing file) is refused at once, never opened for reading", {
-  timeout: 60_000,
+  timeout: 600_000,
 }, async (t) => {
   const { dir, cleanup } = tempDir();
   try {
