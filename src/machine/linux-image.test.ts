@@ -61,6 +61,10 @@ test("loadBootKernel: an Image by its magic, an ELF at its physical addresses, a
   assert.equal(r.entry, undefined);
   assert.equal(r.header.imageSize, 300);
   assert.deepEqual(r.image, raw);
+  // Compressed data that is neither an Image nor an ELF is refused, never run as a raw program.
+  await assert.rejects(loadBootKernel(gzipSync(raw), nodeGunzip), /neither a Linux Image nor an ELF/);
+  // Shorter than one instruction: a wrong or truncated file, refused in words instead of run.
+  await assert.rejects(loadBootKernel(Uint8Array.of(0x52, 0x53, 0x43), nodeGunzip), /3 bytes is too short/);
   // An ELF: segments flattened from the lowest physical address, entered at e_entry.
   const elf = tinyElf(0x80200000, 0x80200010);
   const e = await loadBootKernel(elf, nodeGunzip);

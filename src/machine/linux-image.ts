@@ -116,7 +116,8 @@ export interface BootKernel extends LinuxKernel {
  * Accept what QEMU's riscv `-kernel` accepts (hw/riscv/boot.c riscv_load_kernel): an ELF executable is
  * loaded at its segments' physical addresses and entered at e_entry; anything else is copied to the
  * kernel start address and entered there — a Linux Image (whose header then gives image_size, the
- * memory it needs with bss) or a raw binary such as U-Boot's u-boot.bin. gzip is unpacked first.
+ * memory it needs with bss) or a raw binary such as U-Boot's u-boot.bin. gzip is unpacked first, and
+ * must hold an Image or an ELF (a raw program is never taken compressed).
  */
 export async function loadBootKernel(
   data: Uint8Array,
@@ -144,6 +145,16 @@ export async function loadBootKernel(
       return { image: bytes, header: parseLinuxImageHeader(bytes, what), compressed, format: "image" };
     }
   }
+  // A raw program shorter than one 32-bit instruction cannot be what the user meant (a truncated
+  // download, the wrong file): refuse it rather than run whatever follows it in RAM.
+  // gzip is how Linux ships its Image (Image.gz); a raw program is taken only as it is. Compressed junk
+  // (a corrupt or wrong download) is then an error rather than code to run.
+  if (compressed)
+    throw new UserError(`${what}: the gzip data holds neither a Linux Image nor an ELF executable`);
+  if (bytes.length < 4)
+    throw new UserError(
+      `${what}: ${bytes.length} bytes is too short for a kernel (not an ELF, a Linux Image or a raw program)`,
+    );
   return { image: bytes, header: rawHeader(bytes.length), compressed, format: "raw" };
 }
 
