@@ -209,12 +209,7 @@ export class GuestSession {
       this.failOnExit(),
       this.failOnPanic(),
     ]);
-    return m[1]
-      .replace(/\r/g, "")
-      .replace(/\x1b\[[0-9;]*[a-zA-Z]/g, "")
-      .split("\n")
-      .filter((l) => !/^\[\s*\d+\.\d+\] /.test(l))
-      .join("\n");
+    return cleanConsoleOutput(m[1]);
   }
 
   /** Type without waiting for an answer (poweroff, reboot). */
@@ -282,4 +277,14 @@ export function runCliSession(
       resolve({ code, out, err });
     }),
   );
+}
+
+/** A command's console output as plain lines: no CRs, no ANSI escapes, no interleaved kernel log lines. */
+export function cleanConsoleOutput(text: string): string {
+  return text
+    .replace(/\r/g, "")
+    .replace(/\x1b\[[0-9;]*[a-zA-Z]/g, "")
+    .split("\n")
+    .filter((l) => !/^\[\s*\d+\.\d+\] /.test(l))
+    .join("\n");
 }

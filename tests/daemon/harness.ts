@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 // Boot waits are hang guards only (see guest-session.ts); the name is kept for the daemon tests.
-import { HANG_GUARD_MS as BOOT_TIMEOUT_MS, TVISOR_CLI } from "../boot/guest-session.js";
+import { HANG_GUARD_MS as BOOT_TIMEOUT_MS, cleanConsoleOutput, TVISOR_CLI } from "../boot/guest-session.js";
 
 export { HANG_GUARD_MS as BOOT_TIMEOUT_MS, missingImages } from "../boot/guest-session.js";
 
@@ -197,12 +197,7 @@ export class ConsoleClient {
       timeoutMs,
       from,
     );
-    return m[1]
-      .replace(/\r/g, "")
-      .replace(/\x1b\[[0-9;]*[a-zA-Z]/g, "")
-      .split("\n")
-      .filter((l) => !/^\[\s*\d+\.\d+\] /.test(l))
-      .join("\n");
+    return cleanConsoleOutput(m[1]);
   }
 
   close(): void {
