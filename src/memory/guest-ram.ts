@@ -5,6 +5,8 @@
  * translated code.
  */
 
+import { DirtyLog, type PageBitmap } from "./dirty-log.js";
+
 /** Bytes of the control area at the start of the wasm memory: one block per hart. RAM starts after it. */
 export const HART_BLOCK_SIZE = 32 * 1024;
 export const MAX_HART_BLOCKS = 16;
@@ -49,6 +51,8 @@ export class GuestRam {
   private nextHartBlock = 0;
   private readonly storeTlbs: StoreTlbView[] = [];
   private readonly listeners: CodeWriteListener[] = [];
+  /** The dirty-page log while logging is on (live migration), else null: then writes cost one null test. */
+  private dirtyLog: DirtyLog | null = null;
 
   constructor(
     readonly base: number,
@@ -150,6 +154,7 @@ export class GuestRam {
     if (len <= 0) return;
     const first = off >>> 12;
     const last = (off + len - 1) >>> 12;
+    if (this.dirtyLog !== null) this.dirtyLog.mark(first, last);
     const cp = this.codePages;
     for (let p = first; p <= last; p++) {
       if (cp[p] !== 0) {
@@ -188,8 +193,47 @@ export class GuestRam {
     }
   }
 
-  /** Whether a store TLB may cache this RAM page (false while it holds translated code). */
+  /**
+   * Whether a store TLB may cache this RAM page: not while it holds translated code, and, while dirty
+   * logging is on, not until the page is marked dirty in the current round (its first write takes the
+   * slow path, which marks it; later writes hit the TLB until the next harvest drops the entries).
+   */
   storeCacheable(pageOff: number): boolean {
-    return this.codePages[pageOff >>> 12] === 0;
+    const p = pageOff >>> 12;
+    return this.codePages[p] === 0 && (this.dirtyLog === null || this.dirtyLog.has(p));
+  }
+
+  /** Whether dirty-page logging is on. */
+  get dirtyLogging(): boolean {
+    return this.dirtyLog !== null;
+  }
+
+  /**
+   * Start logging writes: every page starts clean and every store TLB entry is dropped, so a CPU store (the
+   * interpreter's or translated code's, which probe the same TLBs) reaches noteWrite once per page per round.
+   */
+  startDirtyLog(): void {
+    this.dirtyLog = new DirtyLog(this.size / 4096);
+    this.dropStoreTlbs();
+  }
+
+  /**
+   * Take the pages written since logging started or since the last harvest, and re-arm: the log is cleared
+   * and store TLB entries dropped in the same synchronous step, so no write between the two is missed.
+   */
+  harvestDirty(): PageBitmap {
+    if (this.dirtyLog === null) throw new Error("dirty logging is off");
+    const got = this.dirtyLog.take();
+    this.dropStoreTlbs();
+    return got;
+  }
+
+  /** Stop logging; stores fill the TLBs freely again. */
+  stopDirtyLog(): void {
+    this.dirtyLog = null;
+  }
+
+  private dropStoreTlbs(): void {
+    for (const t of this.storeTlbs) for (let i = 0; i < t.off.length; i++) t.invalidateEntry(i);
   }
 }
