@@ -8,9 +8,11 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { test } from "node:test";
-import { BOOT_TEST_TIMEOUT_MS, HANG_GUARD_MS, TVISOR_CLI } from "./guest-session.js";
+import { BOOT_TEST_TIMEOUT_MS, HANG_GUARD_MS, OPENSBI_DIR, TVISOR_CLI } from "./guest-session.js";
 
 const UBOOT_M = "/usr/lib/u-boot/qemu-riscv64/u-boot.bin";
+const UBOOT_S = "/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin";
+const FW_JUMP = `${OPENSBI_DIR}/fw_jump.bin`;
 
 /** Run tvisor until U-Boot's prompt answers `version`; resolves with everything printed. */
 function uBootSession(args: string[]): Promise<string> {
@@ -53,5 +55,17 @@ test("U-Boot M-mode as --bios reaches its prompt and answers", {
 }, async (t) => {
   if (!existsSync(UBOOT_M)) return t.skip(`${UBOOT_M} missing (apt-get install u-boot-qemu)`);
   const out = await uBootSession(["--bios", UBOOT_M]);
+  assert.match(out, /U-Boot 20\d\d/);
+});
+
+test("U-Boot S-mode as a raw --kernel under OpenSBI reaches its prompt and answers", {
+  timeout: BOOT_TEST_TIMEOUT_MS,
+}, async (t) => {
+  if (!existsSync(UBOOT_S)) return t.skip(`${UBOOT_S} missing (apt-get install u-boot-qemu)`);
+  if (!existsSync(FW_JUMP)) return t.skip(`${FW_JUMP} missing (apt-get install opensbi)`);
+  const out = await uBootSession(["--bios", FW_JUMP, "--kernel", UBOOT_S]);
+  // OpenSBI hands over in S-mode at the kernel start address, where the raw binary was loaded.
+  assert.match(out, /Domain0 Next Address\s*: 0x0*80200000/);
+  assert.match(out, /Domain0 Next Mode\s*: S-mode/);
   assert.match(out, /U-Boot 20\d\d/);
 });

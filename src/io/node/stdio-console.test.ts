@@ -36,6 +36,7 @@ test("EPIPE on stdout: reported once through onOutputClosed, later output discar
   const closed: Error[] = [];
   const c = new StdioConsole({ input: stdin, output: stdout, onOutputClosed: (e) => closed.push(e) });
   c.write(Uint8Array.of(0x41));
+  c.flush();
   assert.equal(stdout.writes, 1);
   // Without a listener this emit would throw (an unhandled 'error' event kills the process).
   stdout.emit("error", epipe());
@@ -43,6 +44,7 @@ test("EPIPE on stdout: reported once through onOutputClosed, later output discar
   assert.equal(closed.length, 1);
   assert.equal(c.outputClosed, true);
   c.write(Uint8Array.of(0x42));
+  c.flush();
   assert.equal(stdout.writes, 1);
   c.close();
 });
@@ -110,4 +112,37 @@ test("flow control: the receiver pauses and resumes stdin; a full early buffer p
   c.onInput(() => {});
   assert.equal(stdin.paused, false);
   c.close();
+});
+
+/** A stdout that cannot write yet: it keeps what it is given, as a stream with a full pipe does. */
+class QueueingStdout extends EventEmitter {
+  readonly queued: Uint8Array[] = [];
+  get writableLength(): number {
+    return this.queued.reduce((n, d) => n + d.length, 0);
+  }
+  write(d: Uint8Array | string): boolean {
+    this.queued.push(typeof d === "string" ? Buffer.from(d) : d);
+    return false;
+  }
+  text(): string {
+    return Buffer.concat(this.queued).toString("latin1");
+  }
+}
+
+test("output written from one reused buffer reaches a slow reader intact (the UART passes one byte array)", async () => {
+  const stdout = new QueueingStdout();
+  const c = new StdioConsole({ input: new FakeStdin(), output: stdout });
+  const txByte = new Uint8Array(1);
+  const line = "Domain0 Next Mode : S-mode\r\n";
+  for (const ch of line) {
+    txByte[0] = ch.charCodeAt(0);
+    c.write(txByte);
+  }
+  txByte[0] = 0x61; // the device goes on using its buffer after the writes returned
+  await Promise.resolve(); // output is handed over at the end of the turn
+  assert.equal(stdout.text(), line);
+  assert.equal(stdout.queued.length, 1, "one write for the whole turn's output");
+  c.write(Uint8Array.of(0x62));
+  c.close(); // close hands over what is still gathered
+  assert.equal(stdout.text(), `${line}b`);
 });

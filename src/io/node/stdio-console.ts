@@ -38,6 +38,9 @@ export const MAX_EARLY_INPUT = 1 << 20;
  */
 export const MAX_OUTPUT_BACKLOG = 8 << 20;
 
+/** How much output is gathered before it is handed to stdout in one write. */
+const OUTPUT_STAGING_BYTES = 16 << 10;
+
 export interface StdioConsoleOptions {
   input?: ConsoleInput;
   output?: ConsoleOutput;
@@ -68,6 +71,10 @@ export class StdioConsole implements CharBackend {
   /** Input read before a receiver was registered, at most MAX_EARLY_INPUT bytes. */
   private readonly early: Uint8Array[] = [];
   private earlyBytes = 0;
+  /** Output gathered since the last flush (see write). */
+  private readonly staging = new Uint8Array(OUTPUT_STAGING_BYTES);
+  private stagedBytes = 0;
+  private flushQueued = false;
   private readonly listener = (chunk: Buffer | string) => this.receive(chunk);
   /** A read error (EIO on a hung-up terminal) ends input; it must not become an uncaught 'error'. */
   private readonly inputError = () => this.stopInput();
@@ -93,13 +100,42 @@ export class StdioConsole implements CharBackend {
     return this.outputFailed;
   }
 
+  /**
+   * Guest output is gathered and handed to stdout once per turn of the event loop. The bytes are copied:
+   * a device may reuse its buffer as soon as write returns (the UART passes the same one-byte array for
+   * every character), and a stream that cannot write at once keeps a reference to what it was given, so
+   * passing the device's buffer through made a slow reader receive the last character many times over.
+   * Gathering also spares stdout one system call per character.
+   */
   write(data: Uint8Array): void {
     if (this.closed || this.outputFailed) return;
-    if ((this.output.writableLength ?? 0) + data.length > MAX_OUTPUT_BACKLOG) {
+    if ((this.output.writableLength ?? 0) + this.stagedBytes + data.length > MAX_OUTPUT_BACKLOG) {
       this.droppedOutput += data.length;
       return;
     }
-    this.output.write(data);
+    if (this.stagedBytes + data.length > this.staging.length) this.flush();
+    if (data.length >= this.staging.length) {
+      this.output.write(Buffer.from(data));
+      return;
+    }
+    this.staging.set(data, this.stagedBytes);
+    this.stagedBytes += data.length;
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Hand the gathered output to stdout now (also done at the end of every event-loop turn, and by close). */
+  flush(): void {
+    this.flushQueued = false;
+    if (this.stagedBytes === 0 || this.outputFailed) {
+      this.stagedBytes = 0;
+      return;
+    }
+    const out = Buffer.from(this.staging.subarray(0, this.stagedBytes));
+    this.stagedBytes = 0;
+    this.output.write(out);
   }
 
   /** One receiver at a time: a rebooted machine's console device (UART or virtio console) replaces the previous one. */
@@ -131,6 +167,7 @@ export class StdioConsole implements CharBackend {
   /** Restore the terminal and stop reading stdin, so the process can exit. */
   close(): void {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     this.stopInput();
   }
@@ -150,6 +187,7 @@ export class StdioConsole implements CharBackend {
       const r = this.escape.feed(bytes);
       bytes = r.data;
       for (const a of r.actions) {
+        this.flush();
         if (a === "help") this.output.write(ESCAPE_HELP);
         else {
           // End the guest's last line (its prompt) so the host shell's prompt starts on a line of its own,
