@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages, one variable per set. --no-install-recommends keeps QEMU's GUI (GTK, GStreamer, Mesa) out.
 RUN_PKGS=""
-TEST_PKGS="qemu-utils qemu-system-misc opensbi u-boot-qemu device-tree-compiler"
+TEST_PKGS="qemu-utils qemu-system-misc opensbi u-boot-qemu device-tree-compiler chromium"
 NODE_PKGS="nodejs npm"
 
 mode="run"

@@ -7,6 +7,7 @@ import { type DaemonRunner, registerDaemonCommand } from "./daemon-command.js";
 import { registerImageCommand } from "./image-command.js";
 import { registerRunCommand } from "./run-command.js";
 import { registerVmCommands } from "./vm-commands.js";
+import { registerWebCommand } from "./web-command.js";
 
 /** Services the entry point injects (the cli layer does not import the daemon). */
 export interface CliServices {
@@ -30,6 +31,7 @@ export function buildProgram(services: CliServices = {}): Command {
   if (services.runDaemon) registerDaemonCommand(program, services.runDaemon, VERSION);
   registerVmCommands(program);
   registerConsoleCommand(program);
+  registerWebCommand(program);
   registerCompletionCommand(program);
   return program;
 }

@@ -12,6 +12,7 @@ import Fastify, {
   type FastifyRequest,
 } from "fastify";
 import type { WebSocket } from "ws";
+import { bearerFromProtocols, CONSOLE_PROTOCOL } from "../api/console-protocol.js";
 import type { RestoreRequest, SaveRequest, StopRequest, VmEvent } from "../api/messages.js";
 import { openApiDocument } from "../api/openapi.js";
 import { OPERATIONS, type Operation } from "../api/operations.js";
@@ -21,6 +22,7 @@ import type { ConsoleViewer } from "./console-hub.js";
 import type { Daemon } from "./daemon.js";
 import { prometheusText } from "./metrics.js";
 import { tokenMatches } from "./token.js";
+import { isPublicAsset, registerWebAssets } from "./web-assets.js";
 
 /** Largest request body (a VM definition is far smaller). */
 const BODY_LIMIT = 64 * 1024;
@@ -89,13 +91,25 @@ export async function buildApiServer(daemon: Daemon, opts: ApiServerOptions): Pr
     // Path parameters are validated by schema; no surprising trailing-slash or case folding.
     routerOptions: { ignoreTrailingSlash: false },
   });
-  await app.register(fastifyWebsocket, { options: { maxPayload: CONSOLE_MAX_PAYLOAD } });
+  await app.register(fastifyWebsocket, {
+    options: {
+      maxPayload: CONSOLE_MAX_PAYLOAD,
+      // A browser offers the console protocol beside the one carrying its token; answer with the former.
+      handleProtocols: (offered: Set<string>) => (offered.has(CONSOLE_PROTOCOL) ? CONSOLE_PROTOCOL : false),
+    },
+  });
 
   if (opts.token !== null) {
     const token = opts.token;
     app.addHook("onRequest", async (req, reply) => {
+      if (isPublicAsset(req.url)) return;
       const h = req.headers.authorization;
-      const given = typeof h === "string" && h.startsWith("Bearer ") ? h.slice(7).trim() : null;
+      const given =
+        typeof h === "string" && h.startsWith("Bearer ")
+          ? h.slice(7).trim()
+          : req.headers.upgrade?.toLowerCase() === "websocket"
+            ? bearerFromProtocols(req.headers["sec-websocket-protocol"])
+            : null;
       if (given === null || !tokenMatches(given, token)) {
         reply.header("www-authenticate", 'Bearer realm="tvisor"');
         return reply
@@ -131,6 +145,8 @@ export async function buildApiServer(daemon: Daemon, opts: ApiServerOptions): Pr
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split("?")[0]}` }),
   );
+
+  registerWebAssets(app);
 
   const doc = openApiDocument(opts.version);
   const name = (req: FastifyRequest) => (req.params as Params).name;

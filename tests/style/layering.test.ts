@@ -3,7 +3,8 @@
  * docs/architecture.md (the guide's table), core layers stay free of node:* outside node/ folders, and imports have no cycles.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { builtinModules } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -161,4 +162,44 @@ test("imports between source files, type-only ones included, have no cycles", ()
   };
   for (const n of graph.keys()) if ((state.get(n) ?? 0) === 0) visit(n);
   assert.deepEqual(cycles, []);
+});
+
+/** The browser bundles' entry points (scripts/build-web.mjs). */
+const BROWSER_ENTRIES = ["web/main.ts", "play/page.ts", "play/worker.ts"];
+
+// The web console and the in-tab VM run in a browser: nothing they reach, however indirectly, may be
+// host code (a node/ folder) or import a Node built-in, type-only imports included (a type from node/
+// is a sign the design leans on Node).
+test("no Node API is reachable from the browser bundles", () => {
+  const builtins = new Set(builtinModules);
+  const seen = new Set<string>();
+  const violations: string[] = [];
+  const visit = (file: string, from: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const rel = relative(src, file);
+    if (rel.split(/[\\/]/).includes("node")) violations.push(`${rel} (host code, reached from ${from})`);
+    if (!existsSync(file)) {
+      violations.push(`${rel} is missing (imported by ${from})`);
+      return;
+    }
+    for (const { spec } of importsOf(file)) {
+      if (spec.startsWith(".")) visit(resolve(dirname(file), spec).replace(/\.js$/, ".ts"), rel);
+      else if (spec.startsWith("node:") || builtins.has(spec.split("/")[0]))
+        violations.push(`${rel} imports ${spec}`);
+    }
+  };
+  for (const e of BROWSER_ENTRIES) visit(join(src, e), "the bundle");
+  assert.ok(seen.size > BROWSER_ENTRIES.length, "the walk followed imports");
+  assert.deepEqual(violations, []);
+
+  // The bundle as built (when it is): esbuild's metafile lists every input it took in.
+  const meta = join(root, "dist/web/meta.json");
+  if (!existsSync(meta)) return;
+  const inputs = Object.keys((JSON.parse(readFileSync(meta, "utf8")) as { inputs: object }).inputs);
+  const bad = inputs.filter(
+    (i) => i.startsWith("node:") || /(^|\/)src\/([^/]+\/)*node\//.test(i) || builtins.has(i),
+  );
+  assert.deepEqual(bad, []);
+  assert.ok(inputs.some((i) => i.includes("src/web/")));
 });
