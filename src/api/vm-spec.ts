@@ -73,6 +73,11 @@ const specFields = {
     }),
   ),
   rng: Type.Optional(Type.Boolean({ description: "attach virtio-rng (default true)" })),
+  balloon: Type.Optional(
+    Type.Boolean({
+      description: "attach virtio-balloon: memory target, statistics, free page reporting (default true)",
+    }),
+  ),
   noReboot: Type.Optional(
     Type.Boolean({ description: "a guest reset stops the VM instead of rebooting it" }),
   ),

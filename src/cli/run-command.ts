@@ -33,6 +33,7 @@ interface RunFlags {
   cpus: string;
   disk: DiskSpec[];
   rng: boolean;
+  balloon: boolean;
   reboot: boolean;
   console: string;
   jit: string;
@@ -67,6 +68,7 @@ export function vmSpecFromFlags(f: RunFlags): VmSpec {
       disks: f.disk,
       console: consoleDevice,
       rng: f.rng,
+      balloon: f.balloon,
       noReboot: !f.reboot,
       jit: f.jit,
       jitCacheSize: f.jitCacheSize === undefined ? undefined : Number(f.jitCacheSize),
@@ -102,6 +104,7 @@ export function registerRunCommand(program: Command): void {
         .default([] as DiskSpec[], "none"),
     )
     .option("--no-rng", "do not attach a virtio-rng device")
+    .option("--no-balloon", "do not attach a virtio-balloon device (memory target, free page reporting)")
     .option(
       "--no-reboot",
       "exit (status 0) when the guest resets instead of rebooting it, as QEMU's -no-reboot",

@@ -61,6 +61,7 @@ interface CreateFlags extends ClientFlags {
   disk: DiskConfig[];
   nic: NicSpec[];
   rng: boolean;
+  balloon: boolean;
   reboot: boolean;
   console?: string;
   autostart?: boolean;
@@ -95,6 +96,7 @@ export function definitionFromFlags(name: string, f: CreateFlags): VmDefinition 
     def.console = f.console;
   }
   if (!f.rng) def.rng = false;
+  if (!f.balloon) def.balloon = false;
   if (!f.reboot) def.noReboot = true;
   if (f.autostart) def.autostart = true;
   if (f.jit !== undefined) {
@@ -199,6 +201,7 @@ export function registerVmCommands(program: Command): void {
         .default([] as NicSpec[], "none"),
     )
     .option("--no-rng", "do not attach a virtio-rng device")
+    .option("--no-balloon", "do not attach a virtio-balloon device (memory target, free page reporting)")
     .option("--no-reboot", "stop the VM when the guest resets instead of rebooting it")
     .option("--console <uart|virtio>", "device the console is attached to (default uart)")
     .option("--jit <on|off|always>", "translate hot guest code to WebAssembly (default off)")

@@ -85,6 +85,7 @@ const FLAG_OF_FIELD: Record<string, string> = {
   console: "--console",
   noReboot: "--no-reboot",
   rng: "--no-rng",
+  balloon: "--no-balloon",
   jit: "--jit",
   jitCacheSize: "--jit-cache-size",
 };

@@ -33,6 +33,7 @@ export async function readStateFileInfo(file: string): Promise<StateFileInfo> {
     cpus: spec.cpus,
     console: spec.console,
     rng: spec.rng,
+    balloon: spec.balloon,
     noReboot: spec.noReboot,
     jit: spec.jit,
     jitCacheSize: spec.jitCacheSize,

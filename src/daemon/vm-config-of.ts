@@ -19,6 +19,7 @@ export function vmSpecOf(def: VmDefinition, vmIndex: number): VmSpecInput {
   if (def.cpus !== undefined) spec.cpus = def.cpus;
   if (def.console !== undefined) spec.console = def.console;
   if (def.rng !== undefined) spec.rng = def.rng;
+  if (def.balloon !== undefined) spec.balloon = def.balloon;
   if (def.noReboot !== undefined) spec.noReboot = def.noReboot;
   if (def.jit !== undefined) spec.jit = def.jit;
   if (def.jitCacheSize !== undefined) spec.jitCacheSize = def.jitCacheSize;

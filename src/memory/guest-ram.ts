@@ -6,6 +6,7 @@
  */
 
 import { DirtyLog, type PageBitmap } from "./dirty-log.js";
+import type { MemoryReleaser } from "./memory-releaser.js";
 
 /** Bytes of the control area at the start of the wasm memory: one block per hart. RAM starts after it. */
 export const HART_BLOCK_SIZE = 32 * 1024;
@@ -53,6 +54,7 @@ export class GuestRam {
   private readonly listeners: CodeWriteListener[] = [];
   /** The dirty-page log while logging is on (live migration), else null: then writes cost one null test. */
   private dirtyLog: DirtyLog | null = null;
+  private releaser: MemoryReleaser | null = null;
 
   constructor(
     readonly base: number,
@@ -136,6 +138,37 @@ export class GuestRam {
     if (dst === null) return false;
     dst.fill(value);
     return true;
+  }
+
+  /**
+   * Use `r` to give discarded pages back to the host, and offer all of RAM for page sharing. Returns
+   * whether the host accepted RAM as shareable.
+   */
+  setReleaser(r: MemoryReleaser | null): boolean {
+    this.releaser = r;
+    return r !== null && r.shareable(this.u8);
+  }
+
+  /** Whether discarded pages go back to the host (a releaser is set). */
+  get releasesToHost(): boolean {
+    return this.releaser !== null;
+  }
+
+  /**
+   * The guest no longer needs the whole 4 KiB pages in [gpa, gpa+len) (balloon inflate, free page
+   * reporting, virtio 1.2 §5.5.6): hand them back to the host, after which they read as zeros. Partial
+   * pages at either end are kept. Returns the bytes given back: 0 when the range is outside RAM, when
+   * no releaser is set (the pages then keep their contents, which the guest must not rely on anyway)
+   * or when the host refused.
+   */
+  discard(gpa: number, len: number): number {
+    if (!this.contains(gpa, len) || this.releaser === null) return 0;
+    const start = Math.ceil((gpa - this.base) / 4096) * 4096;
+    const end = Math.floor((gpa - this.base + len) / 4096) * 4096;
+    if (end <= start) return 0;
+    // The contents change (to zeros): translations made from these pages must go first.
+    this.noteWrite(start, end - start);
+    return this.releaser.release(this.u8.subarray(start, end)) ? end - start : 0;
   }
 
   /** Replace all of RAM (restore, migration): every translation goes. */

@@ -3,6 +3,7 @@ import type { BlockBackend } from "../io/block-backend.js";
 import type { CharBackend } from "../io/char-backend.js";
 import type { Clock } from "../io/clock.js";
 import type { Gunzip } from "../machine/linux-image.js";
+import type { MemoryReleaser } from "../memory/memory-releaser.js";
 
 export interface VmHost {
   /**
@@ -17,4 +18,9 @@ export interface VmHost {
   /** Fill a buffer with entropy (virtio-rng, rng-seed). */
   entropy(buf: Uint8Array): void;
   log(msg: string): void;
+  /**
+   * Give pages of guest RAM held in `buffer` back to the host and offer them for page sharing (balloon,
+   * free page reporting, KSM). Absent or null: the host cannot, and RAM stays as allocated.
+   */
+  memoryReleaser?(buffer: ArrayBuffer): MemoryReleaser | null;
 }

@@ -36,6 +36,7 @@ test("defaults fill every field; the result is plain JSON that validates to itse
     nics: [],
     console: "uart",
     rng: true,
+    balloon: true,
     noReboot: false,
     vmIndex: 0,
     jit: "off",
@@ -128,23 +129,24 @@ test("nicMacs: explicit or derived per NIC; duplicates within a VM are refused",
   );
 });
 
-test("virtio slots: disks, NICs, console, rng in that order; too many is one clear error", () => {
+test("virtio slots: disks, NICs, console, rng, balloon in that order; too many is one clear error", () => {
   const disk = { path: "d.img", readOnly: false };
-  assert.deepEqual(virtioSlots(validateVmSpec(base)), ["rng"]);
+  assert.deepEqual(virtioSlots(validateVmSpec(base)), ["rng", "balloon"]);
   const all = { ...base, disks: [disk, disk], nics: [{}], console: "virtio" as const };
-  assert.deepEqual(virtioSlots(validateVmSpec(all)), ["disk", "disk", "nic", "console", "rng"]);
-  assert.deepEqual(virtioSlots(validateVmSpec({ ...all, rng: false, nics: [] })), [
+  assert.deepEqual(virtioSlots(validateVmSpec(all)), ["disk", "disk", "nic", "console", "rng", "balloon"]);
+  assert.deepEqual(virtioSlots(validateVmSpec({ ...all, rng: false, balloon: false, nics: [] })), [
     "disk",
     "disk",
     "console",
   ]);
-  validateVmSpec({ ...all, disks: Array(5).fill(disk) });
+  validateVmSpec({ ...all, disks: Array(4).fill(disk) });
+  validateVmSpec({ ...all, balloon: false, disks: Array(5).fill(disk) });
   assert.throws(
-    () => validateVmSpec({ ...all, disks: Array(6).fill(disk) }),
-    /^FieldError: too many virtio devices: 6 disk\(s\) \+ 1 NIC\(s\) \+ console \+ rng = 9; the board has 8 slots$/,
+    () => validateVmSpec({ ...all, disks: Array(5).fill(disk) }),
+    /^FieldError: too many virtio devices: 5 disk\(s\) \+ 1 NIC\(s\) \+ console \+ rng \+ balloon = 9; the board has 8 slots$/,
   );
   assert.throws(
-    () => validateVmSpec({ ...base, rng: false, disks: Array(9).fill(disk) }),
+    () => validateVmSpec({ ...base, rng: false, balloon: false, disks: Array(9).fill(disk) }),
     /disks: at most 8 entries/,
   );
 });

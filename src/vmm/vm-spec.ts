@@ -58,6 +58,11 @@ export interface VmSpec {
   console: ConsoleDevice;
   /** Attach a virtio-rng device (/dev/hwrng), the last virtio slot. */
   rng: boolean;
+  /**
+   * Attach a virtio-balloon device (virtio 1.2 §5.5: memory target, statistics, free page reporting)
+   * after the rng, the last virtio slot.
+   */
+  balloon: boolean;
   /** Exit when the guest resets instead of rebooting it (QEMU's -no-reboot). */
   noReboot: boolean;
   /** This VM's number among VMs sharing a network, 0..65535: it makes default MACs distinct. */
@@ -111,6 +116,7 @@ const SPEC_FIELDS = new Set([
   "nics",
   "console",
   "rng",
+  "balloon",
   "noReboot",
   "vmIndex",
   "jit",
@@ -211,6 +217,7 @@ export function validateVmSpec(input: unknown): VmSpec {
     nics: checkArray("nics", input.nics, VIRTIO_SLOTS).map((n, i) => checkNic(`nics[${i}]`, n)),
     console: checkEnum("console", input.console, CONSOLE_DEVICES, "uart"),
     rng: checkBool("rng", input.rng, true),
+    balloon: checkBool("balloon", input.balloon, true),
     noReboot: checkBool("noReboot", input.noReboot, false),
     vmIndex: checkInt("vmIndex", input.vmIndex, 0, 0, MAX_VM_INDEX),
     // Off by default until a boot is no slower with it (docs/jit.md, "Where it stands").
@@ -260,6 +267,7 @@ export function validateVmSpec(input: unknown): VmSpec {
     const parts = [`${count("disk")} disk(s)`, `${count("nic")} NIC(s)`];
     if (spec.console === "virtio") parts.push("console");
     if (spec.rng) parts.push("rng");
+    if (spec.balloon) parts.push("balloon");
     throw new FieldError(
       "",
       `too many virtio devices: ${parts.join(" + ")} = ${slots.length}; the board has ${VIRTIO_SLOTS} slots`,

@@ -1,6 +1,7 @@
 /** One virtual machine's lifecycle: specification → host backends → riscv-virt board → run, reboot, stop, save. */
 import { errorMessage, FieldError, UserError } from "../base/errors.js";
 import type { SavedState } from "../base/state.js";
+import { type BalloonCounters, type BalloonGuestStats, VirtioBalloon } from "../devices/virtio/balloon.js";
 import { VirtioBlock } from "../devices/virtio/block.js";
 import { VirtioConsole } from "../devices/virtio/console.js";
 import type { VirtioDevice } from "../devices/virtio/device.js";
@@ -60,6 +61,12 @@ export class VirtualMachine {
   private current: RiscvVirt | null = null;
   /** The current board's virtio-blk devices (drained before a save). */
   private blocks: VirtioBlock[] = [];
+  /** The current board's balloon (when spec.balloon). */
+  private balloon: VirtioBalloon | null = null;
+  /** Pages the host wants in the balloon: host-side, so a reboot's fresh driver inflates to it again. */
+  private balloonTarget = 0;
+  /** Whether the host took guest RAM for page sharing (MADV_MERGEABLE) on the current board. */
+  private ramShareable = false;
   private running = false;
   private stopRequested = false;
   /** Boots so far (1 + number of guest reboots). */
@@ -191,6 +198,8 @@ export class VirtualMachine {
     // A fresh VirtioConsole registers itself as the backend's input receiver, replacing the old board's.
     if (this.virtioConsole) virtio.push(new VirtioConsole({ char: this.virtioConsole }));
     if (this.spec.rng) virtio.push(new VirtioRng({ entropy: (b) => this.host.entropy(b) }));
+    this.balloon = this.spec.balloon ? new VirtioBalloon() : null;
+    if (this.balloon) virtio.push(this.balloon);
     const m = new RiscvVirt({
       ramBytes: this.spec.memBytes,
       harts: this.spec.cpus,
@@ -207,6 +216,10 @@ export class VirtualMachine {
       jit: this.spec.jit,
       jitCacheSize: this.spec.jitCacheSize,
     });
+    // Pages the guest gives up (balloon, free page reporting) go back to the host, and RAM is offered
+    // to the host's page sharing (KSM), as QEMU does with mem-merge=on.
+    this.ramShareable = m.ram.setReleaser(this.host.memoryReleaser?.(m.ram.buffer) ?? null);
+    this.balloon?.setTarget(this.balloonTarget);
     if (!boot) return m;
     m.loadLinux({
       kernel: this.images.kernel,
@@ -275,6 +288,42 @@ export class VirtualMachine {
     this.nics[nic]?.setLinkUp(up);
   }
 
+  /**
+   * Ask the guest to keep at most `bytes` of RAM (QEMU's `balloon` monitor command): the balloon
+   * inflates to the rest, or deflates. The guest's driver does the work; `memoryInfo` shows progress.
+   */
+  setMemoryTarget(bytes: number): void {
+    if (!this.spec.balloon)
+      throw new UserError("this VM has no balloon device (it was created with balloon off)");
+    if (!Number.isSafeInteger(bytes) || bytes < 0)
+      throw new UserError(`memory target must be a non-negative number of bytes, got ${bytes}`);
+    const keep = Math.min(bytes, this.spec.memBytes);
+    this.balloonTarget = Math.floor((this.spec.memBytes - keep) / 4096);
+    this.balloon?.setTarget(this.balloonTarget);
+  }
+
+  /** Ask the guest's balloon driver for fresh statistics; false when it has not answered the last request. */
+  requestMemoryStats(): boolean {
+    return this.balloon?.requestStats() ?? false;
+  }
+
+  /** The balloon's state and the guest's memory statistics (null without a balloon or a board). */
+  memoryInfo(): {
+    balloon: BalloonCounters;
+    guest: BalloonGuestStats | null;
+    releasesToHost: boolean;
+    shareable: boolean;
+  } | null {
+    const b = this.balloon;
+    if (b === null || this.current === null) return null;
+    return {
+      balloon: b.counters,
+      guest: b.stats,
+      releasesToHost: this.current.ram.releasesToHost,
+      shareable: this.ramShareable,
+    };
+  }
+
   /** Snapshot the running board (the VM must be paused: call between run() calls or after stop()). */
   save(): SavedState {
     if (!this.current) throw new Error("nothing to save: the VM has not started");
@@ -318,6 +367,8 @@ export class VirtualMachine {
       this.blocks = [];
       throw e;
     }
+    // The snapshot's balloon target stays the host's wish: a squeezed guest is not handed its memory back.
+    this.balloonTarget = this.balloon?.counters.targetPages ?? 0;
     // The snapshot recorded the link as it was then; the cable is as it is now (a change interrupts).
     this.nics.forEach((n, i) => {
       n.setLinkUp(this.linkUp[i]);

@@ -66,6 +66,7 @@ export const VIRTIO_ID_NET = 1;
 export const VIRTIO_ID_BLOCK = 2;
 export const VIRTIO_ID_CONSOLE = 3;
 export const VIRTIO_ID_RNG = 4;
+export const VIRTIO_ID_BALLOON = 5;
 
 /** §2.7: the largest split virtqueue size. */
 export const VIRTQ_MAX_SIZE = 32768;

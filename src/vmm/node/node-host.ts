@@ -3,6 +3,7 @@ import { randomFillSync } from "node:crypto";
 import type { CharBackend } from "../../io/char-backend.js";
 import { hostClock } from "../../io/node/clock.js";
 import { nodeGunzip } from "../../machine/node/gunzip.js";
+import { createMadviseReleaser } from "../../memory/node/madvise.js";
 import { openImage } from "../../storage/node/open-image.js";
 import { printable } from "../../storage/printable.js";
 import type { VmHost } from "../vm-host.js";
@@ -29,5 +30,6 @@ export function createNodeHost(console: CharBackend, log: (msg: string) => void 
       randomFillSync(buf);
     },
     log,
+    memoryReleaser: createMadviseReleaser,
   };
 }
