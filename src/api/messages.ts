@@ -36,6 +36,68 @@ export const VmList = Type.Object({ vms: Type.Array(VmInfo) }, { additionalPrope
 export type VmList = Static<typeof VmList>;
 
 const Counter = Type.Integer({ minimum: 0 });
+
+/** The guest's own view of its memory, from the balloon's statistics queue (virtio 1.2 §5.5.6.3). */
+export const GuestMemoryStats = Type.Object(
+  {
+    freeBytes: Counter,
+    availableBytes: Counter,
+    cachedBytes: Counter,
+    totalBytes: Counter,
+    swapInBytes: Counter,
+    swapOutBytes: Counter,
+    majorFaults: Counter,
+    minorFaults: Counter,
+  },
+  { additionalProperties: false },
+);
+export type GuestMemoryStats = Static<typeof GuestMemoryStats>;
+
+/** Overcommit: the balloon, what went back to the host, and page sharing (KSM). */
+export const VmMemoryStats = Type.Object(
+  {
+    balloon: Type.Boolean({ description: "the VM has a virtio-balloon device" }),
+    targetBytes: Counter,
+    balloonBytes: Type.Integer({ minimum: 0, description: "memory in the balloon (the driver's `actual`)" }),
+    releasedBytes: Type.Integer({
+      minimum: 0,
+      description: "given back to the host: inflate + free page reporting",
+    }),
+    reportedBytes: Type.Integer({
+      minimum: 0,
+      description: "free memory the guest reported (free page reporting)",
+    }),
+    hostileInputs: Type.Integer({ minimum: 0, description: "PFNs outside RAM or given twice, ignored" }),
+    releasesToHost: Type.Boolean({ description: "pages are given back with madvise(MADV_DONTNEED)" }),
+    guest: Type.Optional(GuestMemoryStats),
+    ksm: Type.Object(
+      {
+        hostRun: Type.Union([Type.Integer(), Type.Null()], {
+          description: "/sys/kernel/mm/ksm/run (1 = merging); null: no KSM",
+        }),
+        shareable: Type.Boolean({ description: "guest RAM is marked MADV_MERGEABLE" }),
+        mergingPages: Counter,
+        savedBytes: Counter,
+        note: Type.Optional(Type.String()),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type VmMemoryStats = Static<typeof VmMemoryStats>;
+
+export const BalloonRequest = Type.Object(
+  {
+    targetBytes: Type.Integer({
+      minimum: 0,
+      description: "memory the guest may keep; the balloon takes the rest (QEMU's `balloon` command)",
+    }),
+  },
+  { additionalProperties: false },
+);
+export type BalloonRequest = Static<typeof BalloonRequest>;
+
 export const VmStats = Type.Object(
   {
     name: Name,
@@ -54,6 +116,7 @@ export const VmStats = Type.Object(
       { rxBytes: Counter, txBytes: Counter, rxFrames: Counter, txFrames: Counter },
       { additionalProperties: false },
     ),
+    memory: Type.Optional(VmMemoryStats),
   },
   { additionalProperties: false },
 );

@@ -1,6 +1,7 @@
 /** The /v1 operations: one table that the daemon's router validates with and the OpenAPI document describes. */
 import type { TSchema } from "@sinclair/typebox";
 import {
+  BalloonRequest,
   ErrorBody,
   RestoreRequest,
   SaveRequest,
@@ -113,6 +114,11 @@ export const OPERATIONS: Operation[] = [
   action("kill", "end the VM's process at once"),
   action("pause", "stop running guest code (the process stays)"),
   action("resume", "continue a paused VM"),
+  action(
+    "balloon",
+    "set the memory the guest may keep: its balloon inflates to the rest (virtio-balloon; needs a guest driver)",
+    BalloonRequest,
+  ),
   {
     ...action("save", "pause the VM and write its complete state to a file", SaveRequest),
     responses: {

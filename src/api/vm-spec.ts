@@ -73,6 +73,11 @@ const specFields = {
     }),
   ),
   rng: Type.Optional(Type.Boolean({ description: "attach virtio-rng (default true)" })),
+  freePageReporting: Type.Optional(
+    Type.Boolean({
+      description: "with the balloon, let the guest give free memory back on its own (default true)",
+    }),
+  ),
   balloon: Type.Optional(
     Type.Boolean({
       description: "attach virtio-balloon: memory target, statistics, free page reporting (default true)",
@@ -99,6 +104,12 @@ const specFields = {
       minimum: 1,
       maximum: 10000,
       description: "CPU share as cgroup cpu.weight (default 100); applied as the VM process's nice value",
+    }),
+  ),
+  memTargetBytes: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: "memory the guest may keep after start: the daemon inflates the balloon to the rest",
     }),
   ),
   memOverheadMiB: Type.Optional(

@@ -67,6 +67,7 @@ interface CreateFlags extends ClientFlags {
   autostart?: boolean;
   cpuWeight?: string;
   memOverhead?: string;
+  memTarget?: string;
   jit?: string;
   jitCacheSize?: string;
 }
@@ -107,6 +108,7 @@ export function definitionFromFlags(name: string, f: CreateFlags): VmDefinition 
   if (f.jitCacheSize !== undefined)
     def.jitCacheSize = parseIntFlag("--jit-cache-size", f.jitCacheSize, 1, 1 << 20);
   if (f.cpuWeight !== undefined) def.cpuWeight = parseIntFlag("--cpu-weight", f.cpuWeight, 1, 10000);
+  if (f.memTarget !== undefined) def.memTargetBytes = parseMemSize(f.memTarget, 0, "--mem-target");
   if (f.memOverhead !== undefined)
     def.memOverheadMiB = parseIntFlag("--mem-overhead", f.memOverhead, 64, 4096);
   return def;
@@ -125,6 +127,7 @@ const FLAG_OF_FIELD: [RegExp, string][] = [
   [/^body\.console\b/, "--console"],
   [/^body\.cpuWeight\b/, "--cpu-weight"],
   [/^body\.memOverheadMiB\b/, "--mem-overhead"],
+  [/^body\.memTargetBytes\b/, "--mem-target"],
   [/^body\.jitCacheSize\b/, "--jit-cache-size"],
   [/^body\.jit\b/, "--jit"],
 ];
@@ -167,6 +170,32 @@ function summary(vm: VmInfo): string[] {
   ];
 }
 
+function memoryLines(s: VmStats): string[] {
+  const m = s.memory;
+  if (!m) return [];
+  const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
+  const out: string[] = [];
+  if (m.balloon)
+    out.push(
+      `balloon     ${mib(m.balloonBytes)} of target ${mib(m.targetBytes)}; given back to the host ${mib(m.releasedBytes)}` +
+        `${m.releasesToHost ? "" : " (not released: no madvise on this host)"}; free pages reported ${mib(m.reportedBytes)}` +
+        `${m.hostileInputs ? `; ${m.hostileInputs} bad PFNs ignored` : ""}`,
+    );
+  else out.push("balloon     none (defined with balloon off)");
+  const g = m.guest;
+  if (g)
+    out.push(
+      `guest mem   free ${mib(g.freeBytes)}, available ${mib(g.availableBytes)}, cached ${mib(g.cachedBytes)}, ` +
+        `swap in/out ${mib(g.swapInBytes)}/${mib(g.swapOutBytes)}, faults ${g.majorFaults} major / ${g.minorFaults} minor`,
+    );
+  else if (m.balloon) out.push("guest mem   no statistics yet (the guest's balloon driver has not reported)");
+  out.push(
+    `KSM         ${m.ksm.mergingPages} pages merged, ${mib(m.ksm.savedBytes)} saved${m.ksm.shareable ? "" : " (guest RAM not mergeable)"}`,
+  );
+  if (m.ksm.note) out.push(`            ${m.ksm.note}`);
+  return out;
+}
+
 function formatStats(s: VmStats): string {
   const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
   return [
@@ -178,6 +207,7 @@ function formatStats(s: VmStats): string {
     `RSS         ${mib(s.rssBytes)} (guest RAM ${mib(s.guestRamBytes)})`,
     `disk        read ${s.disk.readBytes} B in ${s.disk.reads}, wrote ${s.disk.writeBytes} B in ${s.disk.writes}, ${s.disk.flushes} flushes`,
     `net         rx ${s.net.rxBytes} B / ${s.net.rxFrames} frames, tx ${s.net.txBytes} B / ${s.net.txFrames} frames`,
+    ...memoryLines(s),
   ].join("\n");
 }
 
@@ -209,6 +239,7 @@ export function registerVmCommands(program: Command): void {
     .option("--autostart", "start the VM whenever the daemon starts")
     .option("--cpu-weight <n>", "CPU share, 1-10000 (cgroup cpu.weight; default 100)")
     .option("--mem-overhead <MiB>", "process memory allowed beyond guest RAM (default 256)")
+    .option("--mem-target <size>", "memory the guest may keep once started; the balloon takes the rest")
     .action(async (name: string, f: CreateFlags) => {
       const client = DaemonClient.fromFlag(f.stateDir);
       const def = definitionFromFlags(name, f);
@@ -312,6 +343,19 @@ export function registerVmCommands(program: Command): void {
         if (!f.watch) return;
         await new Promise((r) => setTimeout(r, 1000));
       }
+    });
+
+  verb(program, "balloon", "set the memory a running VM's guest may keep; its balloon takes the rest")
+    .argument("<name>", "VM name")
+    .argument("<size>", "memory the guest may keep, e.g. 192M (its full RAM deflates the balloon)")
+    .action(async (vm: string, size: string, f: ClientFlags) => {
+      const bytes = parseMemSize(size, 0, "balloon size");
+      await DaemonClient.fromFlag(f.stateDir).call<VmInfo>("POST", vmPath(vm, "/balloon"), {
+        targetBytes: bytes,
+      });
+      process.stdout.write(
+        `VM ${vm}: the guest may keep ${Math.round(bytes / MiB)} MiB; its balloon takes the rest\n`,
+      );
     });
 
   verb(program, "save", "pause a VM and write its complete state to FILE")

@@ -18,16 +18,15 @@ import {
 const MIB = 1024 * 1024;
 
 /** QEMU -m syntax: a number with optional suffix K, M, G (binary units); a bare number means MiB. */
-export function parseMemSize(text: string): number {
+export function parseMemSize(text: string, min = MIN_MEM_BYTES, flag = "--mem"): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kKmMgG])?(i?[bB])?$/.exec(text.trim());
-  if (!m) throw new UserError(`--mem: cannot parse "${text}" (use e.g. 256M or 1G)`);
+  if (!m) throw new UserError(`${flag}: cannot parse "${text}" (use e.g. 256M or 1G)`);
   const unit = (m[2] ?? "M").toUpperCase();
   const mult = unit === "K" ? 1024 : unit === "M" ? MIB : 1024 * MIB;
   const bytes = Math.round(Number(m[1]) * mult);
-  if (!(bytes >= MIN_MEM_BYTES))
-    throw new UserError(`--mem: ${text} is too small (minimum ${MIN_MEM_BYTES / MIB}M)`);
+  if (!(bytes >= min)) throw new UserError(`${flag}: ${text} is too small (minimum ${min / MIB}M)`);
   if (bytes > MAX_MEM_BYTES)
-    throw new UserError(`--mem: ${text} is too large (maximum ${MAX_MEM_BYTES / (1024 * MIB)}G)`);
+    throw new UserError(`${flag}: ${text} is too large (maximum ${MAX_MEM_BYTES / (1024 * MIB)}G)`);
   // Whole pages, as QEMU rounds -m.
   return bytes - (bytes % 4096);
 }

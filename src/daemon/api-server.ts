@@ -13,7 +13,7 @@ import Fastify, {
 } from "fastify";
 import type { WebSocket } from "ws";
 import { bearerFromProtocols, CONSOLE_PROTOCOL } from "../api/console-protocol.js";
-import type { RestoreRequest, SaveRequest, StopRequest, VmEvent } from "../api/messages.js";
+import type { BalloonRequest, RestoreRequest, SaveRequest, StopRequest, VmEvent } from "../api/messages.js";
 import { openApiDocument } from "../api/openapi.js";
 import { OPERATIONS, type Operation } from "../api/operations.js";
 import type { VmDefinition, VmUpdate } from "../api/vm-spec.js";
@@ -164,6 +164,7 @@ export async function buildApiServer(daemon: Daemon, opts: ApiServerOptions): Pr
     killVm: (req) => daemon.kill(name(req)),
     pauseVm: (req) => daemon.pause(name(req)),
     resumeVm: (req) => daemon.resume(name(req)),
+    balloonVm: (req) => daemon.balloon(name(req), (req.body as BalloonRequest).targetBytes),
     saveVm: (req) => daemon.save(name(req), (req.body as SaveRequest).file),
     restoreVm: (req) => {
       const b = req.body as RestoreRequest;

@@ -126,6 +126,13 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
     return this.vm(name).stats();
   }
 
+  /** Let VM `name` keep `bytes` of RAM: its balloon takes the rest. */
+  async balloon(name: string, bytes: number): Promise<VmInfo> {
+    const vm = this.vm(name);
+    await vm.balloon(bytes);
+    return vm.info();
+  }
+
   allStats(): VmStats[] {
     return [...this.vms.values()].map((v) => v.stats());
   }
@@ -311,7 +318,7 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
         network: old?.nics?.[i]?.network ?? "default",
       }));
       if (def.nics.length === 0) delete def.nics;
-      for (const k of ["autostart", "cpuWeight", "memOverheadMiB"] as const)
+      for (const k of ["autostart", "cpuWeight", "memOverheadMiB", "memTargetBytes"] as const)
         if (old?.[k] !== undefined) def[k] = old[k] as never;
       return def;
     };

@@ -2,12 +2,13 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { setPriority } from "node:os";
-import type { VmInfo, VmState, VmStats } from "../api/messages.js";
+import type { VmInfo, VmMemoryStats, VmState, VmStats } from "../api/messages.js";
 import { DEFAULT_CPU_WEIGHT, DEFAULT_MEM_BYTES, DEFAULT_MEM_OVERHEAD_MIB } from "../api/vm-spec.js";
 import { errorMessage } from "../base/errors.js";
 import type { NetBackend } from "../vmm/host-contracts.js";
 import { ApiError, conflict } from "./api-error.js";
 import { ConsoleHub } from "./console-hub.js";
+import { ksmStatus } from "./ksm.js";
 import type { FromVm, ToVm, VmCounters } from "./vm-ipc.js";
 import type { VmRecord } from "./vm-store.js";
 
@@ -169,6 +170,8 @@ export class ManagedVm {
     this.send({ t: "start", def, vmIndex: this.record.vmIndex, file });
     try {
       await started;
+      // The definition's memory target is reached with the balloon once the guest's driver is up.
+      if (def.memTargetBytes !== undefined && (def.balloon ?? true)) await this.balloon(def.memTargetBytes);
     } catch (e) {
       // The process is done for: make sure it is gone (and the state recorded) before the caller,
       // which may undo a restore, goes on.
@@ -305,6 +308,53 @@ export class ManagedVm {
     this.setState("running");
   }
 
+  /** Let the guest keep `bytes` of RAM; its balloon takes the rest (QEMU's `balloon` command). */
+  async balloon(bytes: number): Promise<void> {
+    if (!this.child || (this.state !== "running" && this.state !== "paused"))
+      throw conflict(`VM "${this.name}" is ${this.state}; only a running or paused VM has a balloon`);
+    if (this.record.definition.balloon === false)
+      throw conflict(`VM "${this.name}" has no balloon device (it was defined with balloon off)`);
+    await this.request({ t: "balloon", id: this.nextId++, bytes });
+  }
+
+  /** The balloon, the guest's memory statistics and KSM, for stats and /metrics. */
+  memoryStats(): VmMemoryStats | undefined {
+    const m = this.counters?.memory;
+    if (!this.active) return undefined;
+    const ksm = ksmStatus(this.child?.pid);
+    const out: VmMemoryStats = {
+      balloon: m != null,
+      targetBytes: (m?.balloon.targetPages ?? 0) * 4096,
+      balloonBytes: (m?.balloon.actualPages ?? 0) * 4096,
+      releasedBytes: m?.balloon.releasedBytes ?? 0,
+      reportedBytes: m?.balloon.reportedBytes ?? 0,
+      hostileInputs: (m?.balloon.badPfns ?? 0) + (m?.balloon.duplicatePfns ?? 0),
+      releasesToHost: m?.releasesToHost ?? false,
+      ksm: {
+        hostRun: ksm.hostRun,
+        shareable: m?.shareable ?? false,
+        mergingPages: ksm.mergingPages,
+        savedBytes: ksm.profitBytes,
+      },
+    };
+    if (ksm.note) out.ksm.note = ksm.note;
+    const g = m?.guest;
+    if (g) {
+      const n = (v: number) => Math.max(0, Math.min(Number.MAX_SAFE_INTEGER, Math.floor(v)));
+      out.guest = {
+        freeBytes: n(g.freeMemory),
+        availableBytes: n(g.availableMemory),
+        cachedBytes: n(g.diskCaches),
+        totalBytes: n(g.totalMemory),
+        swapInBytes: n(g.swapIn),
+        swapOutBytes: n(g.swapOut),
+        majorFaults: n(g.majorFaults),
+        minorFaults: n(g.minorFaults),
+      };
+    }
+    return out;
+  }
+
   async save(file: string): Promise<{ bytes: number; ms: number }> {
     if (!this.child || (this.state !== "running" && this.state !== "paused"))
       throw conflict(`VM "${this.name}" is ${this.state}; only a running or paused VM can be saved`);
@@ -356,6 +406,7 @@ export class ManagedVm {
       guestRamBytes: def.memBytes ?? DEFAULT_MEM_BYTES,
       disk: { ...(c?.disk ?? { readBytes: 0, writeBytes: 0, reads: 0, writes: 0, flushes: 0 }) },
       net: { ...(c?.net ?? { rxBytes: 0, txBytes: 0, rxFrames: 0, txFrames: 0 }) },
+      ...(live ? { memory: this.memoryStats() } : {}),
     };
   }
 }

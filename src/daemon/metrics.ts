@@ -96,6 +96,78 @@ const METRICS: Metric[] = [
     type: "counter",
     value: (s) => s.net.txFrames,
   },
+  {
+    name: "tvisor_vm_balloon_target_bytes",
+    help: "Memory the host asks the guest's balloon to hold",
+    type: "gauge",
+    value: (s) => s.memory?.targetBytes ?? 0,
+  },
+  {
+    name: "tvisor_vm_balloon_bytes",
+    help: "Memory in the guest's balloon (the driver's actual)",
+    type: "gauge",
+    value: (s) => s.memory?.balloonBytes ?? 0,
+  },
+  {
+    name: "tvisor_vm_memory_released_bytes_total",
+    help: "Guest memory given back to the host (balloon inflate and free page reporting)",
+    type: "counter",
+    value: (s) => s.memory?.releasedBytes ?? 0,
+  },
+  {
+    name: "tvisor_vm_guest_free_bytes",
+    help: "Free memory inside the guest (balloon statistics)",
+    type: "gauge",
+    value: (s) => s.memory?.guest?.freeBytes ?? 0,
+  },
+  {
+    name: "tvisor_vm_guest_available_bytes",
+    help: "Available memory inside the guest (balloon statistics)",
+    type: "gauge",
+    value: (s) => s.memory?.guest?.availableBytes ?? 0,
+  },
+  {
+    name: "tvisor_vm_guest_cached_bytes",
+    help: "Page cache inside the guest (balloon statistics)",
+    type: "gauge",
+    value: (s) => s.memory?.guest?.cachedBytes ?? 0,
+  },
+  {
+    name: "tvisor_vm_guest_swap_in_bytes_total",
+    help: "Bytes swapped in by the guest",
+    type: "counter",
+    value: (s) => s.memory?.guest?.swapInBytes ?? 0,
+  },
+  {
+    name: "tvisor_vm_guest_swap_out_bytes_total",
+    help: "Bytes swapped out by the guest",
+    type: "counter",
+    value: (s) => s.memory?.guest?.swapOutBytes ?? 0,
+  },
+  {
+    name: "tvisor_vm_guest_major_faults_total",
+    help: "Major page faults in the guest",
+    type: "counter",
+    value: (s) => s.memory?.guest?.majorFaults ?? 0,
+  },
+  {
+    name: "tvisor_vm_guest_minor_faults_total",
+    help: "Minor page faults in the guest",
+    type: "counter",
+    value: (s) => s.memory?.guest?.minorFaults ?? 0,
+  },
+  {
+    name: "tvisor_vm_ksm_merging_pages",
+    help: "Pages of the VM process merged by the host's KSM",
+    type: "gauge",
+    value: (s) => s.memory?.ksm.mergingPages ?? 0,
+  },
+  {
+    name: "tvisor_vm_ksm_saved_bytes",
+    help: "Bytes the host's KSM saves for the VM process (ksm_process_profit)",
+    type: "gauge",
+    value: (s) => s.memory?.ksm.savedBytes ?? 0,
+  },
 ];
 
 /** Label values escape backslash, quote and newline (exposition format). VM names never need it, but be safe. */

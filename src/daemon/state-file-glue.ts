@@ -34,6 +34,7 @@ export async function readStateFileInfo(file: string): Promise<StateFileInfo> {
     console: spec.console,
     rng: spec.rng,
     balloon: spec.balloon,
+    freePageReporting: spec.freePageReporting,
     noReboot: spec.noReboot,
     jit: spec.jit,
     jitCacheSize: spec.jitCacheSize,

@@ -20,6 +20,7 @@ export function vmSpecOf(def: VmDefinition, vmIndex: number): VmSpecInput {
   if (def.console !== undefined) spec.console = def.console;
   if (def.rng !== undefined) spec.rng = def.rng;
   if (def.balloon !== undefined) spec.balloon = def.balloon;
+  if (def.freePageReporting !== undefined) spec.freePageReporting = def.freePageReporting;
   if (def.noReboot !== undefined) spec.noReboot = def.noReboot;
   if (def.jit !== undefined) spec.jit = def.jit;
   if (def.jitCacheSize !== undefined) spec.jitCacheSize = def.jitCacheSize;

@@ -1,5 +1,6 @@
 /** Messages between the daemon and one VM process over the fork IPC channel (advanced serialization: bytes pass as Uint8Array). */
 import type { VmDefinition } from "../api/vm-spec.js";
+import type { VirtualMachine } from "../vmm/vm.js";
 
 /** What the VM process counts for stats; the daemon adds RSS and rates. */
 export interface VmCounters {
@@ -10,6 +11,8 @@ export interface VmCounters {
   rssBytes: number;
   disk: { readBytes: number; writeBytes: number; reads: number; writes: number; flushes: number };
   net: { rxBytes: number; txBytes: number; rxFrames: number; txFrames: number };
+  /** The balloon and guest memory statistics (VirtualMachine.memoryInfo), null without a balloon. */
+  memory: ReturnType<VirtualMachine["memoryInfo"]>;
 }
 
 export type ToVm =
@@ -20,7 +23,9 @@ export type ToVm =
   | { t: "powerButton" }
   | { t: "pause"; id: number }
   | { t: "resume"; id: number }
-  | { t: "save"; id: number; file: string };
+  | { t: "save"; id: number; file: string }
+  /** Let the guest keep `bytes` of RAM: the balloon takes the rest. */
+  | { t: "balloon"; id: number; bytes: number };
 
 export type FromVm =
   | { t: "running" }

@@ -104,6 +104,7 @@ export function runVmProcess(): void {
     rssBytes: 0,
     disk: { readBytes: 0, writeBytes: 0, reads: 0, writes: 0, flushes: 0 },
     net: { rxBytes: 0, txBytes: 0, rxFrames: 0, txFrames: 0 },
+    memory: null,
   };
   const console = new IpcConsole();
   let nics: IpcNic[] = [];
@@ -143,6 +144,9 @@ export function runVmProcess(): void {
     counters.rssBytes = process.memoryUsage.rss();
     counters.instructions = vm?.instret ?? 0;
     counters.boots = vm?.boots ?? 0;
+    counters.memory = vm?.memoryInfo() ?? null;
+    // Fresh guest statistics for the next sample (§5.5.6.3: the driver answers when it runs).
+    vm?.requestMemoryStats();
     send({ t: "stats", counters });
   };
   setInterval(sampleStats, STATS_INTERVAL_MS).unref();
@@ -205,6 +209,11 @@ export function runVmProcess(): void {
           pausing = false;
           follow(vm.resume());
         }
+        send({ t: "reply", id: msg.id, ok: true });
+        return;
+      case "balloon":
+        if (!vm) throw new Error("the VM has not started");
+        vm.setMemoryTarget(msg.bytes);
         send({ t: "reply", id: msg.id, ok: true });
         return;
       case "save": {

@@ -146,7 +146,7 @@ export class GuestRam {
    */
   setReleaser(r: MemoryReleaser | null): boolean {
     this.releaser = r;
-    return r !== null && r.shareable(this.u8);
+    return r?.shareable(this.u8) ?? false;
   }
 
   /** Whether discarded pages go back to the host (a releaser is set). */

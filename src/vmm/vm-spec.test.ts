@@ -37,6 +37,7 @@ test("defaults fill every field; the result is plain JSON that validates to itse
     console: "uart",
     rng: true,
     balloon: true,
+    freePageReporting: true,
     noReboot: false,
     vmIndex: 0,
     jit: "off",

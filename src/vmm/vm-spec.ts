@@ -63,6 +63,8 @@ export interface VmSpec {
    * after the rng, the last virtio slot.
    */
   balloon: boolean;
+  /** With the balloon: offer free page reporting (the guest gives free 4 MiB blocks back on its own). */
+  freePageReporting: boolean;
   /** Exit when the guest resets instead of rebooting it (QEMU's -no-reboot). */
   noReboot: boolean;
   /** This VM's number among VMs sharing a network, 0..65535: it makes default MACs distinct. */
@@ -117,6 +119,7 @@ const SPEC_FIELDS = new Set([
   "console",
   "rng",
   "balloon",
+  "freePageReporting",
   "noReboot",
   "vmIndex",
   "jit",
@@ -218,6 +221,7 @@ export function validateVmSpec(input: unknown): VmSpec {
     console: checkEnum("console", input.console, CONSOLE_DEVICES, "uart"),
     rng: checkBool("rng", input.rng, true),
     balloon: checkBool("balloon", input.balloon, true),
+    freePageReporting: checkBool("freePageReporting", input.freePageReporting, true),
     noReboot: checkBool("noReboot", input.noReboot, false),
     vmIndex: checkInt("vmIndex", input.vmIndex, 0, 0, MAX_VM_INDEX),
     // Off by default until a boot is no slower with it (docs/jit.md, "Where it stands").

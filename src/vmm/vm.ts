@@ -198,7 +198,7 @@ export class VirtualMachine {
     // A fresh VirtioConsole registers itself as the backend's input receiver, replacing the old board's.
     if (this.virtioConsole) virtio.push(new VirtioConsole({ char: this.virtioConsole }));
     if (this.spec.rng) virtio.push(new VirtioRng({ entropy: (b) => this.host.entropy(b) }));
-    this.balloon = this.spec.balloon ? new VirtioBalloon() : null;
+    this.balloon = this.spec.balloon ? new VirtioBalloon({ reporting: this.spec.freePageReporting }) : null;
     if (this.balloon) virtio.push(this.balloon);
     const m = new RiscvVirt({
       ramBytes: this.spec.memBytes,

@@ -119,6 +119,8 @@ export interface SessionOptions {
   virtioConsole?: boolean;
   /** Which console run()/waitForShell()/type() drive: the UART's (default) or the virtio console's. */
   shellOn?: "uart" | "virtio";
+  /** virtio-balloon free page reporting (VmSpec.freePageReporting); default on. */
+  freePageReporting?: boolean;
   /** Binary translation (VmSpec.jit); default: the spec's default. */
   jit?: "on" | "off" | "always";
 }
@@ -154,6 +156,7 @@ export class GuestSession {
       vmIndex: opts.vmIndex,
       console: this.virtioConsole ? "virtio" : "uart",
       jit: opts.jit,
+      freePageReporting: opts.freePageReporting,
     };
     this.host = createNodeHost(this.console, (m) => process.stderr.write(`tvisor: ${m}\n`));
     this.vm = new VirtualMachine(spec, this.host, {

@@ -158,6 +158,7 @@ test("the OpenAPI document validates and describes every route", async () => {
     ["/v1/vms/{name}", "patch"],
     ["/v1/vms/{name}/stop", "post"],
     ["/v1/vms/{name}/save", "post"],
+    ["/v1/vms/{name}/balloon", "post"],
     ["/v1/restore", "post"],
     ["/v1/vms/{name}/console", "get"],
     ["/v1/events", "get"],

@@ -91,6 +91,8 @@ export interface BalloonCounters {
 export interface VirtioBalloonOptions {
   /** Offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM (default true): the guest may deflate under memory pressure. */
   deflateOnOom?: boolean;
+  /** Offer VIRTIO_BALLOON_F_REPORTING (default true): the guest hands free memory back on its own. */
+  reporting?: boolean;
   queueSize?: number;
 }
 
@@ -103,6 +105,7 @@ export class VirtioBalloon implements VirtioDevice {
   /** §5.5.4: num_pages, actual, free_page_hint_cmd_id, poison_val. */
   readonly configSize = 16;
   private readonly deflateOnOom: boolean;
+  private readonly reporting: boolean;
   private host: VirtioHost | null = null;
   private targetPages = 0;
   private actualPages = 0;
@@ -121,6 +124,7 @@ export class VirtioBalloon implements VirtioDevice {
 
   constructor(opts: VirtioBalloonOptions = {}) {
     this.deflateOnOom = opts.deflateOnOom ?? true;
+    this.reporting = opts.reporting ?? true;
     const q = opts.queueSize ?? 128;
     this.queueMaxSizes = [q, q, q, q];
   }
@@ -128,7 +132,8 @@ export class VirtioBalloon implements VirtioDevice {
   deviceFeatures(bank: number): number {
     if (bank !== 0) return 0;
     // No MUST_TELL_HOST: the guest may reuse a deflated page at once (it reads as zeros or as it was).
-    let f = (1 << VIRTIO_BALLOON_F_STATS_VQ) | (1 << VIRTIO_BALLOON_F_REPORTING);
+    let f = 1 << VIRTIO_BALLOON_F_STATS_VQ;
+    if (this.reporting) f |= 1 << VIRTIO_BALLOON_F_REPORTING;
     if (this.deflateOnOom) f |= 1 << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
     return f;
   }
