@@ -6,11 +6,20 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import koffi from "koffi";
 import type { VirtualMachine } from "../../src/vmm/vm.js";
 import { BOOT_TEST_TIMEOUT_MS, GuestSession, HANG_GUARD_MS, missingImages } from "./guest-session.js";
 
 const MiB = 1024 * 1024;
+const KERNEL_CONFIG = fileURLToPath(new URL("../../../images/linux/config-6.1-riscv64", import.meta.url));
+
+/** Why the bundled kernel cannot drive a balloon (built before CONFIG_VIRTIO_BALLOON), or null. */
+function noBalloonDriver(): string | null {
+  return /^CONFIG_VIRTIO_BALLOON=y$/m.test(readFileSync(KERNEL_CONFIG, "utf8"))
+    ? null
+    : "the bundled kernel has no virtio-balloon driver: rebuild it (images/build-kernel.sh)";
+}
 
 /** Resident pages of guest RAM according to mincore(2): the host's own account. */
 function residentRamBytes(vm: VirtualMachine): number {
@@ -44,7 +53,7 @@ async function balloonReaches(vm: VirtualMachine, bytes: number): Promise<void> 
 test("balloon: inflating 64 MiB takes it from the guest and from the host's RSS; deflating gives it back", {
   timeout: BOOT_TEST_TIMEOUT_MS,
 }, async (t) => {
-  const why = missingImages();
+  const why = missingImages() ?? noBalloonDriver();
   if (why) return t.skip(why);
   if (process.platform !== "linux") return t.skip("madvise releaser is Linux-only");
   // Free page reporting off, so what leaves the resident set is the balloon's doing alone.
