@@ -88,7 +88,7 @@ const specFields = {
   ),
   jit: Type.Optional(
     Type.Union([Type.Literal("on"), Type.Literal("off"), Type.Literal("always")], {
-      description: "translate hot guest code to WebAssembly (default off)",
+      description: "translate hot guest code to WebAssembly (default on)",
     }),
   ),
   jitCacheSize: Type.Optional(

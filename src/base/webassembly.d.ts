@@ -14,10 +14,26 @@ declare namespace WebAssembly {
     readonly buffer: ArrayBuffer;
     grow(delta: number): number;
   }
+  interface TableDescriptor {
+    element: "anyfunc";
+    initial: number;
+    maximum?: number;
+  }
+  class Table {
+    constructor(descriptor: TableDescriptor);
+    readonly length: number;
+    grow(delta: number): number;
+    get(index: number): unknown;
+    set(index: number, value: unknown): void;
+  }
   class Module {
     constructor(bytes: Uint8Array);
   }
-  type ImportValue = ((...args: number[]) => number | undefined) | ((...args: never[]) => unknown) | Memory;
+  type ImportValue =
+    | ((...args: number[]) => number | undefined)
+    | ((...args: never[]) => unknown)
+    | Memory
+    | Table;
   type Imports = Record<string, Record<string, ImportValue>>;
   class Instance {
     constructor(module: Module, imports?: Imports);

@@ -95,7 +95,7 @@ export function registerRunCommand(program: Command): void {
     .option(
       "--jit <on|off|always>",
       "binary translation to WebAssembly: on (hot code), off (interpreter only), always (every block)",
-      "off",
+      "on",
     )
     .option("--jit-cache-size <n>", "most translated regions kept per hart (default 8192)")
     .addOption(

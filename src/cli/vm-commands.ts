@@ -234,7 +234,7 @@ export function registerVmCommands(program: Command): void {
     .option("--no-balloon", "do not attach a virtio-balloon device (memory target, free page reporting)")
     .option("--no-reboot", "stop the VM when the guest resets instead of rebooting it")
     .option("--console <uart|virtio>", "device the console is attached to (default uart)")
-    .option("--jit <on|off|always>", "translate hot guest code to WebAssembly (default off)")
+    .option("--jit <on|off|always>", "translate hot guest code to WebAssembly (default on)")
     .option("--jit-cache-size <n>", "most translated regions kept per hart (default 8192)")
     .option("--autostart", "start the VM whenever the daemon starts")
     .option("--cpu-weight <n>", "CPU share, 1-10000 (cgroup cpu.weight; default 100)")

@@ -44,7 +44,7 @@ import {
   translateAmo,
 } from "./mmu.js";
 import { pmpRecompute } from "./pmp.js";
-import type { Translator } from "./translator.js";
+import { ENTRY_HEAT_MASK, type Translator } from "./translator.js";
 import { checkInterrupts, doMret, doSret, raiseException, raiseIllegal } from "./trap.js";
 
 export type { HartOptions, HartTimer } from "./hart-state.js";
@@ -59,11 +59,13 @@ export class Hart extends HartState implements Stateful {
   /** A binary translator to run code with (src/jit plugs in here), or null for the interpreter alone. */
   translator: Translator | null = null;
   /**
-   * Per RAM page, counted up on every branch and jump the interpreter executes there; once a page's count
-   * reaches zero, each branch or jump in it ends interpret() (without breakLoop) so the translator can
-   * look for a translation of the target. Null without a translator: the interpreter then pays nothing.
+   * Execution counters of branch and jump targets, indexed by `(target >>> 1) & ENTRY_HEAT_MASK` (a hash:
+   * targets may share a counter). The interpreter counts a target up on every branch or jump to it; once
+   * the counter reaches zero the branch ends interpret() (without breakLoop), so the translator can
+   * translate the target or run its translation. The translator keeps counters of translated targets
+   * positive and of untranslatable ones very negative. Null without a translator: nothing is counted.
    */
-  pageHeat: Int32Array | null = null;
+  entryHeat: Int32Array | null = null;
 
   /** Drive an interrupt-pending bit from a device line (ACLINT MSIP/MTIP, PLIC MEIP/SEIP). */
   setMip(bit: number, level: boolean): void {
@@ -163,7 +165,7 @@ export class Hart extends HartState implements Stateful {
     const i16 = ram.i16;
     const i32 = ram.i32;
     const rvc = RVC_TABLE;
-    const heat = this.pageHeat;
+    const heat = this.entryHeat;
     const dset = this.tlbSets[this.dataPriv() === PRIV_M ? 2 : this.dataPriv() === PRIV_S ? 1 : 0];
     const ltagLo = dset.load.tagLo;
     const ltagHi = dset.load.tagHi;
@@ -523,7 +525,7 @@ export class Hart extends HartState implements Stateful {
             this.pc = pc + ilen;
           }
           n++;
-          if (heat !== null && ++heat[fOff >>> 12] >= 0) {
+          if (heat !== null && ++heat[(this.pc >>> 1) & ENTRY_HEAT_MASK] >= 0) {
             x[0] = 0;
             x[1] = 0;
             return n;
@@ -606,7 +608,7 @@ export class Hart extends HartState implements Stateful {
           x[d + 1] = Math.floor(link / TWO_POW_32) | 0;
           this.pc = pc + imm;
           n++;
-          if (heat !== null && ++heat[fOff >>> 12] >= 0) {
+          if (heat !== null && ++heat[(this.pc >>> 1) & ENTRY_HEAT_MASK] >= 0) {
             x[0] = 0;
             x[1] = 0;
             return n;
@@ -628,7 +630,7 @@ export class Hart extends HartState implements Stateful {
           x[d + 1] = Math.floor(link / TWO_POW_32) | 0;
           this.pc = pairToNum(lo, hi);
           n++;
-          if (heat !== null && ++heat[fOff >>> 12] >= 0) {
+          if (heat !== null && ++heat[(this.pc >>> 1) & ENTRY_HEAT_MASK] >= 0) {
             x[0] = 0;
             x[1] = 0;
             return n;

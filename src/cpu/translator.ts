@@ -14,3 +14,7 @@ export interface Translator {
   /** Forget every translation (restore, reset): translations are never state. */
   reset(): void;
 }
+
+/** Size of `Hart.entryHeat` (a power of two): counters of branch targets, hashed by `(pc >>> 1) & mask`. */
+export const ENTRY_HEAT_SIZE = 1 << 15;
+export const ENTRY_HEAT_MASK = ENTRY_HEAT_SIZE - 1;

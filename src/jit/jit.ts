@@ -10,7 +10,7 @@ import type { Hart } from "../cpu/hart.js";
 import { HART_TLB, HART_TLB_SET_BYTES } from "../cpu/hart-state.js";
 import { FETCH_CACHED, FETCH_TRAPPED, loadSlow, refillFetch, storeSlow } from "../cpu/mmu.js";
 import { TLB_BYTES, TLB_LOAD } from "../cpu/tlb.js";
-import type { Translator } from "../cpu/translator.js";
+import { ENTRY_HEAT_MASK, ENTRY_HEAT_SIZE, type Translator } from "../cpu/translator.js";
 import { emitRegion, PC_SLOT_OFF, type Region, type RegionBlock, SCRATCH_OFF } from "./codegen.js";
 import { endsBlock, scanBlock } from "./decode.js";
 import { F64, FunctionBody, I32, ModuleBuilder } from "./wasm/emitter.js";
@@ -22,20 +22,26 @@ export interface JitOptions {
   mode: JitMode;
   /** Most regions kept; the oldest are evicted beyond it. */
   cacheSize?: number;
-  /** Executions of an entry point before it is translated in `on` mode (default HOT_THRESHOLD). */
+  /** Branches or jumps to an entry point before it is translated in `on` mode (default HOT_THRESHOLD). */
   threshold?: number;
-  /** Branches executed in a page before its entry points are counted (default PAGE_HEAT_THRESHOLD). */
-  pageThreshold?: number;
 }
 
 export const DEFAULT_JIT_CACHE_SIZE = 8192;
-/** Executions of an entry point before it is translated in `on` mode. */
-const HOT_THRESHOLD = 200;
 /**
- * Branches and jumps the interpreter executes in a page before the dispatcher starts counting entry points
- * there: cold code (most of a boot) then runs in the interpreter without a lookup per block.
+ * Branches and jumps to an entry point (counted by the interpreter in Hart.entryHeat) before it is
+ * translated in `on` mode. Translating a region costs about as much as interpreting tens of thousands of
+ * instructions (docs/jit.md), so code must be clearly hot before it pays; cold code (most of a boot)
+ * runs in the interpreter without a lookup per block.
  */
-const PAGE_HEAT_THRESHOLD = 20000;
+const HOT_THRESHOLD = 50000;
+/** Dispatcher visits that confirm a hot counter belongs to this entry and not to one sharing it. */
+const CONFIRM = 4;
+/** Further visits after which a waiting entry forces its batch out. */
+const FORCE_AFTER = 256;
+/** Counter value of a translated target: the interpreter always stops there. */
+const TRANSLATED_HEAT = 1 << 30;
+/** Counter value of an untranslatable target: the interpreter never stops there. */
+const COLD_HEAT = -(1 << 30);
 /** Hot entries compiled together in one module (module creation has a fixed cost). */
 const BATCH = 16;
 /** Most blocks in one region, and most instructions. */
@@ -45,6 +51,8 @@ const MAX_REGION_INSNS = 1024;
 const MAX_ENTRIES = 1 << 17;
 
 type RegionFn = (budget: number, tlb: number) => number;
+/** The trampoline: calls table element `slot` with (budget, tlb). */
+type RunFn = (slot: number, budget: number, tlb: number) => number;
 
 /** What the dispatcher knows about one virtual entry PC. */
 interface Entry {
@@ -52,7 +60,8 @@ interface Entry {
   /** RAM offset of the code page this was seen in; a different one means the page was remapped. */
   pageOff: number;
   count: number;
-  fn: RegionFn | null;
+  /** The translation's element in the JIT's function table, or -1 when not translated. */
+  slot: number;
   /** Instructions of the entry block (the budget must cover them to call fn). */
   entryLen: number;
   /** Never translate (the first instruction is not translatable). */
@@ -72,6 +81,8 @@ export interface JitStats {
   evictions: number;
   /** Calls into translated code. */
   regionCalls: number;
+  /** Instructions retired in translated code. */
+  regionInsns: number;
 }
 
 export class Jit implements Translator {
@@ -85,6 +96,7 @@ export class Jit implements Translator {
     invalidations: 0,
     evictions: 0,
     regionCalls: 0,
+    regionInsns: 0,
   };
   private entries = new Map<number, Entry>();
   /** Translated entries in insertion order (FIFO eviction). */
@@ -93,15 +105,25 @@ export class Jit implements Translator {
   private readonly byPage = new Map<number, Set<Entry>>();
   private pending: Entry[] = [];
   private readonly threshold: number;
-  private readonly heatThreshold: number;
+  private readonly confirm: number;
+  private readonly forceAfter: number;
   private readonly batch: number;
   private readonly cacheSize: number;
   private readonly pcSlot: Float64Array;
   private readonly imports: WebAssembly.Imports;
+  /**
+   * Every translation sits in one function table and is called through one exported trampoline: a call
+   * from JS into wasm goes through a wrapper that V8 specializes per function only after many calls, and
+   * with thousands of region functions most calls went through the slow generic one (6% of a boot).
+   */
+  private readonly table: WebAssembly.Table;
+  private readonly run: RunFn;
+  private readonly freeSlots: number[] = [];
+  private tableUsed = 0;
   /** Set by the code-write listener; a store helper reports it so the region exits after the store. */
   private codeWritten = false;
   private readonly memoryPages: number;
-  /** The hart's pageHeat (see Hart.pageHeat): pages start at -heatThreshold. */
+  /** The hart's entryHeat (see Hart.entryHeat): counters start at -threshold. */
   private readonly heat: Int32Array;
 
   constructor(
@@ -111,9 +133,10 @@ export class Jit implements Translator {
     const ram = hart.ram;
     if (ram.memory === null || hart.block < 0) throw new Error("the JIT needs RAM in a wasm memory");
     this.threshold = opts.mode === "always" ? 1 : Math.max(1, opts.threshold ?? HOT_THRESHOLD);
-    this.heatThreshold = opts.mode === "always" ? 0 : Math.max(0, opts.pageThreshold ?? PAGE_HEAT_THRESHOLD);
-    this.heat = new Int32Array(ram.size / 4096).fill(-this.heatThreshold);
-    hart.pageHeat = this.heat;
+    this.confirm = opts.mode === "always" ? 1 : Math.min(CONFIRM, this.threshold);
+    this.forceAfter = Math.min(FORCE_AFTER, 4 * this.threshold);
+    this.heat = new Int32Array(ENTRY_HEAT_SIZE).fill(-this.threshold);
+    hart.entryHeat = this.heat;
     this.batch = opts.mode === "always" ? 1 : BATCH;
     this.cacheSize = Math.max(1, opts.cacheSize ?? DEFAULT_JIT_CACHE_SIZE);
     this.pcSlot = new Float64Array(ram.buffer, hart.block + PC_SLOT_OFF, 1);
@@ -157,6 +180,30 @@ export class Jit implements Translator {
       },
     };
     ram.onCodeWrite((first, last) => this.invalidatePages(first, last));
+    this.table = new WebAssembly.Table({ element: "anyfunc", initial: 64 });
+    this.imports.env.table = this.table;
+    const tb = new ModuleBuilder(this.memoryPages);
+    tb.importTable(0);
+    const regionType = tb.typeIndex([I32, I32], [I32]);
+    const body = new FunctionBody(3);
+    body.get(1);
+    body.get(2);
+    body.get(0);
+    body.callIndirect(regionType);
+    tb.addFunction("run", [I32, I32, I32], [I32], body);
+    const tramp = new WebAssembly.Instance(new WebAssembly.Module(tb.encode()), this.imports);
+    this.run = tramp.exports.run as RunFn;
+  }
+
+  /** A free table element for a new translation. */
+  private allocSlot(fn: RegionFn): number {
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      slot = this.tableUsed++;
+      if (slot >= this.table.length) this.table.grow(this.table.length);
+    }
+    this.table.set(slot, fn);
+    return slot;
   }
 
   reset(): void {
@@ -165,7 +212,7 @@ export class Jit implements Translator {
     this.byPage.clear();
     this.entries.clear();
     this.pending = [];
-    this.heat.fill(-this.heatThreshold);
+    this.heat.fill(-this.threshold);
   }
 
   execute(n: number, limit: number): number {
@@ -178,6 +225,14 @@ export class Jit implements Translator {
       TLB_LOAD * TLB_BYTES;
     while (n < limit) {
       const pc = h.pc;
+      const slot = (pc >>> 1) & ENTRY_HEAT_MASK;
+      // A target that is neither hot nor translated (the counter is shared by a hash, so this is cheap and
+      // may err towards a lookup): the interpreter runs on until it branches to a hot one.
+      if (++heat[slot] < 0) {
+        n = h.interpretSome(n, limit);
+        if (h.breakLoop) return n;
+        continue;
+      }
       if (!(pc >= h.fetchPageStart && pc < h.fetchPageEnd)) {
         const r = refillFetch(h, false);
         if (r === FETCH_TRAPPED) return n;
@@ -189,38 +244,36 @@ export class Jit implements Translator {
         }
       }
       const pageOff = h.fetchPageOff;
-      if (heat[pageOff >>> 12] < 0) {
-        // A cold page: the interpreter runs on until it executes a branch in a warm page.
-        n = h.interpretSome(n, limit);
-        if (h.breakLoop) return n;
-        continue;
-      }
       let e = this.entries.get(pc);
       if (e === undefined || e.pageOff !== pageOff) {
         if (e !== undefined) this.unlink(e);
         if (this.entries.size >= MAX_ENTRIES) this.forgetColdEntries();
-        e = { pc, pageOff, count: 0, fn: null, entryLen: 0, cold: false, pending: false };
+        e = { pc, pageOff, count: 0, slot: -1, entryLen: 0, cold: false, pending: false };
         this.entries.set(pc, e);
       }
-      const fn = e.fn;
-      if (fn !== null && e.entryLen <= limit - n) {
-        this.stats.regionCalls++;
-        const retired = fn(limit - n, tlbBase);
-        n += retired;
-        const next = this.pcSlot[0];
-        // NaN: a helper raised a trap and set hart.pc (and breakLoop) already.
-        if (!Number.isNaN(next)) h.pc = next;
-        if (h.breakLoop) return n;
-        continue;
-      }
-      if (fn === null && !e.cold) {
+      if (e.slot >= 0) {
+        heat[slot] = TRANSLATED_HEAT;
+        if (e.entryLen <= limit - n) {
+          this.stats.regionCalls++;
+          const retired = this.run(e.slot, limit - n, tlbBase);
+          n += retired;
+          this.stats.regionInsns += retired;
+          const next = this.pcSlot[0];
+          // NaN: a helper raised a trap and set hart.pc (and breakLoop) already.
+          if (!Number.isNaN(next)) h.pc = next;
+          if (h.breakLoop) return n;
+          continue;
+        }
+      } else if (e.cold) {
+        heat[slot] = COLD_HEAT;
+      } else {
+        // Hot by its counter; a few more visits confirm it is not just sharing the counter of a hot one.
         ++e.count;
         // A full batch is compiled at once; an entry that stays hot while it waits forces its batch out.
-        if (!e.pending && e.count >= this.threshold) this.enqueue(e);
-        else if (e.pending && e.count >= 4 * this.threshold) this.compilePending();
-        if (e.fn !== null) continue;
+        if (!e.pending && e.count >= this.confirm) this.enqueue(e);
+        else if (e.pending && e.count >= this.confirm + this.forceAfter) this.compilePending();
+        if (e.slot >= 0) continue;
       }
-      // In a warm page the interpreter stops after the next branch or jump: that target is looked up.
       n = h.interpretSome(n, limit);
       if (h.breakLoop) return n;
     }
@@ -265,7 +318,7 @@ export class Jit implements Translator {
     this.stats.modules++;
     this.stats.wasmBytes += bytes.length;
     for (const { e, name, region } of made) {
-      e.fn = inst.exports[name] as RegionFn;
+      e.slot = this.allocSlot(inst.exports[name] as RegionFn);
       e.entryLen = region.blocks[0].insns.length;
       this.stats.regions++;
       this.stats.blocks += region.blocks.length;
@@ -343,9 +396,12 @@ export class Jit implements Translator {
 
   /** Drop an entry's translation (it keeps its counter). */
   private unlink(e: Entry): void {
-    if (e.fn === null) return;
-    e.fn = null;
+    if (e.slot < 0) return;
+    this.table.set(e.slot, null);
+    this.freeSlots.push(e.slot);
+    e.slot = -1;
     e.count = 0;
+    this.heat[(e.pc >>> 1) & ENTRY_HEAT_MASK] = -this.threshold;
     this.cache.delete(e);
     this.byPage.get(e.pageOff >>> 12)?.delete(e);
   }
@@ -365,7 +421,7 @@ export class Jit implements Translator {
   }
 
   private forgetColdEntries(): void {
-    for (const [pc, e] of this.entries) if (e.fn === null && !e.pending) this.entries.delete(pc);
+    for (const [pc, e] of this.entries) if (e.slot < 0 && !e.pending) this.entries.delete(pc);
   }
 }
 

@@ -309,6 +309,29 @@ export class RiscvVirt implements Stateful {
   }
 
   /**
+   * One round of run(): each hart runs one batch, then the timers are updated and console input is passed
+   * on. Returns the steps the harts took (0 when all of them wait for an interrupt). Tests drive a board
+   * with it to run two boards in lockstep (tests/jit/lockstep-boot.test.ts).
+   */
+  step(): number {
+    let ran = 0;
+    for (const h of this.harts) {
+      if (h.stopped) continue;
+      ran += h.run(this.batch);
+      if (this.exit !== null) break;
+    }
+    this.clint.update();
+    this.rtc.update();
+    this.pumpUartInput();
+    return ran;
+  }
+
+  /** The exit a guest asked for (power-off, reset, failure) since run() or step() began, or null. */
+  get pendingExit(): MachineExit | null {
+    return this.exit;
+  }
+
+  /**
    * Run until power-off, reset, failure or stop(). Harts take turns in batches; between batches the
    * timers are updated, and the loop yields to the host event loop so console input and block I/O
    * completions get in. When every hart waits for an interrupt the loop sleeps until the next timer
@@ -321,15 +344,7 @@ export class RiscvVirt implements Stateful {
       const clock = this.opts.clock;
       let lastYield = clock.nowNs();
       while (this.exit === null) {
-        let ran = 0;
-        for (const h of this.harts) {
-          if (h.stopped) continue;
-          ran += h.run(this.batch);
-          if (this.exit !== null) break;
-        }
-        this.clint.update();
-        this.rtc.update();
-        this.pumpUartInput();
+        const ran = this.step();
         if (this.exit !== null) break;
         if (ran === 0) {
           await this.idle();

@@ -40,7 +40,7 @@ test("defaults fill every field; the result is plain JSON that validates to itse
     freePageReporting: true,
     noReboot: false,
     vmIndex: 0,
-    jit: "off",
+    jit: "on",
     jitCacheSize: 8192,
   });
   assert.deepEqual(validateVmSpec(JSON.parse(JSON.stringify(s))), s);

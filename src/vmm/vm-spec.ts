@@ -69,7 +69,7 @@ export interface VmSpec {
   noReboot: boolean;
   /** This VM's number among VMs sharing a network, 0..65535: it makes default MACs distinct. */
   vmIndex: number;
-  /** Binary translation of guest code: "on" (hot code), "off" (the interpreter alone, the default) or "always" (every block; testing). */
+  /** Binary translation of guest code: "on" (hot code, the default), "off" (the interpreter alone) or "always" (every block; testing). */
   jit: JitSpec;
   /** Most translated regions the JIT keeps per hart before it evicts the oldest. */
   jitCacheSize: number;
@@ -225,7 +225,7 @@ export function validateVmSpec(input: unknown): VmSpec {
     noReboot: checkBool("noReboot", input.noReboot, false),
     vmIndex: checkInt("vmIndex", input.vmIndex, 0, 0, MAX_VM_INDEX),
     // Off by default until a boot is no slower with it (docs/jit.md, "Where it stands").
-    jit: checkEnum("jit", input.jit, JIT_SETTINGS, "off"),
+    jit: checkEnum("jit", input.jit, JIT_SETTINGS, "on"),
     jitCacheSize: checkInt("jitCacheSize", input.jitCacheSize, DEFAULT_JIT_CACHE_SIZE, 1, MAX_JIT_CACHE_SIZE),
   };
   if (spec.memBytes % 4096 !== 0)

@@ -45,7 +45,7 @@ function machine(mode: Mode, harts = 1) {
   for (let id = 0; id < harts; id++) {
     const h = new Hart({ hartId: id, bus, timer: { mtime: () => 0 } });
     if (mode !== "off") {
-      const j = new Jit(h, { mode, threshold: 3, pageThreshold: 8 });
+      const j = new Jit(h, { mode, threshold: 3 });
       h.translator = j;
       jits.push(j);
     }

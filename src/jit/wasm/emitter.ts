@@ -25,6 +25,7 @@ export const Op = {
   brTable: 0x0e,
   return: 0x0f,
   call: 0x10,
+  callIndirect: 0x11,
   drop: 0x1a,
   select: 0x1b,
   localGet: 0x20,
@@ -261,6 +262,13 @@ export class FunctionBody extends ByteWriter {
     this.u32(fn);
   }
 
+  /** call_indirect through table 0 with type index `type` (the callee index is on the stack). */
+  callIndirect(type: number): void {
+    this.byte(Op.callIndirect);
+    this.u32(type);
+    this.byte(0x00);
+  }
+
   br(depth: number): void {
     this.byte(Op.br);
     this.u32(depth);
@@ -321,10 +329,18 @@ export class ModuleBuilder {
   private readonly types: FuncType[] = [];
   private readonly imports: Array<{ module: string; name: string; type: number }> = [];
   private readonly funcs: Array<{ type: number; body: FunctionBody; exportName: string }> = [];
+  /** An imported funcref table "env.table" (its minimum size), or null. */
+  private table: number | null = null;
 
   constructor(private readonly memoryPages: number) {}
 
-  private typeIndex(params: number[], results: number[]): number {
+  /** Import a funcref table as "env.table" with at least `min` elements (for call_indirect). */
+  importTable(min: number): void {
+    this.table = min;
+  }
+
+  /** The index of a function type (added if new), for call_indirect. */
+  typeIndex(params: number[], results: number[]): number {
     const i = this.types.findIndex(
       (t) =>
         t.params.length === params.length &&
@@ -371,12 +387,21 @@ export class ModuleBuilder {
       }
     });
     section(2, (w) => {
-      w.u32(this.imports.length + 1);
+      w.u32(this.imports.length + 1 + (this.table === null ? 0 : 1));
       w.name("env");
       w.name("memory");
       w.byte(0x02);
       w.byte(0x00);
       w.u32(this.memoryPages);
+      if (this.table !== null) {
+        // Table import (spec 5.5.5): funcref, limits without a maximum.
+        w.name("env");
+        w.name("table");
+        w.byte(0x01);
+        w.byte(0x70);
+        w.byte(0x00);
+        w.u32(this.table);
+      }
       for (const imp of this.imports) {
         w.name(imp.module);
         w.name(imp.name);
