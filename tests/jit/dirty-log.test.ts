@@ -38,7 +38,7 @@ function machine(mode: Mode) {
   const ram = new GuestRam(BASE, 1 << 20);
   const bus = new PhysicalBus(ram);
   const h = new Hart({ hartId: 0, bus, timer: { mtime: () => 0 } });
-  if (mode !== "off") h.translator = new Jit(h, { mode, threshold: 3, pageThreshold: 8 });
+  if (mode !== "off") h.translator = new Jit(h, { mode, threshold: 3 });
   const prog = [
     addi(A1, ZERO, 20), // 0x00
     auipc(T0, 0x10), // 0x04: t0 = BASE + 0x10004
