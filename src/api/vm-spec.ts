@@ -29,13 +29,86 @@ export const DiskSpec = Type.Object(
 );
 export type DiskSpec = Static<typeof DiskSpec>;
 
+const Port = (min: number, description: string) =>
+  Type.Integer({ minimum: min, maximum: 65535, description });
+const Host = Type.String({
+  minLength: 1,
+  maxLength: 253,
+  pattern: "^[A-Za-z0-9.:_%-]+$",
+  description: "host name or IP address",
+});
+
+/** A socket address: IP host and port, or a Unix socket path (sun_path: 107 bytes and the NUL). */
+export const NetAddress = Type.Union([
+  Type.Object(
+    { type: Type.Literal("inet"), host: Host, port: Port(0, "TCP/UDP port (0: any, where listening)") },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      type: Type.Literal("unix"),
+      path: Type.String({ minLength: 1, maxLength: 107, pattern: "^[^\\u0000]+$" }),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
+export const HostForward = Type.Object(
+  {
+    proto: Type.Union([Type.Literal("tcp"), Type.Literal("udp")]),
+    hostAddr: Type.Optional(Host),
+    hostPort: Port(1, "port on the host"),
+    guestAddr: Type.Optional(Host),
+    guestPort: Port(1, "port in the guest"),
+  },
+  { additionalProperties: false },
+);
+
+/** The host side of a NIC other than a daemon network (see the VMM's nic-spec.ts for each kind). */
+export const NicBackend = Type.Union([
+  Type.Object(
+    {
+      kind: Type.Literal("user"),
+      hostfwd: Type.Optional(Type.Array(HostForward, { maxItems: 64, description: "port forwards" })),
+    },
+    { additionalProperties: false, description: "user-mode NAT (passt in the VM's process)" },
+  ),
+  Type.Object(
+    { kind: Type.Literal("stream"), server: Type.Optional(Type.Boolean()), addr: NetAddress },
+    { additionalProperties: false, description: "frames over a TCP or Unix stream (QEMU -netdev stream)" },
+  ),
+  Type.Object(
+    { kind: Type.Literal("dgram"), local: Type.Optional(NetAddress), remote: Type.Optional(NetAddress) },
+    { additionalProperties: false, description: "frames in UDP or Unix datagrams (QEMU -netdev dgram)" },
+  ),
+  Type.Object(
+    { kind: Type.Literal("switch"), name: Type.String({ pattern: NAME_PATTERN }) },
+    { additionalProperties: false, description: "a named virtual switch" },
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal("tap"),
+      ifname: Type.String({ minLength: 1, maxLength: 15, pattern: "^[^/:\\s]+$" }),
+    },
+    { additionalProperties: false, description: "a host TAP device (needs CAP_NET_ADMIN)" },
+  ),
+]);
+export type NicBackend = Static<typeof NicBackend>;
+
 export const NicSpec = Type.Object(
   {
-    network: Type.String({
-      pattern: NAME_PATTERN,
-      description: "NICs on the same network name share one virtual switch in the daemon",
-    }),
-    mac: Type.Optional(Type.String({ pattern: MAC_PATTERN, description: "default: derived from the VM" })),
+    network: Type.Optional(
+      Type.String({
+        pattern: NAME_PATTERN,
+        description:
+          "NICs on the same network name share one virtual switch in the daemon (default 'default' when no backend is given)",
+      }),
+    ),
+    backend: Type.Optional(NicBackend),
+    mac: Type.Optional(
+      Type.String({ pattern: MAC_PATTERN, description: "default: derived from the VM's name" }),
+    ),
+    pcap: Type.Optional(Path("write the NIC's traffic to this file (libpcap format)")),
   },
   { additionalProperties: false },
 );

@@ -16,7 +16,14 @@ import { readBootFile } from "../vmm/node/boot-file.js";
 import { hostClock, StdioConsole } from "../vmm/node/host-io.js";
 import { createNodeHost } from "../vmm/node/node-host.js";
 import { VirtualMachine } from "../vmm/vm.js";
-import { DEFAULT_MEM_BYTES, type DiskSpec, type VmSpec, validateVmSpec } from "../vmm/vm-spec.js";
+import {
+  DEFAULT_MEM_BYTES,
+  type DiskSpec,
+  type NicSpecInput,
+  type VmSpec,
+  validateVmSpec,
+} from "../vmm/vm-spec.js";
+import { parseNicFlag } from "./nic-flag.js";
 import { parseConsoleDevice, parseCpus, parseDiskSpec, parseMemSize, toFlagError } from "./vm-flags.js";
 
 /** The bundled guest (images/riscv64), relative to dist/src/cli/ and to src/cli/. */
@@ -32,6 +39,8 @@ interface RunFlags {
   mem?: string;
   cpus: string;
   disk: DiskSpec[];
+  nic: NicSpecInput[];
+  name?: string;
   rng: boolean;
   balloon: boolean;
   reboot: boolean;
@@ -66,6 +75,8 @@ export function vmSpecFromFlags(f: RunFlags): VmSpec {
       memBytes: f.mem === undefined ? DEFAULT_MEM_BYTES : parseMemSize(f.mem),
       cpus: parseCpus(f.cpus),
       disks: f.disk,
+      nics: f.nic,
+      name: f.name,
       console: consoleDevice,
       rng: f.rng,
       balloon: f.balloon,
@@ -103,6 +114,17 @@ export function registerRunCommand(program: Command): void {
         .argParser((v: string, prev: DiskSpec[]) => [...prev, parseDiskSpec(v)])
         .default([] as DiskSpec[], "none"),
     )
+    .addOption(
+      new Option(
+        "--nic <spec>",
+        "virtio-net NIC: user[,hostfwd=tcp:HOSTADDR:HOSTPORT-:GUESTPORT] (NAT through passt), switch=NAME, " +
+          "socket,listen|connect|mcast=HOST:PORT, stream,..., dgram,..., tap,ifname=NAME; " +
+          "each [,mac=MAC][,pcap=FILE] (repeatable; QEMU's -nic syntax)",
+      )
+        .argParser((v: string, prev: NicSpecInput[]) => [...prev, parseNicFlag(v)])
+        .default([] as NicSpecInput[], "none"),
+    )
+    .option("--name <name>", "the VM's name: default NIC MACs derive from it (stable across runs)")
     .option("--no-rng", "do not attach a virtio-rng device")
     .option("--no-balloon", "do not attach a virtio-balloon device (memory target, free page reporting)")
     .option(

@@ -4,8 +4,9 @@ import { type Command, Option } from "commander";
 import type { SaveResult, VmInfo, VmList, VmStats } from "../api/messages.js";
 import { NAME_PATTERN, type NicSpec, type VmDefinition } from "../api/vm-spec.js";
 import { UserError } from "../base/errors.js";
-import type { DiskSpec as DiskConfig } from "../vmm/vm-spec.js";
+import type { DiskSpec as DiskConfig, NetAddress } from "../vmm/vm-spec.js";
 import { DaemonClient } from "./daemon-client.js";
+import { parseNicFlag } from "./nic-flag.js";
 import { parseCpus, parseDiskSpec, parseMemSize } from "./vm-flags.js";
 
 const STATE_DIR_HELP =
@@ -30,17 +31,29 @@ function checkName(name: string): string {
 
 const vmPath = (name: string, suffix = "") => `/v1/vms/${encodeURIComponent(checkName(name))}${suffix}`;
 
-/** --nic NETWORK[,mac=MAC]: a NIC on the daemon's virtual switch NETWORK. */
+/**
+ * --nic for the daemon: QEMU's syntax (nic-flag.ts) → the API's NIC. A bare NETWORK is a port on the
+ * daemon's switch of that name; other backends run in the VM's process. Host paths become absolute.
+ */
 export function parseNicSpec(text: string): NicSpec {
-  const [network, ...opts] = text.split(",");
-  if (!network || !new RegExp(NAME_PATTERN).test(network))
-    throw new UserError(`--nic: "${text}" must start with a network name (letters, digits, '_', '.', '-')`);
-  const nic: NicSpec = { network };
-  for (const o of opts) {
-    const [k, v] = o.split("=", 2);
-    if (k === "mac" && v) nic.mac = v;
-    else throw new UserError(`--nic: unknown option "${o}" in "${text}" (mac=XX:XX:XX:XX:XX:XX)`);
-  }
+  const n = parseNicFlag(text);
+  const b = n.backend ?? { kind: "hub" };
+  const abs = (a: NetAddress): NetAddress =>
+    a.type === "unix" ? { type: "unix", path: resolve(a.path) } : a;
+  let nic: NicSpec;
+  if (b.kind === "hub") nic = { network: b.network ?? "default" };
+  else if (b.kind === "stream") nic = { backend: { ...b, addr: abs(b.addr) } };
+  else if (b.kind === "dgram")
+    nic = {
+      backend: {
+        kind: "dgram",
+        ...(b.local ? { local: abs(b.local) } : {}),
+        ...(b.remote ? { remote: abs(b.remote) } : {}),
+      },
+    };
+  else nic = { backend: b };
+  if (n.mac !== undefined) nic.mac = n.mac;
+  if (n.pcap !== undefined) nic.pcap = resolve(n.pcap);
   return nic;
 }
 
@@ -226,7 +239,11 @@ export function registerVmCommands(program: Command): void {
         .default([] as DiskConfig[], "none"),
     )
     .addOption(
-      new Option("--nic <spec>", "virtio-net NIC on a daemon network NETWORK[,mac=MAC] (repeatable)")
+      new Option(
+        "--nic <spec>",
+        "virtio-net NIC: NETWORK (a daemon switch), user[,hostfwd=tcp:HOST:PORT-:PORT], switch=NAME, " +
+          "socket,listen|connect=HOST:PORT, stream,..., dgram,..., tap,ifname=NAME; each [,mac=MAC][,pcap=FILE] (repeatable)",
+      )
         .argParser((v: string, prev: NicSpec[]) => [...prev, parseNicSpec(v)])
         .default([] as NicSpec[], "none"),
     )
@@ -323,7 +340,11 @@ export function registerVmCommands(program: Command): void {
         ...(d.disks ?? []).map(
           (k, i) => `disk ${i}    ${k.path} (${k.format}${k.readOnly ? ", read-only" : ""})`,
         ),
-        ...(d.nics ?? []).map((n, i) => `nic ${i}     network ${n.network}${n.mac ? `, mac ${n.mac}` : ""}`),
+        ...(d.nics ?? []).map(
+          (n, i) =>
+            `nic ${i}     ${n.backend ? n.backend.kind : `network ${n.network ?? "default"}`}` +
+            `${n.mac ? `, mac ${n.mac}` : ""}${n.pcap ? `, pcap ${n.pcap}` : ""}`,
+        ),
         `console   ${d.console ?? "uart"}`,
         `autostart ${d.autostart ? "yes" : "no"}`,
       ];

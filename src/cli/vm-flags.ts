@@ -81,6 +81,8 @@ const FLAG_OF_FIELD: Record<string, string> = {
   cpus: "--cpus",
   harts: "--cpus",
   disks: "--disk",
+  nics: "--nic",
+  name: "--name",
   console: "--console",
   noReboot: "--no-reboot",
   rng: "--no-rng",
@@ -103,5 +105,7 @@ export function toFlagError(e: unknown): unknown {
   if (!(e instanceof FieldError)) return e;
   const flag = flagOfField(e.field);
   if (flag === undefined) return e;
-  return new UserError(`${flag}: ${e.detail}`);
+  // Inside a NIC, say which option: "nics[0].backend.hostfwd[1].hostPort" → "hostfwd[1].hostPort".
+  const sub = /^nics\[\d+\]\.(?:backend\.)?(.+)$/.exec(e.field)?.[1];
+  return new UserError(sub ? `${flag}: ${sub}: ${e.detail}` : `${flag}: ${e.detail}`);
 }

@@ -312,11 +312,11 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
       throw conflict(`VM "${target}" is ${existing.state}; stop it or restore with another name`);
     const machine = (old?: VmDefinition): VmDefinition => {
       const def: VmDefinition = { ...header.definition, name: target };
-      // The file knows MACs, not networks: keep the VM's networks, else put NICs on "default".
-      def.nics = (header.definition.nics ?? []).map((n, i) => ({
-        ...n,
-        network: old?.nics?.[i]?.network ?? "default",
-      }));
+      // A file's network NICs name the network they were saved on ("default" for files that predate
+      // backends): an existing VM keeps its own networks. Other backends come from the file.
+      def.nics = (header.definition.nics ?? []).map((n, i) =>
+        n.backend === undefined ? { ...n, network: old?.nics?.[i]?.network ?? n.network ?? "default" } : n,
+      );
       if (def.nics.length === 0) delete def.nics;
       for (const k of ["autostart", "cpuWeight", "memOverheadMiB", "memTargetBytes"] as const)
         if (old?.[k] !== undefined) def[k] = old[k] as never;

@@ -9,6 +9,7 @@ import type { NetBackend } from "../vmm/host-contracts.js";
 import { ApiError, conflict } from "./api-error.js";
 import { ConsoleHub } from "./console-hub.js";
 import { ksmStatus } from "./ksm.js";
+import { nicNetwork } from "./vm-config-of.js";
 import type { FromVm, ToVm, VmCounters } from "./vm-ipc.js";
 import type { VmRecord } from "./vm-store.js";
 
@@ -60,7 +61,7 @@ export class ManagedVm {
   private ending: { state: VmState; reason: string } | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private ports: NetBackend[] = [];
+  private ports: (NetBackend | null)[] = [];
   private rssTimer: NodeJS.Timeout | null = null;
   private exited: Promise<void> = Promise.resolve();
 
@@ -141,9 +142,13 @@ export class ManagedVm {
     } catch (e) {
       this.host.log(`VM ${this.name}: cannot set CPU weight: ${errorMessage(e)}`);
     }
-    this.ports = (def.nics ?? []).map((nic, i) =>
-      this.host.attachNic(nic.network, (frame) => this.send({ t: "net", nic: i, frame })),
-    );
+    // Only NICs on a daemon network get a port here; other backends are opened by the VM process.
+    this.ports = (def.nics ?? []).map((nic, i) => {
+      const network = nicNetwork(nic);
+      return network === undefined
+        ? null
+        : this.host.attachNic(network, (frame) => this.send({ t: "net", nic: i, frame }));
+    });
     const started = new Promise<void>((resolve, reject) => {
       let settled = false;
       const done = (e: Error | null) => {
@@ -226,7 +231,7 @@ export class ManagedVm {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.rssTimer) clearInterval(this.rssTimer);
     this.rssTimer = null;
-    for (const p of this.ports) p.close();
+    for (const p of this.ports) p?.close();
     this.ports = [];
     this.child = null;
     for (const p of this.pending.values()) p.reject(new ApiError(409, `VM "${this.name}" ended`));

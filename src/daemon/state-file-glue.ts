@@ -3,6 +3,7 @@ import type { VmDefinition } from "../api/vm-spec.js";
 import type { NetBackend, VmHost } from "../vmm/host-contracts.js";
 import { readStateFileHeader, restoreVmFromFile, saveVmToFile } from "../vmm/node/state-file.js";
 import type { VirtualMachine } from "../vmm/vm.js";
+import { apiNicOf } from "./vm-config-of.js";
 
 /** What a state file's header says about the machine (the name is the caller's). */
 export interface StateFileInfo {
@@ -18,10 +19,11 @@ export async function saveStateFile(vm: VirtualMachine, file: string): Promise<n
 export function restoreStateFile(
   file: string,
   host: VmHost,
-  nics: NetBackend[],
+  nics: (NetBackend | undefined)[],
   vmIndex: number,
+  name: string,
 ): Promise<VirtualMachine> {
-  return restoreVmFromFile(file, host, { attachments: { nics }, overrides: { vmIndex } });
+  return restoreVmFromFile(file, host, { attachments: { nics }, overrides: { vmIndex, name } });
 }
 
 /** Read and check a state file's header; its machine as a definition (NICs' networks are the caller's). */
@@ -48,7 +50,6 @@ export async function readStateFileInfo(file: string): Promise<StateFileInfo> {
       readOnly: d.readOnly,
       ...(d.format ? { format: d.format } : {}),
     }));
-  if (spec.nics.length)
-    def.nics = spec.nics.map((n) => ({ network: "default", ...(n.mac ? { mac: n.mac } : {}) }));
+  if (spec.nics.length) def.nics = spec.nics.map(apiNicOf);
   return { definition: def };
 }

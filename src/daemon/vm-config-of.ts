@@ -1,7 +1,7 @@
 /** A stored VM definition (api) → the VMM's VmSpec; the VMM's validator gives the cross-field checks. */
-import type { VmDefinition } from "../api/vm-spec.js";
+import type { NicSpec as ApiNic, VmDefinition } from "../api/vm-spec.js";
 import { FieldError } from "../base/errors.js";
-import { type VmSpecInput, validateVmSpec } from "../vmm/vm-spec.js";
+import { type NicSpec, type NicSpecInput, type VmSpecInput, validateVmSpec } from "../vmm/vm-spec.js";
 import { badField } from "./api-error.js";
 
 /** The VMM specification of a definition (its NICs' host sides are attached by the VM process). */
@@ -9,8 +9,10 @@ export function vmSpecOf(def: VmDefinition, vmIndex: number): VmSpecInput {
   const spec: VmSpecInput = {
     bios: def.bios ?? "builtin",
     disks: (def.disks ?? []).map((d) => ({ path: d.path, format: d.format, readOnly: d.readOnly ?? false })),
-    nics: (def.nics ?? []).map((n) => (n.mac === undefined ? {} : { mac: n.mac })),
+    nics: (def.nics ?? []).map((n, i) => vmmNicOf(n, i)),
     vmIndex,
+    // Default MACs derive from the name, so they survive restarts, re-creation and daemon moves.
+    name: def.name,
   };
   if (def.kernel !== undefined) spec.kernel = def.kernel;
   if (def.initrd !== undefined) spec.initrd = def.initrd;
@@ -35,4 +37,37 @@ export function checkDefinition(def: VmDefinition, vmIndex: number): void {
     if (e instanceof FieldError) throw badField(e.field ? `body.${e.field}` : "body", e.detail);
     throw e;
   }
+}
+
+/** The daemon network a NIC is on, or undefined when it has another backend (opened by the VM process). */
+export function nicNetwork(n: ApiNic): string | undefined {
+  return n.backend === undefined ? (n.network ?? "default") : undefined;
+}
+
+/** An API NIC → the VMM's: `network` is a hub port (the daemon attaches it), `backend` the VM process opens. */
+export function vmmNicOf(n: ApiNic, i: number): NicSpecInput {
+  if (n.backend !== undefined && n.network !== undefined)
+    throw new FieldError(`nics[${i}].network`, "give a network or a backend, not both", n.network);
+  const nic: NicSpecInput = {
+    backend:
+      n.backend === undefined ? { kind: "hub", network: n.network ?? "default" } : toVmmBackend(n.backend),
+  };
+  if (n.mac !== undefined) nic.mac = n.mac;
+  if (n.pcap !== undefined) nic.pcap = n.pcap;
+  return nic;
+}
+
+function toVmmBackend(b: NonNullable<ApiNic["backend"]>): NicSpec["backend"] {
+  if (b.kind === "user") return { kind: "user", hostfwd: b.hostfwd ?? [] };
+  if (b.kind === "stream") return { kind: "stream", server: b.server ?? false, addr: b.addr };
+  return b;
+}
+
+/** A VMM NIC (from a state file's spec) → the API's. */
+export function apiNicOf(n: NicSpec): ApiNic {
+  const nic: ApiNic =
+    n.backend.kind === "hub" ? { network: n.backend.network ?? "default" } : { backend: n.backend };
+  if (n.mac !== undefined) nic.mac = n.mac;
+  if (n.pcap !== undefined) nic.pcap = n.pcap;
+  return nic;
 }

@@ -13,7 +13,7 @@ import { createNodeHost } from "../vmm/node/node-host.js";
 import { VirtualMachine, type VmExit } from "../vmm/vm.js";
 import { countingDisk } from "./counting-disk.js";
 import { restoreStateFile, saveStateFile } from "./state-file-glue.js";
-import { vmSpecOf } from "./vm-config-of.js";
+import { nicNetwork, vmSpecOf } from "./vm-config-of.js";
 import { type FromVm, type ToVm, VM_EXIT_CLEAN, VM_EXIT_FATAL, type VmCounters } from "./vm-ipc.js";
 
 /** How often counters go to the daemon. */
@@ -107,7 +107,8 @@ export function runVmProcess(): void {
     memory: null,
   };
   const console = new IpcConsole();
-  let nics: IpcNic[] = [];
+  /** The NICs on daemon networks, by position (others have backends of their own, opened by the VMM). */
+  let nics: (IpcNic | undefined)[] = [];
   let vm: VirtualMachine | null = null;
   /** The current run() promise; null while paused. */
   let running: Promise<VmExit> | null = null;
@@ -164,13 +165,15 @@ export function runVmProcess(): void {
     switch (msg.t) {
       case "start": {
         const def = msg.def;
-        nics = (def.nics ?? []).map((_, i) => new IpcNic(i, counters.net));
+        nics = (def.nics ?? []).map((n, i) =>
+          nicNetwork(n) === undefined ? undefined : new IpcNic(i, counters.net),
+        );
         const host = createNodeHost(console, (m) => process.stderr.write(`${m}\n`));
         const openDisk = host.openDisk;
         host.openDisk = async (path, opts) => countingDisk(await openDisk(path, opts), counters.disk);
         try {
           if (msg.file) {
-            vm = await restoreStateFile(msg.file, host, nics, msg.vmIndex);
+            vm = await restoreStateFile(msg.file, host, nics, msg.vmIndex, def.name);
             follow(vm.resume());
           } else {
             vm = new VirtualMachine(vmSpecOf(def, msg.vmIndex), host, { nics });

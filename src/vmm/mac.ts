@@ -40,3 +40,17 @@ export function parseMac(text: string, field = "mac"): Uint8Array {
 export function formatMac(mac: Uint8Array): string {
   return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join(":");
 }
+
+/**
+ * The default MAC of NIC `nicIndex` of the VM named `name`: 52:54:00 (QEMU's locally administered
+ * prefix) and three bytes of the name's 32-bit FNV-1a hash, the NIC index XORed into the last one, so
+ * a VM keeps its addresses across restarts and its own NICs never collide. The hash is fixed here
+ * for good: changing it would change every guest's address.
+ */
+export function macFromName(name: string, nicIndex: number): Uint8Array {
+  if (!Number.isInteger(nicIndex) || nicIndex < 0 || nicIndex > 0xff)
+    throw new FieldError("nics", `NIC index ${nicIndex} out of range`, nicIndex);
+  let h = 0x811c9dc5;
+  for (const b of new TextEncoder().encode(name)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return Uint8Array.of(0x52, 0x54, 0x00, (h >>> 16) & 0xff, (h >>> 8) & 0xff, (h & 0xff) ^ nicIndex);
+}

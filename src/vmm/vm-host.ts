@@ -2,8 +2,10 @@
 import type { BlockBackend } from "../io/block-backend.js";
 import type { CharBackend } from "../io/char-backend.js";
 import type { Clock } from "../io/clock.js";
+import type { NetBackend } from "../io/net-backend.js";
 import type { Gunzip } from "../machine/linux-image.js";
 import type { MemoryReleaser } from "../memory/memory-releaser.js";
+import type { NicSpec } from "./nic-spec.js";
 
 export interface VmHost {
   /**
@@ -12,6 +14,11 @@ export interface VmHost {
    */
   readFile(path: string, what: string, maxBytes: number, limitReason?: string): Promise<Uint8Array>;
   openDisk(path: string, opts: { format?: string; readOnly: boolean }): Promise<BlockBackend>;
+  /**
+   * Open the host side of a NIC the VM owns (every backend kind but `hub`, which is attached); the VM
+   * closes it when it closes. Rejects with a UserError or a FieldError naming `nics[i]`.
+   */
+  openNic(nic: NicSpec, ctx: NicContext): Promise<NetBackend>;
   gunzip: Gunzip;
   clock: Clock;
   console: CharBackend;
@@ -23,4 +30,15 @@ export interface VmHost {
    * free page reporting, KSM). Absent or null: the host cannot, and RAM stays as allocated.
    */
   memoryReleaser?(buffer: ArrayBuffer): MemoryReleaser | null;
+}
+
+/** What a NIC backend may need to know about its VM. */
+export interface NicContext {
+  /** The NIC's position in the spec (eth0 is 0). */
+  index: number;
+  /** The guest's MAC for this NIC. */
+  mac: Uint8Array;
+  /** The VM's name, when it has one. */
+  vmName?: string;
+  log(msg: string): void;
 }

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FieldError } from "../base/errors.js";
-import { defaultMac, formatMac, parseMac } from "./mac.js";
+import { defaultMac, formatMac, macFromName, parseMac } from "./mac.js";
 import { virtioSlots } from "./virtio-slots.js";
 import {
   DEFAULT_APPEND,
@@ -157,4 +157,52 @@ test("jit takes on, off or always and a bounded cache size", () => {
   refused({ ...base, jit: "fast" }, "jit", /must be one of on, off, always/);
   refused({ ...base, jitCacheSize: 0 }, "jitCacheSize", /must be 1\.\./);
   refused({ ...base, jitCacheSize: 1.5 }, "jitCacheSize", /must be an integer/);
+});
+
+test("NIC backends: absent is a hub port; each kind is checked field by field", () => {
+  assert.deepEqual(validateVmSpec({ ...base, nics: [{}] }).nics, [{ backend: { kind: "hub" } }]);
+  const user = validateVmSpec({
+    ...base,
+    nics: [{ backend: { kind: "user", hostfwd: [{ proto: "tcp", hostPort: 2222, guestPort: 22 }] } }],
+  });
+  assert.deepEqual(user.nics[0].backend, {
+    kind: "user",
+    hostfwd: [{ proto: "tcp", hostPort: 2222, guestPort: 22 }],
+  });
+  refused({ ...base, nics: [{ backend: { kind: "wifi" } }] }, "nics[0].backend.kind", /must be one of/);
+  refused(
+    { ...base, nics: [{ backend: { kind: "tap", ifname: "t", extra: 1 } }] },
+    "nics[0].backend.extra",
+    /unknown/,
+  );
+  refused(
+    {
+      ...base,
+      nics: [{ backend: { kind: "stream", server: false, addr: { type: "inet", host: "h", port: 0 } } }],
+    },
+    "nics[0].backend.addr.port",
+    /must be 1..65535/,
+  );
+  refused(
+    { ...base, nics: [{ backend: { kind: "stream", addr: { type: "inet", host: "a b", port: 1 } } }] },
+    "nics[0].backend.addr.host",
+    /host name/,
+  );
+  refused({ ...base, nics: [{ backend: { kind: "dgram" } }] }, "nics[0].backend", /local or a remote/);
+  refused({ ...base, nics: [{ pcap: "" }] }, "nics[0].pcap", /empty/);
+  refused({ ...base, name: "a/b" }, "name", /letters/);
+});
+
+test("MACs from the VM's name: stable, distinct per NIC, and the vmIndex scheme without a name", () => {
+  const a = nicMacs(validateVmSpec({ ...base, name: "web", nics: [{}, {}] })).map(formatMac);
+  const again = nicMacs(validateVmSpec({ ...base, name: "web", vmIndex: 7, nics: [{}, {}] })).map(formatMac);
+  const other = nicMacs(validateVmSpec({ ...base, name: "db", nics: [{}] })).map(formatMac);
+  assert.deepEqual(a, again);
+  assert.notEqual(a[0], a[1]);
+  assert.notEqual(a[0], other[0]);
+  assert.match(a[0], /^52:54:00:/);
+  // Fixed for good (FNV-1a of the name): any change would renumber every guest.
+  assert.deepEqual(a, ["52:54:00:d9:bc:91", "52:54:00:d9:bc:90"]);
+  assert.equal(a[0], formatMac(macFromName("web", 0)));
+  assert.equal(formatMac(nicMacs(validateVmSpec({ ...base, nics: [{}] }))[0]), "52:54:00:12:34:56");
 });

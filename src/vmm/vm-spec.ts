@@ -9,8 +9,23 @@
  * JSON pointers.
  */
 import { FieldError } from "../base/errors.js";
-import { defaultMac, formatMac, parseMac } from "./mac.js";
+import { defaultMac, formatMac, macFromName, parseMac } from "./mac.js";
+import { checkNic, NET_NAME_PATTERN, type NicSpec } from "./nic-spec.js";
+import {
+  checkArray,
+  checkBool,
+  checkEnum,
+  checkInt,
+  checkKeys,
+  checkPath,
+  describe,
+  isRecord,
+  MAX_PATH_LENGTH,
+} from "./spec-fields.js";
 import { VIRTIO_SLOTS, virtioSlots } from "./virtio-slots.js";
+
+export type { HostForward, NetAddress, NicBackendSpec, NicSpec } from "./nic-spec.js";
+export { MAX_PATH_LENGTH };
 
 /** Image formats a VM disk may be opened as (the VMDK/VDI/VHD importers are for `image convert`). */
 export const DISK_FORMATS = ["raw", "qcow2"] as const;
@@ -26,18 +41,14 @@ export interface DiskSpec {
   readOnly: boolean;
 }
 
-/** One virtio-net NIC. Its host side (a hub port, a TAP) is attached separately by the embedder. */
-export interface NicSpec {
-  /** "52:54:00:12:34:56"; absent: derived from vmIndex and the NIC's position (defaultMac). */
-  mac?: string;
-}
-
 /** Which guest device the host console (stdio, the API's console stream) is attached to. */
 export const CONSOLE_DEVICES = ["uart", "virtio"] as const;
 export type ConsoleDevice = (typeof CONSOLE_DEVICES)[number];
 
 /** The complete, normalized VM specification (every field present except the optional paths). */
 export interface VmSpec {
+  /** The VM's name (letters, digits, '_', '.', '-'); default NIC MACs are derived from it, so they stay the same across restarts. */
+  name?: string;
   /** Linux kernel (Image or Image.gz); with bios "none", a bare ELF program. Required unless `bios` is firmware. */
   kernel?: string;
   /** initramfs (cpio, optionally gzip-compressed). */
@@ -81,7 +92,9 @@ export const DEFAULT_JIT_CACHE_SIZE = 8192;
 export const MAX_JIT_CACHE_SIZE = 1 << 20;
 
 /** What a caller may omit: everything with a default. */
-export type VmSpecInput = Partial<VmSpec>;
+export type VmSpecInput = Partial<Omit<VmSpec, "nics">> & { nics?: NicSpecInput[] };
+/** A NIC as input: the backend may be omitted (a `hub` port the embedder attaches). */
+export type NicSpecInput = Omit<NicSpec, "backend"> & { backend?: NicSpec["backend"] };
 
 export const MIN_MEM_BYTES = 16 * 1024 * 1024;
 /** Guest RAM is one ArrayBuffer with byte-indexed typed views, which V8 caps at 2^32 elements. */
@@ -90,7 +103,6 @@ export const DEFAULT_MEM_BYTES = 256 * 1024 * 1024;
 /** The riscv-virt board's limit (as QEMU virt's VIRT_CPUS_MAX for one socket, kept small here). */
 export const MAX_CPUS = 8;
 /** Bounds on strings, so a hostile spec cannot make a path or FDT string of unbounded size. */
-export const MAX_PATH_LENGTH = 4096;
 export const MAX_APPEND_LENGTH = 4096;
 export const MAX_VM_INDEX = 0xffff;
 
@@ -108,6 +120,7 @@ export function effectiveAppend(spec: VmSpec): string {
 }
 
 const SPEC_FIELDS = new Set([
+  "name",
   "kernel",
   "initrd",
   "append",
@@ -126,62 +139,7 @@ const SPEC_FIELDS = new Set([
   "jitCacheSize",
 ]);
 
-function describe(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}...` : v);
-  if (Array.isArray(v)) return "an array";
-  if (v === null) return "null";
-  return typeof v === "object" ? "an object" : String(v);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function checkPath(field: string, v: unknown): string {
-  if (typeof v !== "string") throw new FieldError(field, `must be a path (a string), got ${describe(v)}`, v);
-  if (v.length === 0) throw new FieldError(field, "must not be empty", v);
-  if (v.length > MAX_PATH_LENGTH)
-    throw new FieldError(field, `is longer than ${MAX_PATH_LENGTH} characters`, v.length);
-  if (v.includes("\0")) throw new FieldError(field, "must not contain a NUL character", v);
-  return v;
-}
-
-function checkBool(field: string, v: unknown, dflt: boolean): boolean {
-  if (v === undefined) return dflt;
-  if (typeof v !== "boolean") throw new FieldError(field, `must be true or false, got ${describe(v)}`, v);
-  return v;
-}
-
-function checkInt(field: string, v: unknown, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== "number" || !Number.isSafeInteger(v))
-    throw new FieldError(field, `must be an integer, got ${describe(v)}`, v);
-  if (v < min || v > max) throw new FieldError(field, `must be ${min}..${max}, got ${v}`, v);
-  return v;
-}
-
-function checkEnum<T extends string>(field: string, v: unknown, allowed: readonly T[], dflt: T): T {
-  if (v === undefined) return dflt;
-  if (typeof v !== "string" || !(allowed as readonly string[]).includes(v))
-    throw new FieldError(field, `must be one of ${allowed.join(", ")}, got ${describe(v)}`, v);
-  return v as T;
-}
-
-function checkArray(field: string, v: unknown, max: number): unknown[] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v)) throw new FieldError(field, `must be an array, got ${describe(v)}`, v);
-  if (v.length > max) throw new FieldError(field, `at most ${max} entries, got ${v.length}`, v.length);
-  return v;
-}
-
-function checkKeys(field: string, v: Record<string, unknown>, allowed: Set<string>): void {
-  for (const k of Object.keys(v)) {
-    if (!allowed.has(k)) throw new FieldError(field === "" ? k : `${field}.${k}`, "unknown field", k);
-  }
-}
-
 const DISK_FIELDS = new Set(["path", "format", "readOnly"]);
-const NIC_FIELDS = new Set(["mac"]);
 
 function checkDisk(field: string, v: unknown): DiskSpec {
   if (!isRecord(v)) throw new FieldError(field, `must be an object, got ${describe(v)}`, v);
@@ -190,16 +148,6 @@ function checkDisk(field: string, v: unknown): DiskSpec {
   if (v.format !== undefined) disk.format = checkEnum(`${field}.format`, v.format, DISK_FORMATS, "raw");
   disk.readOnly = checkBool(`${field}.readOnly`, v.readOnly, false);
   return disk;
-}
-
-function checkNic(field: string, v: unknown): NicSpec {
-  if (!isRecord(v)) throw new FieldError(field, `must be an object, got ${describe(v)}`, v);
-  checkKeys(field, v, NIC_FIELDS);
-  if (v.mac === undefined) return {};
-  if (typeof v.mac !== "string")
-    throw new FieldError(`${field}.mac`, `must be a MAC address string, got ${describe(v.mac)}`, v.mac);
-  // Normalized, so a spec read back compares equal to what the guest sees.
-  return { mac: formatMac(parseMac(v.mac, `${field}.mac`)) };
 }
 
 /**
@@ -230,6 +178,16 @@ export function validateVmSpec(input: unknown): VmSpec {
   };
   if (spec.memBytes % 4096 !== 0)
     throw new FieldError("memBytes", `must be a multiple of 4096, got ${spec.memBytes}`, spec.memBytes);
+  if (input.name !== undefined) {
+    const n = input.name;
+    if (typeof n !== "string" || !NET_NAME_PATTERN.test(n))
+      throw new FieldError(
+        "name",
+        `must be letters, digits, '_', '.', '-' (at most 64), got ${describe(n)}`,
+        n,
+      );
+    spec.name = n;
+  }
   if (input.kernel !== undefined) spec.kernel = checkPath("kernel", input.kernel);
   if (input.initrd !== undefined) spec.initrd = checkPath("initrd", input.initrd);
   if (input.append !== undefined) {
@@ -261,7 +219,7 @@ export function validateVmSpec(input: unknown): VmSpec {
   // Distinct MACs within the VM (the guest's bridge and ARP would misbehave otherwise).
   const seen = new Set<string>();
   spec.nics.forEach((nic, i) => {
-    const mac = nic.mac ?? formatMac(defaultMac(spec.vmIndex, i));
+    const mac = nic.mac ?? formatMac(generatedMac(spec, i));
     if (seen.has(mac)) throw new FieldError(`nics[${i}].mac`, `${mac} is already used by another NIC`, mac);
     seen.add(mac);
   });
@@ -283,5 +241,10 @@ export function validateVmSpec(input: unknown): VmSpec {
 
 /** The MAC each NIC of a validated spec gets, in slot order. */
 export function nicMacs(spec: VmSpec): Uint8Array[] {
-  return spec.nics.map((n, i) => (n.mac === undefined ? defaultMac(spec.vmIndex, i) : parseMac(n.mac)));
+  return spec.nics.map((n, i) => (n.mac === undefined ? generatedMac(spec, i) : parseMac(n.mac)));
+}
+
+/** The MAC of NIC `i` when none is given: from the VM's name when it has one (stable across restarts), else from vmIndex. */
+function generatedMac(spec: VmSpec, i: number): Uint8Array {
+  return spec.name === undefined ? defaultMac(spec.vmIndex, i) : macFromName(spec.name, i);
 }

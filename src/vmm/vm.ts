@@ -9,7 +9,7 @@ import { VirtioNet } from "../devices/virtio/net.js";
 import { VirtioRng } from "../devices/virtio/rng.js";
 import type { BlockBackend } from "../io/block-backend.js";
 import type { CharBackend } from "../io/char-backend.js";
-import type { NetBackend } from "../io/net-backend.js";
+import { type NetBackend, type NetCounters, newNetCounters } from "../io/net-backend.js";
 import { flattenFirmware } from "../machine/firmware-image.js";
 import { isGzip, type LinuxKernel, loadBootKernel } from "../machine/linux-image.js";
 import { type MachineExit, RiscvVirt } from "../machine/riscv-virt.js";
@@ -23,8 +23,12 @@ import { effectiveAppend, nicMacs, type VmSpec, type VmSpecInput, validateVmSpec
  * them and closes them; they stay attached across guest reboots and restores.
  */
 export interface VmAttachments {
-  /** The host side of each NIC in `spec.nics`, in the same order (a NetHub port, a TAP). */
-  nics?: NetBackend[];
+  /**
+   * The host side of NICs in `spec.nics`, by position (a NetHub port, the daemon's network relay).
+   * Required for `hub` NICs; a backend given for another kind replaces the one the VM would open
+   * (tests). NICs without one are opened by `VmHost.openNic` at prepare() and closed with the VM.
+   */
+  nics?: (NetBackend | undefined)[];
   /**
    * The virtio console's host side when `spec.console` is "virtio". Absent: the host console
    * (`VmHost.console`), and then the UART keeps writing to it but gets no input, as QEMU's
@@ -74,7 +78,13 @@ export class VirtualMachine {
   /** Instructions retired over all boots. */
   private retiredBefore = 0;
 
-  private readonly nicBackends: NetBackend[];
+  /** The attached backends (owned by the embedder), by NIC position. */
+  private readonly attachedNics: (NetBackend | undefined)[];
+  /** Every NIC's backend once prepared; those not attached are the VM's to close. */
+  private nicBackends: NetBackend[] = [];
+  private ownedNics: NetBackend[] = [];
+  /** Per-NIC traffic counters, kept across reboots and restores (a new board's NIC counts on). */
+  readonly nicCounters: NetCounters[];
   /** The virtio console's backend (when spec.console is "virtio") and what the UART is wired to. */
   private readonly virtioConsole: CharBackend | null;
   private readonly serial: CharBackend;
@@ -90,11 +100,21 @@ export class VirtualMachine {
       throw new FieldError("bios", "none runs a bare program (runBareElf), not a Linux VM", "none");
     this.macs = nicMacs(this.spec);
     this.linkUp = this.macs.map(() => true);
-    this.nicBackends = attach.nics ?? [];
-    if (this.nicBackends.length !== this.spec.nics.length)
+    this.attachedNics = attach.nics ?? [];
+    if (this.attachedNics.length > this.spec.nics.length)
       throw new Error(
-        `${this.spec.nics.length} NIC(s) specified but ${this.nicBackends.length} backend(s) attached`,
+        `${this.spec.nics.length} NIC(s) specified but ${this.attachedNics.length} backend(s) attached`,
       );
+    this.spec.nics.forEach((n, i) => {
+      if (n.backend.kind === "hub" && this.attachedNics[i] === undefined)
+        throw new FieldError(
+          `nics[${i}].backend`,
+          "a network NIC is a port the daemon attaches (tvisor create --nic NETWORK); " +
+            "without the daemon use user, switch=NAME, socket, stream, dgram or tap",
+          n.backend.network,
+        );
+    });
+    this.nicCounters = this.spec.nics.map(() => newNetCounters());
     if (this.spec.console === "virtio") {
       this.virtioConsole = attach.virtioConsole ?? host.console;
       const hostConsole = host.console;
@@ -165,11 +185,13 @@ export class VirtualMachine {
         throw e;
       }
     }
+    await this.openNics();
     for (const [i, d] of c.disks.entries()) {
       try {
         this.disks.push(await this.host.openDisk(d.path, { format: d.format, readOnly: d.readOnly }));
       } catch (e) {
         for (const opened of this.disks.splice(0)) await opened.close().catch(() => {});
+        this.closeNics();
         // Say which disk the error is about; the CLI turns the field into its flag.
         if (e instanceof UserError && !(e instanceof FieldError))
           throw new FieldError(`disks[${i}]`, e.message, d.path);
@@ -177,6 +199,45 @@ export class VirtualMachine {
       }
     }
     this.images = images;
+  }
+
+  /** Open the backends of the NICs nothing was attached for (passt, sockets, switches, TAPs). */
+  private async openNics(): Promise<void> {
+    const backends: NetBackend[] = [];
+    for (const [i, nic] of this.spec.nics.entries()) {
+      const attached = this.attachedNics[i];
+      if (attached !== undefined) {
+        backends.push(attached);
+        continue;
+      }
+      try {
+        const b = await this.host.openNic(nic, {
+          index: i,
+          mac: this.macs[i],
+          vmName: this.spec.name,
+          log: (m) => this.host.log(m),
+        });
+        this.ownedNics.push(b);
+        backends.push(b);
+      } catch (e) {
+        this.closeNics();
+        if (e instanceof UserError && !(e instanceof FieldError))
+          throw new FieldError(`nics[${i}]`, e.message, nic.backend.kind);
+        throw e;
+      }
+    }
+    this.nicBackends = backends;
+  }
+
+  private closeNics(): void {
+    for (const b of this.ownedNics.splice(0)) {
+      try {
+        b.close();
+      } catch {
+        // Closing is best effort; a backend that fails to close has nothing left to lose.
+      }
+    }
+    this.nicBackends = [];
   }
 
   /**
@@ -190,7 +251,9 @@ export class VirtualMachine {
     this.blocks = this.disks.map((backend) => new VirtioBlock({ backend }));
     const virtio: VirtioDevice[] = [...this.blocks];
     // A fresh VirtioNet on the same backend re-registers as its receiver, replacing the old board's.
-    this.nics = this.nicBackends.map((backend, i) => new VirtioNet({ backend, mac: this.macs[i] }));
+    this.nics = this.nicBackends.map(
+      (backend, i) => new VirtioNet({ backend, mac: this.macs[i], counters: this.nicCounters[i] }),
+    );
     this.nics.forEach((n, i) => {
       n.setLinkUp(this.linkUp[i]);
     });
@@ -385,9 +448,10 @@ export class VirtualMachine {
   }
 
   async close(): Promise<void> {
-    // The embedder owns the NIC backends and closes them; the VM only stops listening on them.
+    // The embedder owns attached NIC backends and closes them; the VM closes the ones it opened.
     for (const n of this.nics) n.detach();
     this.nics = [];
+    this.closeNics();
     for (const d of this.disks) await d.flush().catch(() => {});
     for (const d of this.disks) await d.close();
     this.disks = [];

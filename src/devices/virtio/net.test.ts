@@ -1,7 +1,7 @@
 /** virtio-net tests through the MMIO transport, including two NICs on a hub. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { NetBackend } from "../../io/net-backend.js";
+import type { NetBackend, NetPeer } from "../../io/net-backend.js";
 import { GuestRam } from "../../memory/guest-ram.js";
 import { NetHub } from "../../net/hub.js";
 import { FakeIrq } from "../testing.js";
@@ -271,4 +271,100 @@ test("detach: frames from the backend are ignored; a newer device on the backend
   handlerOfOld?.(frame(MAC_A, MAC_B, "stale handler"));
   assert.equal(old.d.takeUsed(0).length, 0);
   assert.equal(old.net.rxDropped, 0, "a detached device does not even count the frame");
+});
+
+/** A backend with QEMU-style flow control: it asks canReceive, holds frames, and can be congested. */
+class FlowNet extends FakeNet {
+  peer: NetPeer | null = null;
+  held: Uint8Array[] = [];
+  resumes = 0;
+  congested = false;
+  override send(frame: Uint8Array): boolean {
+    this.sent.push(frame);
+    return !this.congested;
+  }
+  setPeer(peer: NetPeer): void {
+    this.peer = peer;
+  }
+  /** Deliver like a socket reader: only while the NIC can take frames; the rest wait here. */
+  offer(f: Uint8Array): void {
+    this.held.push(f);
+    this.pump();
+  }
+  pump(): void {
+    while (this.held.length > 0 && this.peer?.canReceive()) this.handler?.(this.held.shift() as Uint8Array);
+  }
+  resumeReceive(): void {
+    this.resumes++;
+    this.pump();
+  }
+}
+
+test("runts and giants from the guest are dropped and counted; good frames are counted with bytes", () => {
+  const be = new FakeNet();
+  const { d, net } = nic(be, MAC_A);
+  d.init();
+  guestSend(d, new Uint8Array(13));
+  d.add(1, [{ data: new Uint8Array(VIRTIO_NET_HDR_BYTES) }, { data: new Uint8Array(MAX_FRAME + 1) }]);
+  d.kick(1);
+  const f = frame(MAC_B, MAC_A, "fine");
+  guestSend(d, f);
+  assert.equal(be.sent.length, 1);
+  assert.equal(d.takeUsed(1).length, 3, "every chain is returned");
+  assert.deepEqual(
+    { txDropped: net.counters.txDropped, txFrames: net.counters.txFrames, txBytes: net.counters.txBytes },
+    { txDropped: 2, txFrames: 1, txBytes: f.length },
+  );
+});
+
+test("flow control: a backend holds frames while the guest has no buffers and resumes when it posts some", () => {
+  const be = new FlowNet();
+  const { d, net } = nic(be, MAC_A);
+  d.init({ ...NO_MERGE, queueSize: 128 });
+  for (let i = 0; i < 100; i++) be.offer(frame(MAC_A, MAC_B, `f${i}`));
+  assert.equal(net.counters.rxDropped, 0, "nothing dropped: the backend kept what the NIC could not take");
+  assert.ok(be.held.length > 0 && be.held.length < 100, "the NIC took some frames, then said no");
+  // The guest posts buffers for everything: the NIC tells the backend, which sends the rest.
+  for (let i = 0; i < 100; i++) d.add(0, [{ writable: 1526 }]);
+  d.kick(0);
+  assert.ok(be.resumes > 0);
+  assert.equal(be.held.length, 0);
+  assert.equal(d.takeUsed(0).length, 100);
+  assert.equal(net.counters.rxFrames, 100);
+  assert.equal(net.counters.rxDropped, 0);
+});
+
+test("flow control: a congested backend stops transmit until it is writable again", () => {
+  const be = new FlowNet();
+  const { d } = nic(be, MAC_A);
+  d.init();
+  be.congested = true;
+  for (let i = 0; i < 3; i++)
+    d.add(1, [{ data: new Uint8Array(VIRTIO_NET_HDR_BYTES) }, { data: frame(MAC_B, MAC_A, `t${i}`) }]);
+  d.kick(1);
+  assert.equal(be.sent.length, 1, "the first send said 'congested'");
+  assert.equal(d.takeUsed(1).length, 1);
+  be.congested = false;
+  be.peer?.writable();
+  assert.equal(be.sent.length, 3);
+  assert.equal(d.takeUsed(1).length, 2);
+});
+
+test("carrier: a backend whose peer dies shows as link down to the guest, and up again", () => {
+  const be = new FlowNet();
+  const { d, net, t } = nic(be, MAC_A);
+  d.init();
+  d.ack();
+  be.peer?.carrier(false);
+  assert.equal(t.read(0x106, 2), 0);
+  assert.equal(d.ack() & 2, 2, "config change interrupt");
+  guestSend(d, frame(MAC_B, MAC_A, "lost"));
+  assert.equal(be.sent.length, 0);
+  assert.equal(net.counters.txDropped, 1);
+  be.peer?.carrier(true);
+  assert.equal(t.read(0x106, 2), 1);
+  // The cable and the carrier are separate: unplugging keeps the link down whatever the carrier does.
+  net.setLinkUp(false);
+  be.peer?.carrier(true);
+  assert.equal(t.read(0x106, 2), 0);
 });

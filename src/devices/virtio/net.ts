@@ -13,12 +13,11 @@
  */
 import { errorMessage } from "../../base/errors.js";
 import { type SavedState, StateReader } from "../../base/state.js";
-import type { NetBackend } from "../../io/net-backend.js";
+import { type NetBackend, type NetCounters, newNetCounters } from "../../io/net-backend.js";
 import type { AccessSize } from "../../memory/mmio.js";
 import { VIRTIO_ID_NET } from "./constants.js";
 import { readConfigBytes, type VirtioDevice, type VirtioHost } from "./device.js";
 import type { DescriptorChain, Virtqueue } from "./queue.js";
-import { serveQueue } from "./serve-queue.js";
 
 export const VIRTIO_NET_F_MAC = 5;
 export const VIRTIO_NET_F_MRG_RXBUF = 15;
@@ -29,8 +28,16 @@ export const VIRTIO_NET_HDR_BYTES = 12;
 
 const RECEIVEQ = 0;
 const TRANSMITQ = 1;
-/** Frames kept while the guest has no receive buffers; older traffic beyond this is dropped, as a NIC would. */
+/** Frames kept while the guest has no receive buffers; beyond this they are dropped (and counted), as a NIC would. */
 const MAX_PENDING_FRAMES = 256;
+/**
+ * Flow control (QEMU's virtio_net_can_receive): a backend that asks is told "no" once this many frames
+ * wait for receive buffers, holds its own, and is resumed when the guest has taken them. Backends that
+ * do not ask are bounded by MAX_PENDING_FRAMES.
+ */
+const RX_PAUSE_AT = 32;
+/** Smallest frame from the guest: a whole Ethernet header (IEEE 802.3 §3.1.1); shorter ones are runts. */
+const ETH_HEADER = 14;
 /**
  * Largest frame carried either way (no GSO offered): Ethernet header + 802.1Q tag + the largest MTU
  * a driver can pick (Linux ETH_MAX_MTU 65535). Bigger ones are dropped, which also bounds what
@@ -44,6 +51,8 @@ export interface VirtioNetOptions {
   backend: NetBackend;
   mac: Uint8Array;
   queueSize?: number;
+  /** Where traffic is counted; pass the same object to the NIC of every boot so counts add up. */
+  counters?: NetCounters;
 }
 
 /** virtio-net with one rx/tx queue pair. */
@@ -56,16 +65,22 @@ export class VirtioNet implements VirtioDevice {
   private readonly rxHeader = new Uint8Array(VIRTIO_NET_HDR_BYTES);
   private host: VirtioHost | null = null;
   private pending: Uint8Array[] = [];
+  /** The cable (the user's set_link); host-side state kept across reboots by the VM. */
   private linkUp = true;
+  /** The backend's carrier: false while its far end (passt, a socket peer) is gone. */
+  private carrierUp: boolean;
+  /** The backend said it is congested: transmit waits for its writable(). */
+  private txBlocked = false;
+  /** The backend was told "no" by canReceive and waits for resumeReceive. */
+  private rxPaused = false;
   private readonly link: { nic: VirtioNet | null };
-  /** Counters for diagnostics. */
-  rxDropped = 0;
-  txFrames = 0;
-  rxFrames = 0;
+  readonly counters: NetCounters;
 
   constructor(opts: VirtioNetOptions) {
     if (opts.mac.length !== 6) throw new Error("virtio-net MAC must be 6 bytes");
     this.backend = opts.backend;
+    this.counters = opts.counters ?? newNetCounters();
+    this.carrierUp = opts.backend.carrier ?? true;
     const size = opts.queueSize ?? 256;
     this.queueMaxSizes = [size, size];
     this.config.set(opts.mac, 0);
@@ -75,6 +90,11 @@ export class VirtioNet implements VirtioDevice {
     const link: { nic: VirtioNet | null } = { nic: this };
     this.link = link;
     this.backend.onReceive((frame) => link.nic?.receive(frame));
+    this.backend.setPeer?.({
+      canReceive: () => link.nic?.canReceive() ?? false,
+      writable: () => link.nic?.writable(),
+      carrier: (up) => link.nic?.setCarrier(up),
+    });
   }
 
   /**
@@ -89,23 +109,63 @@ export class VirtioNet implements VirtioDevice {
     return this.config.slice(0, 6);
   }
 
-  /** Change the link state reported in config `status` (§5.1.4) and tell the driver. */
+  /** Frames dropped on the way to the guest (kept for callers of the earlier API). */
+  get rxDropped(): number {
+    return this.counters.rxDropped;
+  }
+
+  /** Plug the cable in or out: the link state reported in config `status` (§5.1.4), with a config interrupt. */
   setLinkUp(up: boolean): void {
     if (up === this.linkUp) return;
     this.linkUp = up;
+    this.linkChanged();
+  }
+
+  /** The backend's carrier changed (its peer died or came back); the guest sees it as the link state. */
+  setCarrier(up: boolean): void {
+    if (up === this.carrierUp) return;
+    this.carrierUp = up;
+    this.linkChanged();
+  }
+
+  /** Whether the guest sees the link up: cable in and the backend's far end there. */
+  get linkIsUp(): boolean {
+    return this.linkUp && this.carrierUp;
+  }
+
+  private linkChanged(): void {
     this.writeStatus();
     this.host?.configChanged();
+    // A receive direction held back while the link was down may move again.
+    if (this.linkIsUp) this.maybeResume();
+  }
+
+  /** QEMU's can_receive: room for a frame now (the driver is running and few frames wait for buffers). */
+  canReceive(): boolean {
+    const host = this.host;
+    const ok = host?.isActive() === true && this.pending.length < RX_PAUSE_AT;
+    if (!ok) this.rxPaused = true;
+    return ok;
+  }
+
+  /** The backend can take frames again after a congested send. */
+  writable(): void {
+    if (!this.txBlocked) return;
+    this.txBlocked = false;
+    this.transmit();
   }
 
   /** A frame from the backend for the guest. */
   receive(frame: Uint8Array): void {
     const host = this.host;
-    if (host === null || !host.isActive() || !this.linkUp || frame.length > MAX_FRAME) {
-      this.rxDropped++;
-      return;
-    }
-    if (this.pending.length >= MAX_PENDING_FRAMES) {
-      this.rxDropped++;
+    if (
+      host === null ||
+      !host.isActive() ||
+      !this.linkIsUp ||
+      frame.length > MAX_FRAME ||
+      this.pending.length >= MAX_PENDING_FRAMES
+    ) {
+      this.counters.rxDropped++;
       return;
     }
     this.pending.push(frame.slice());
@@ -126,9 +186,12 @@ export class VirtioNet implements VirtioDevice {
   attach(host: VirtioHost): void {
     this.host = host;
   }
-  activate(): void {}
+  activate(): void {
+    this.maybeResume();
+  }
   reset(): void {
     this.pending = [];
+    this.txBlocked = false;
   }
 
   notify(index: number): void {
@@ -160,23 +223,52 @@ export class VirtioNet implements VirtioDevice {
   }
 
   private writeStatus(): void {
-    new DataView(this.config.buffer).setUint16(6, this.linkUp ? VIRTIO_NET_S_LINK_UP : 0, true);
+    new DataView(this.config.buffer).setUint16(6, this.linkIsUp ? VIRTIO_NET_S_LINK_UP : 0, true);
   }
 
+  /**
+   * Send what the driver queued (§5.1.6.2: header then frame, all device-readable), until the ring is
+   * empty or the backend is congested (QEMU's virtio_net_flush_tx stops on a 0 from
+   * qemu_sendv_packet_async the same way and continues from the sent callback). While the link is
+   * down the guest's frames are consumed and dropped (counted), as QEMU's virtio_net_drop_tx_queue_data.
+   */
   private transmit(): void {
     const host = this.host;
-    if (host === null) return;
-    serveQueue(host, TRANSMITQ, (chain) => {
-      const len = chain.readBytes - VIRTIO_NET_HDR_BYTES;
-      // §5.1.6.2: header then frame, all device-readable. Runts and giants are dropped.
-      if (len > 0 && len <= MAX_FRAME && this.linkUp) {
+    if (host === null || !host.isActive() || this.txBlocked) return;
+    try {
+      const q = host.queue(TRANSMITQ);
+      let used = false;
+      for (let chain = q.pop(); chain !== null; chain = q.pop()) {
+        const len = chain.readBytes - VIRTIO_NET_HDR_BYTES;
+        used = true;
+        // Runts (no whole Ethernet header, or not even the virtio header) and giants are dropped.
+        if (len < ETH_HEADER || len > MAX_FRAME || !this.linkIsUp) {
+          this.counters.txDropped++;
+          q.push(chain.head, 0);
+          continue;
+        }
         const frame = new Uint8Array(len);
         chain.read(VIRTIO_NET_HDR_BYTES, frame);
-        this.txFrames++;
-        this.backend.send(frame);
+        q.push(chain.head, 0);
+        this.counters.txFrames++;
+        this.counters.txBytes += len;
+        if (this.backend.send(frame) === false) {
+          this.txBlocked = true;
+          break;
+        }
       }
-      return 0;
-    });
+      if (used) host.usedBuffers(TRANSMITQ);
+    } catch (e) {
+      // Called from backend callbacks too, where the transport's guard is not on the stack.
+      host.fail(errorMessage(e));
+    }
+  }
+
+  /** Tell a backend that was held back that there is room again (QEMU's qemu_flush_queued_packets). */
+  private maybeResume(): void {
+    if (!this.rxPaused || !this.canReceive()) return;
+    this.rxPaused = false;
+    this.backend.resumeReceive?.();
   }
 
   /** Fill receive buffers with pending frames (§5.1.6.3), in order; a frame waits until buffers for it exist. */
@@ -192,13 +284,15 @@ export class VirtioNet implements VirtioDevice {
         const r = mergeable ? this.fillMerged(q, frame) : this.fillOne(q, frame);
         if (r === "wait") break;
         this.pending.shift();
-        if (r === "dropped") this.rxDropped++;
+        if (r === "dropped") this.counters.rxDropped++;
         else {
-          this.rxFrames++;
+          this.counters.rxFrames++;
+          this.counters.rxBytes += frame.length;
           used = true;
         }
       }
       if (used) host.usedBuffers(RECEIVEQ);
+      this.maybeResume();
     } catch (e) {
       // Frames arrive outside any MMIO access, so the transport's guard is not on the stack.
       host.fail(errorMessage(e));

@@ -1,4 +1,4 @@
-/** Node implementations of the VM's host services: files, disk images, gzip, clock, console, entropy. */
+/** Node implementations of the VM's host services: files, disk images, NIC backends, gzip, clock, console, entropy. */
 import { randomFillSync } from "node:crypto";
 import type { CharBackend } from "../../io/char-backend.js";
 import { hostClock } from "../../io/node/clock.js";
@@ -8,6 +8,7 @@ import { openImage } from "../../storage/node/open-image.js";
 import { printable } from "../../storage/printable.js";
 import type { VmHost } from "../vm-host.js";
 import { readBootFile } from "./boot-file.js";
+import { openNicBackend } from "./nic-backend.js";
 
 /** The VM host for a Node process; `console` is where the guest's serial console goes. */
 export function createNodeHost(console: CharBackend, log: (msg: string) => void = () => {}): VmHost {
@@ -23,6 +24,7 @@ export function createNodeHost(console: CharBackend, log: (msg: string) => void 
           ),
         onWarning: log,
       }),
+    openNic: (nic, ctx) => openNicBackend(nic, ctx),
     gunzip: nodeGunzip,
     clock: hostClock,
     console,

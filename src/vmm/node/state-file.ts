@@ -267,10 +267,10 @@ export async function readStateFileHeader(path: string): Promise<StateFileHeader
 
 /** Spec fields a restore may change: none of them changes the machine's shape. */
 export type RestoreOverrides = Partial<
-  Pick<VmSpec, "noReboot" | "kernel" | "initrd" | "append" | "vmIndex" | "jit" | "jitCacheSize">
+  Pick<VmSpec, "noReboot" | "kernel" | "initrd" | "append" | "vmIndex" | "name" | "jit" | "jitCacheSize">
 >;
 
-const OVERRIDABLE = ["noReboot", "kernel", "initrd", "append", "vmIndex", "jit", "jitCacheSize"];
+const OVERRIDABLE = ["noReboot", "kernel", "initrd", "append", "vmIndex", "name", "jit", "jitCacheSize"];
 
 export interface RestoreOptions {
   /** NIC backends and a separate virtio-console backend, as for new VirtualMachine(). */
