@@ -10,8 +10,12 @@ export const VmState = Type.Union(
     Type.Literal("paused"),
     Type.Literal("stopped"),
     Type.Literal("crashed"),
+    Type.Literal("incoming"),
   ],
-  { description: "defined (never started), running, paused, stopped, crashed" },
+  {
+    description:
+      "defined (never started), running, paused, stopped, crashed, incoming (a live migration is arriving)",
+  },
 );
 export type VmState = Static<typeof VmState>;
 

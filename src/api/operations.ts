@@ -12,6 +12,7 @@ import {
   VmNameParams,
   VmStats,
 } from "./messages.js";
+import { MigrateRequest, MigrateResult } from "./migration.js";
 import { VmDefinition, VmUpdate } from "./vm-spec.js";
 
 export type HttpMethod = "get" | "post" | "patch" | "delete";
@@ -127,6 +128,28 @@ export const OPERATIONS: Operation[] = [
       "404": notFound,
       "409": conflict,
     },
+  },
+  {
+    ...action(
+      "migrate",
+      "live-migrate the running VM to another daemon (pre-copy); the VM is then the destination's",
+      MigrateRequest,
+    ),
+    responses: {
+      "200": { description: "migrated; the VM is gone from this daemon", schema: MigrateResult },
+      "400": badRequest,
+      "404": notFound,
+      "409": err("the VM is not running, or the migration failed (the VM runs on here)"),
+    },
+  },
+  {
+    operationId: "migrateIncoming",
+    method: "get",
+    path: "/v1/migrations/incoming",
+    summary:
+      "WebSocket: a source daemon's VM process streams a live migration in (docs/migration.md); the VM is defined here in state `incoming` and removed again if the stream fails",
+    websocket: true,
+    responses: { "101": { description: "switching to WebSocket" }, "401": err("missing or wrong token") },
   },
   {
     operationId: "restoreVm",

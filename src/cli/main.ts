@@ -5,6 +5,7 @@ import { registerCompletionCommand } from "./completion-command.js";
 import { registerConsoleCommand } from "./console-command.js";
 import { type DaemonRunner, registerDaemonCommand } from "./daemon-command.js";
 import { registerImageCommand } from "./image-command.js";
+import { registerMigrateCommand } from "./migrate-command.js";
 import { registerRunCommand } from "./run-command.js";
 import { registerVmCommands } from "./vm-commands.js";
 import { registerWebCommand } from "./web-command.js";
@@ -32,6 +33,7 @@ export function buildProgram(services: CliServices = {}): Command {
   registerVmCommands(program);
   registerConsoleCommand(program);
   registerWebCommand(program);
+  registerMigrateCommand(program);
   registerCompletionCommand(program);
   return program;
 }

@@ -14,6 +14,7 @@ import Fastify, {
 import type { WebSocket } from "ws";
 import { bearerFromProtocols, CONSOLE_PROTOCOL } from "../api/console-protocol.js";
 import type { BalloonRequest, RestoreRequest, SaveRequest, StopRequest, VmEvent } from "../api/messages.js";
+import type { MigrateRequest } from "../api/migration.js";
 import { openApiDocument } from "../api/openapi.js";
 import { OPERATIONS, type Operation } from "../api/operations.js";
 import type { VmDefinition, VmUpdate } from "../api/vm-spec.js";
@@ -21,6 +22,7 @@ import { ApiError } from "./api-error.js";
 import type { ConsoleViewer } from "./console-hub.js";
 import type { Daemon } from "./daemon.js";
 import { prometheusText } from "./metrics.js";
+import { registerMigrationIncoming } from "./migration-incoming.js";
 import { tokenMatches } from "./token.js";
 import { isPublicAsset, registerWebAssets } from "./web-assets.js";
 
@@ -166,6 +168,7 @@ export async function buildApiServer(daemon: Daemon, opts: ApiServerOptions): Pr
     resumeVm: (req) => daemon.resume(name(req)),
     balloonVm: (req) => daemon.balloon(name(req), (req.body as BalloonRequest).targetBytes),
     saveVm: (req) => daemon.save(name(req), (req.body as SaveRequest).file),
+    migrateVm: (req) => daemon.migrate(name(req), req.body as MigrateRequest),
     restoreVm: (req) => {
       const b = req.body as RestoreRequest;
       return daemon.restore(b.file, b.name);
@@ -178,7 +181,8 @@ export async function buildApiServer(daemon: Daemon, opts: ApiServerOptions): Pr
 
   for (const op of OPERATIONS) {
     if (op.websocket) {
-      registerConsole(app, daemon, op);
+      if (op.operationId === "migrateIncoming") registerMigrationIncoming(app, daemon, op);
+      else registerConsole(app, daemon, op);
       continue;
     }
     const handler = handlers[op.operationId];

@@ -4,15 +4,19 @@ import { access, constants } from "node:fs/promises";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { VmEvent, VmInfo, VmStats } from "../api/messages.js";
+import { DEFAULT_MAX_DOWNTIME_MS, type MigrateRequest, type MigrateResult } from "../api/migration.js";
 import { NAME_PATTERN, type VmDefinition, type VmUpdate } from "../api/vm-spec.js";
 import { errorMessage } from "../base/errors.js";
 import { openImage } from "../storage/node/open-image.js";
+import { defaultMac, formatMac } from "../vmm/mac.js";
 import { ApiError, badField, conflict, notFound } from "./api-error.js";
 import { DiskLocks } from "./disk-locks.js";
 import { ManagedVm } from "./managed-vm.js";
+import { migrationUrl } from "./migration-link.js";
 import { NetSwitches } from "./net-switch.js";
 import { readStateFileInfo, type StateFileInfo } from "./state-file-glue.js";
 import { checkDefinition } from "./vm-config-of.js";
+import type { FromVm } from "./vm-ipc.js";
 import { type VmRecord, VmStore } from "./vm-store.js";
 
 /** The bundled guest (images/riscv64), relative to dist/src/daemon/ and src/daemon/. */
@@ -59,6 +63,12 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
     const stale = await this.store.init();
     for (const s of stale) this.log(`removed a half-written file left by a killed daemon: vms/${s}`);
     for (const rec of await this.store.loadAll((m) => this.log(m))) {
+      if (rec.state === "incoming") {
+        // A migration was arriving when the daemon died: the source still has the VM.
+        await this.store.remove(rec.definition.name);
+        this.log(`VM ${rec.definition.name}: removed an incoming migration the daemon did not finish`);
+        continue;
+      }
       const vm = this.manage(rec);
       this.log(`VM ${vm.name}: ${vm.state}${vm.reason ? ` (${vm.reason})` : ""}`);
     }
@@ -348,6 +358,60 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
       const why = errorMessage(e).replace(/^VM "[^"]*" could not start: /, "");
       throw badField("body.file", why);
     }
+  }
+
+  /**
+   * Live-migrate a running VM to the daemon at `to` (HOST:PORT of its TCP API). The VM process streams
+   * to it directly; on success the VM is the destination's and its definition is removed here (the disks,
+   * on shared storage, are left alone). On failure it runs on here and the error is a 409.
+   */
+  async migrate(name: string, req: MigrateRequest): Promise<MigrateResult> {
+    const vm = this.vm(name);
+    if (req.copyStorage)
+      throw badField("body.copyStorage", "copying disks along is not implemented yet; use shared storage");
+    const maxDowntimeMs = req.maxDowntimeMs ?? DEFAULT_MAX_DOWNTIME_MS;
+    // The guest keeps its NICs' addresses: default MACs depend on this daemon's VM index, so send them.
+    const def: VmDefinition = structuredClone(vm.record.definition);
+    if (def.nics)
+      def.nics = def.nics.map((n, i) => ({
+        ...n,
+        mac: n.mac ?? formatMac(defaultMac(vm.record.vmIndex, i)),
+      }));
+    const report = (await vm.migrate(migrationUrl(req.to), req.token, maxDowntimeMs, def)) as Omit<
+      MigrateResult,
+      "to"
+    >;
+    this.log(
+      `VM ${name}: migrated to ${req.to}: ${report.rounds} rounds, ${report.bytes} bytes, ${Math.round(report.totalMs)} ms, downtime ${Math.round(report.downtimeMs)} ms`,
+    );
+    await this.remove(name);
+    return { to: req.to, ...report };
+  }
+
+  /**
+   * Define the VM of an arriving migration (state `incoming`) and fork its process; `relay` gets what
+   * the process sends back. Errors: 400/409 as for define (name taken, disks not readable here).
+   */
+  async acceptIncoming(def: VmDefinition, relay: (m: FromVm) => void): Promise<ManagedVm> {
+    await this.define({ ...def, autostart: false });
+    const vm = this.vm(def.name);
+    try {
+      this.locks.acquire(def.name, vm.record.definition.disks ?? []);
+      await vm.startIncoming(relay);
+    } catch (e) {
+      this.locks.release(def.name);
+      await this.remove(def.name).catch(() => {});
+      throw e;
+    }
+    return vm;
+  }
+
+  /** Drop an incoming migration that failed: its process and its definition go. */
+  async abandonIncoming(vm: ManagedVm, reason: string): Promise<void> {
+    if (this.vms.get(vm.name) !== vm) return;
+    await vm.abandon(reason);
+    await this.remove(vm.name).catch((e) => this.log(`VM ${vm.name}: ${errorMessage(e)}`));
+    this.log(`VM ${vm.name}: incoming migration failed: ${reason}`);
   }
 
   /** Kill every VM process (daemon shutdown): they are recorded as stopped. */

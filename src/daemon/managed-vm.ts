@@ -3,7 +3,12 @@ import { type ChildProcess, fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { setPriority } from "node:os";
 import type { VmInfo, VmMemoryStats, VmState, VmStats } from "../api/messages.js";
-import { DEFAULT_CPU_WEIGHT, DEFAULT_MEM_BYTES, DEFAULT_MEM_OVERHEAD_MIB } from "../api/vm-spec.js";
+import {
+  DEFAULT_CPU_WEIGHT,
+  DEFAULT_MEM_BYTES,
+  DEFAULT_MEM_OVERHEAD_MIB,
+  type VmDefinition,
+} from "../api/vm-spec.js";
 import { errorMessage } from "../base/errors.js";
 import type { NetBackend } from "../vmm/host-contracts.js";
 import { ApiError, conflict } from "./api-error.js";
@@ -64,6 +69,8 @@ export class ManagedVm {
   private ports: (NetBackend | null)[] = [];
   private rssTimer: NodeJS.Timeout | null = null;
   private exited: Promise<void> = Promise.resolve();
+  /** While a migration arrives: where the process's replies, acknowledgements and commit go. */
+  private incoming: ((m: FromVm) => void) | null = null;
 
   constructor(
     public record: VmRecord,
@@ -108,8 +115,52 @@ export class ManagedVm {
     return (d.memBytes ?? DEFAULT_MEM_BYTES) + (d.memOverheadMiB ?? DEFAULT_MEM_OVERHEAD_MIB) * MiB;
   }
 
+  /**
+   * Fork the VM process to receive a live migration: `relay` gets its replies (`migReply`), batch
+   * acknowledgements (`migAck`) and the commit (`migrated`, after which the VM is running). Resolves
+   * once the process waits for the stream; the VM is `incoming` until then.
+   */
+  async startIncoming(relay: (m: FromVm) => void): Promise<void> {
+    this.incoming = relay;
+    await this.start(undefined, true);
+  }
+
+  /** Hand one stream message to the VM process receiving a migration. */
+  migrationIn(data: Uint8Array): void {
+    this.send({ t: "migIn", data });
+  }
+
+  /** End a failed incoming migration: the process goes; the caller removes the definition. */
+  async abandon(reason: string): Promise<void> {
+    this.incoming = null;
+    const child = this.child;
+    if (!child) return;
+    this.ending = { state: "stopped", reason };
+    child.kill("SIGKILL");
+    await this.exited;
+  }
+
+  /**
+   * Live-migrate to the daemon at `url` (the VM process connects there itself). Resolves with the report
+   * once the destination runs the VM and this process has ended; on failure the VM runs on here.
+   */
+  async migrate(url: string, token: string, maxDowntimeMs: number, def: VmDefinition): Promise<unknown> {
+    if (this.state !== "running" || !this.child)
+      throw conflict(`VM "${this.name}" is ${this.state}; only a running VM can be migrated`);
+    const r = await this.request({
+      t: "migrate",
+      id: this.nextId++,
+      url,
+      token,
+      maxDowntimeMs,
+      def,
+    });
+    await this.exited;
+    return r;
+  }
+
   /** Fork the VM process and boot (or restore `file`); resolves once the guest runs. */
-  async start(file?: string): Promise<void> {
+  async start(file?: string, incoming?: boolean): Promise<void> {
     if (this.active) throw conflict(`VM "${this.name}" is already ${this.state}`);
     const def = this.record.definition;
     const overheadMiB = def.memOverheadMiB ?? DEFAULT_MEM_OVERHEAD_MIB;
@@ -171,8 +222,8 @@ export class ManagedVm {
     child.on("message", (m: FromVm) => this.onMessage(m));
     this.rssTimer = setInterval(() => this.checkMemory(), RSS_CHECK_MS);
     this.rssTimer.unref();
-    this.setState("running");
-    this.send({ t: "start", def, vmIndex: this.record.vmIndex, file });
+    this.setState(incoming ? "incoming" : "running");
+    this.send({ t: "start", def, vmIndex: this.record.vmIndex, file, ...(incoming ? { incoming } : {}) });
     try {
       await started;
       // The definition's memory target is reached with the balloon once the guest's driver is up.
@@ -225,6 +276,15 @@ export class ManagedVm {
         return;
       case "running":
         return;
+      case "migReply":
+      case "migAck":
+        this.incoming?.(m);
+        return;
+      case "migrated":
+        // The relay stays until the process ends: `resumed` follows this message.
+        this.incoming?.(m);
+        this.setState("running");
+        return;
     }
   }
 
@@ -234,6 +294,7 @@ export class ManagedVm {
     for (const p of this.ports) p?.close();
     this.ports = [];
     this.child = null;
+    this.incoming = null;
     for (const p of this.pending.values()) p.reject(new ApiError(409, `VM "${this.name}" ended`));
     this.pending.clear();
     this.host.released(this);

@@ -1,4 +1,5 @@
 /** Messages between the daemon and one VM process over the fork IPC channel (advanced serialization: bytes pass as Uint8Array). */
+import type { MigrateResult } from "../api/migration.js";
 import type { VmDefinition } from "../api/vm-spec.js";
 import type { VirtualMachine } from "../vmm/vm.js";
 
@@ -17,7 +18,11 @@ export interface VmCounters {
 
 export type ToVm =
   /** Boot the definition, or with `file` restore that state file and continue it. */
-  | { t: "start"; def: VmDefinition; vmIndex: number; file?: string }
+  | { t: "start"; def: VmDefinition; vmIndex: number; file?: string; incoming?: boolean }
+  /** One message of an incoming migration stream (relayed from the source's WebSocket). */
+  | { t: "migIn"; data: Uint8Array }
+  /** Migrate this VM to the daemon at `url` (ws://HOST:PORT/v1/migrations/incoming). */
+  | { t: "migrate"; id: number; url: string; token: string; maxDowntimeMs: number; def: VmDefinition }
   | { t: "input"; data: Uint8Array }
   | { t: "net"; nic: number; frame: Uint8Array }
   | { t: "powerButton" }
@@ -32,7 +37,13 @@ export type FromVm =
   | { t: "console"; data: Uint8Array }
   | { t: "net"; nic: number; frame: Uint8Array }
   | { t: "stats"; counters: VmCounters }
-  | { t: "reply"; id: number; ok: true; result?: { bytes: number; ms: number } }
+  | { t: "reply"; id: number; ok: true; result?: { bytes: number; ms: number } | Omit<MigrateResult, "to"> }
+  /** A reply of an incoming migration, for the source (JSON text). */
+  | { t: "migReply"; text: string }
+  /** Incoming migration messages consumed so far (flow control for the relay). */
+  | { t: "migAck"; n: number }
+  /** The incoming migration committed: the guest runs here now. */
+  | { t: "migrated" }
   | { t: "reply"; id: number; ok: false; error: string }
   /** The guest ended the run: powered off, reported failure (SiFive test) or reset with noReboot. */
   | { t: "exit"; how: string }

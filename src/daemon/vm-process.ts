@@ -12,6 +12,7 @@ import type { CharBackend, NetBackend } from "../vmm/host-contracts.js";
 import { createNodeHost } from "../vmm/node/node-host.js";
 import { VirtualMachine, type VmExit } from "../vmm/vm.js";
 import { countingDisk } from "./counting-disk.js";
+import { migrateVmIn, migrateVmOut, RelayInbox } from "./migration-vm.js";
 import { restoreStateFile, saveStateFile } from "./state-file-glue.js";
 import { nicNetwork, vmSpecOf } from "./vm-config-of.js";
 import { type FromVm, type ToVm, VM_EXIT_CLEAN, VM_EXIT_FATAL, type VmCounters } from "./vm-ipc.js";
@@ -113,6 +114,8 @@ export function runVmProcess(): void {
   /** The current run() promise; null while paused. */
   let running: Promise<VmExit> | null = null;
   let pausing = false;
+  /** The inbox of an incoming migration, while one is arriving. */
+  let inbox: RelayInbox | null = null;
 
   /** Report the last emulator (or start) error and end the process; the daemon marks the VM crashed. */
   const fatal = (e: unknown): void => {
@@ -171,6 +174,29 @@ export function runVmProcess(): void {
         const host = createNodeHost(console, (m) => process.stderr.write(`${m}\n`));
         const openDisk = host.openDisk;
         host.openDisk = async (path, opts) => countingDisk(await openDisk(path, opts), counters.disk);
+        if (msg.incoming) {
+          const box = new RelayInbox(
+            (text) => send({ t: "migReply", text }),
+            (n) => send({ t: "migAck", n }),
+          );
+          inbox = box;
+          send({ t: "running" });
+          try {
+            vm = await migrateVmIn(def, msg.vmIndex, host, nics, box);
+          } catch (e) {
+            box.reply({ t: "error", error: errorMessage(e) });
+            fatal(e);
+            return;
+          }
+          inbox = null;
+          follow(vm.resume());
+          // The daemon learns of the commit before the source does, so the source closing its socket
+          // after `resumed` is never taken for a failure.
+          send({ t: "migrated" });
+          box.reply({ t: "resumed" });
+          sampleStats();
+          return;
+        }
         try {
           if (msg.file) {
             vm = await restoreStateFile(msg.file, host, nics, msg.vmIndex, def.name);
@@ -191,6 +217,37 @@ export function runVmProcess(): void {
       case "input":
         console.input(msg.data);
         return;
+      case "migIn":
+        inbox?.push(msg.data);
+        return;
+      case "migrate": {
+        if (!vm || !running) throw new Error("the VM is not running");
+        const v = vm;
+        const report = await migrateVmOut(
+          v,
+          {
+            pause,
+            resume: () => {
+              if (!running) {
+                pausing = false;
+                follow(v.resume());
+              }
+            },
+          },
+          msg.def,
+          msg.url,
+          msg.token,
+          msg.maxDowntimeMs,
+          (m) => process.stderr.write(`migration: ${m}\n`),
+        );
+        send({ t: "reply", id: msg.id, ok: true, result: report });
+        // The VM is the destination's now: close the disks (flushed already) and end this process.
+        send({ t: "exit", how: `migrated to ${msg.url.replace(/^ws:\/\/|\/v1.*$/g, "")}` });
+        await v.close().catch(() => {});
+        process.exitCode = VM_EXIT_CLEAN;
+        setImmediate(() => process.exit(VM_EXIT_CLEAN));
+        return;
+      }
       case "net":
         nics[msg.nic]?.receive(msg.frame);
         return;

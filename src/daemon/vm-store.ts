@@ -14,7 +14,7 @@ export interface VmRecord {
   /** Distinguishes VMs on one network (default MACs); fixed at define time. */
   vmIndex: number;
   /** Last state the daemon recorded; running/paused read back as stopped (the process is gone). */
-  state: "defined" | "stopped" | "crashed" | "running" | "paused";
+  state: "defined" | "stopped" | "crashed" | "running" | "paused" | "incoming";
   reason?: string;
   notes?: string[];
 }
@@ -81,7 +81,7 @@ function parseRecord(text: string): VmRecord {
     raw.vmIndex > 0xffff
   )
     throw new Error("vmIndex must be 0..65535");
-  const states = ["defined", "stopped", "crashed", "running", "paused"];
+  const states = ["defined", "stopped", "crashed", "running", "paused", "incoming"];
   if (typeof raw.state !== "string" || !states.includes(raw.state)) throw new Error("bad state");
   return {
     format: "tvisor-vm",
