@@ -8,7 +8,6 @@ import { DEFAULT_MAX_DOWNTIME_MS, type MigrateRequest, type MigrateResult } from
 import { NAME_PATTERN, type VmDefinition, type VmUpdate } from "../api/vm-spec.js";
 import { errorMessage } from "../base/errors.js";
 import { openImage } from "../storage/node/open-image.js";
-import { defaultMac, formatMac } from "../vmm/mac.js";
 import { ApiError, badField, conflict, notFound } from "./api-error.js";
 import { DiskLocks } from "./disk-locks.js";
 import { ManagedVm } from "./managed-vm.js";
@@ -370,13 +369,8 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
     if (req.copyStorage)
       throw badField("body.copyStorage", "copying disks along is not implemented yet; use shared storage");
     const maxDowntimeMs = req.maxDowntimeMs ?? DEFAULT_MAX_DOWNTIME_MS;
-    // The guest keeps its NICs' addresses: default MACs depend on this daemon's VM index, so send them.
+    // Default MACs derive from the VM's name, which the destination keeps: the guest keeps its addresses.
     const def: VmDefinition = structuredClone(vm.record.definition);
-    if (def.nics)
-      def.nics = def.nics.map((n, i) => ({
-        ...n,
-        mac: n.mac ?? formatMac(defaultMac(vm.record.vmIndex, i)),
-      }));
     const report = (await vm.migrate(migrationUrl(req.to), req.token, maxDowntimeMs, def)) as Omit<
       MigrateResult,
       "to"

@@ -98,7 +98,7 @@ export async function migrateVmIn(
   def: VmDefinition,
   vmIndex: number,
   host: VmHost,
-  nics: NetBackend[],
+  nics: (NetBackend | undefined)[],
   inbox: RelayInbox,
 ): Promise<VirtualMachine> {
   const hello: Hello = await receiveHello(inbox);

@@ -68,11 +68,22 @@ function cuttingProxy(port: number, limit: number): Promise<number> {
   });
 }
 
+/**
+ * The counter's value. The loop rewrites the file (truncate, then write), so a read can land in between
+ * and see it empty: read again then.
+ */
+async function readCount(c: ConsoleClient): Promise<number> {
+  for (;;) {
+    const text = (await c.run("cat /tmp/count")).trim();
+    if (/^\d+$/.test(text)) return Number(text);
+  }
+}
+
 /** The counter's value; poll (hang guard only) until it exceeds `above`. */
 async function countAbove(c: ConsoleClient, above: number): Promise<number> {
   const deadline = Date.now() + BOOT_TIMEOUT_MS;
   for (;;) {
-    const n = Number((await c.run("cat /tmp/count")).trim());
+    const n = await readCount(c);
     if (n > above) return n;
     if (Date.now() > deadline) throw new Error(`the counter stayed at ${n}`);
     await new Promise((r) => setTimeout(r, 300));
@@ -145,7 +156,7 @@ test("a guest dirtying memory migrates live; a cut connection leaves it running 
   d.type("\n");
   // The same shell (its variable) and the same counter, continuing from where it was, not from zero.
   assert.equal((await d.run("echo $KEEP")).trim(), "kept-42");
-  const there = Number((await d.run("cat /tmp/count")).trim());
+  const there = await readCount(d);
   assert.ok(there > afterCut, `the counter went on from ${afterCut} (now ${there})`);
   await countAbove(d, there);
   d.close();
