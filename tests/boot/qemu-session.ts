@@ -53,7 +53,10 @@ export class QemuSession {
     await this.waitFor(/# (\x1b\[6n)?$/, Math.max(0, this.out.length - 64));
     const from = this.out.length;
     this.child.stdin.write(`echo __S""TART${n}__; ${cmd}; echo __E""ND${n}__\n`);
-    const m = await this.waitFor(new RegExp(`\\n__START${n}__\\r?\\n([\\s\\S]*?)\\n?__END${n}__\\r?\\n`), from);
+    const m = await this.waitFor(
+      new RegExp(`\\n__START${n}__\\r?\\n([\\s\\S]*?)\\n?__END${n}__\\r?\\n`),
+      from,
+    );
     return cleanConsoleOutput(m[1]);
   }
 

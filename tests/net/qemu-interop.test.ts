@@ -26,7 +26,12 @@ interface Wire {
 }
 const STREAM: Wire = { name: "unix stream", net: 31, ours: "52:54:00:31:00:01", theirs: "52:54:00:31:00:02" };
 const DGRAM: Wire = { name: "UDP unicast", net: 32, ours: "52:54:00:32:00:01", theirs: "52:54:00:32:00:02" };
-const MCAST: Wire = { name: "UDP multicast", net: 33, ours: "52:54:00:33:00:01", theirs: "52:54:00:33:00:02" };
+const MCAST: Wire = {
+  name: "UDP multicast",
+  net: 33,
+  ours: "52:54:00:33:00:01",
+  theirs: "52:54:00:33:00:02",
+};
 
 /** A free UDP port on 127.0.0.1 for QEMU's side (QEMU must be told its port; ours reads its own back). */
 async function freeUdpPort(): Promise<number> {

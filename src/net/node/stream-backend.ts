@@ -360,7 +360,7 @@ export class StreamNetBackend implements NetBackend {
  * A listener's Unix path may be left by a dead process (QEMU unlinks before bind). Replace it only if
  * it is a socket nobody accepts on; refuse a live one and anything that is not a socket.
  */
-async function takeOverStalePath(path: string): Promise<void> {
+export async function takeOverStalePath(path: string): Promise<void> {
   let isSocket: boolean;
   try {
     isSocket = lstatSync(path).isSocket();
