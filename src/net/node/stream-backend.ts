@@ -42,6 +42,8 @@ export interface StreamBackendOptions {
   address: StreamAddress;
   /** connect only: retry a failed or lost connection every this many seconds (QEMU `reconnect=`). */
   reconnectSeconds?: number;
+  /** With reconnectSeconds: the first attempt must still succeed (a switch port: a missing switch is an error). */
+  firstMustConnect?: boolean;
 }
 
 /** Bytes waiting in the socket at which `send` reports congestion (QEMU's send queue is similar in size). */
@@ -116,7 +118,7 @@ export class StreamNetBackend implements NetBackend {
     }
     const b = new StreamNetBackend(opts);
     if (opts.mode === "listen") await b.listen();
-    else if (opts.reconnectSeconds !== undefined) b.connect();
+    else if (opts.reconnectSeconds !== undefined && !opts.firstMustConnect) b.connect();
     else {
       try {
         await b.connectOnce();
