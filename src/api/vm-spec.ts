@@ -74,7 +74,18 @@ export const NicBackend = Type.Union([
     { additionalProperties: false, description: "user-mode NAT (passt in the VM's process)" },
   ),
   Type.Object(
-    { kind: Type.Literal("stream"), server: Type.Optional(Type.Boolean()), addr: NetAddress },
+    {
+      kind: Type.Literal("stream"),
+      server: Type.Optional(Type.Boolean()),
+      addr: NetAddress,
+      reconnect: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: 86400,
+          description: "client: retry a lost connection every N seconds",
+        }),
+      ),
+    },
     { additionalProperties: false, description: "frames over a TCP or Unix stream (QEMU -netdev stream)" },
   ),
   Type.Object(

@@ -127,3 +127,20 @@ test("ranges are checked by the spec validator (ports, names, interface names)",
   assert.throws(() => spec("user,mac=01:00:00:00:00:01"), /multicast/);
   assert.equal(spec("user,pcap=x.pcap").nics[0].pcap, "x.pcap");
 });
+
+test("reconnect=SECONDS on a connecting stream (QEMU -netdev stream,reconnect=); refused on a listener", () => {
+  assert.deepEqual(parseNicFlag("stream,addr.type=unix,addr.path=/tmp/s,reconnect=2").backend, {
+    kind: "stream",
+    server: false,
+    addr: { type: "unix", path: "/tmp/s" },
+    reconnect: 2,
+  });
+  assert.equal(parseNicFlag("socket,connect=127.0.0.1:9,reconnect=1").backend?.kind, "stream");
+  assert.throws(
+    () => parseNicFlag("socket,connect=127.0.0.1:9,reconnect=x"),
+    /reconnect must be a number of seconds/,
+  );
+  const spec = (nic: string) => validateVmSpec({ kernel: "k", nics: [parseNicFlag(nic)] });
+  assert.throws(() => spec("socket,listen=:1,reconnect=1"), /reconnect: applies only to a connecting stream/);
+  assert.throws(() => spec("socket,connect=127.0.0.1:9,reconnect=0"), /reconnect: must be 1..86400/);
+});

@@ -3,9 +3,9 @@
  * NicSpec, for `tvisor run` and the daemon's `create` alike. This is the only parser of that syntax.
  *
  *   user[,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
- *   socket,listen=[HOST]:PORT | socket,connect=HOST:PORT           (stream, QEMU's length framing)
+ *   socket,listen=[HOST]:PORT | socket,connect=HOST:PORT[,reconnect=SECONDS]   (stream, QEMU's length framing)
  *   socket,mcast=GROUP:PORT[,localaddr=ADDR] | socket,udp=HOST:PORT,localaddr=HOST:PORT   (dgram)
- *   stream,server=on|off,addr.type=inet|unix,addr.host=H,addr.port=P | addr.path=PATH
+ *   stream,server=on|off,addr.type=inet|unix,addr.host=H,addr.port=P | addr.path=PATH[,reconnect=SECONDS]
  *   dgram,remote.type=inet,remote.host=H,remote.port=P[,local.type=...,local.host=...,local.port=...]
  *   switch=NAME | switch,name=NAME
  *   tap,ifname=NAME
@@ -103,6 +103,12 @@ function onOff(text: string, key: string, v: string): boolean {
   fail(text, `${key} must be on or off, got "${v}"`);
 }
 
+/** A whole number of seconds (range checked by the spec validator). */
+function seconds(text: string, v: string): number {
+  if (!/^\d{1,6}$/.test(v)) fail(text, `reconnect must be a number of seconds, got "${v}"`);
+  return Number(v);
+}
+
 /** Parse one `--nic` value. */
 export function parseNicFlag(text: string): NicSpecInput {
   const parts = splitOptions(text);
@@ -161,6 +167,8 @@ export function parseNicFlag(text: string): NicSpecInput {
           server ? "0.0.0.0" : undefined,
         );
         backend = { kind: "stream", server, addr: { type: "inet", ...a } };
+        const reconnect = take("reconnect");
+        if (reconnect !== undefined) backend.reconnect = seconds(text, reconnect);
       } else if (mcast !== undefined) {
         const group = hostPort(text, mcast, "mcast");
         backend = { kind: "dgram", remote: { type: "inet", ...group } };
@@ -182,6 +190,8 @@ export function parseNicFlag(text: string): NicSpecInput {
       if (addr === undefined)
         fail(text, "stream needs addr.type=inet,addr.host=..,addr.port=.. or addr.type=unix,addr.path=..");
       backend = { kind: "stream", server, addr };
+      const reconnect = take("reconnect");
+      if (reconnect !== undefined) backend.reconnect = seconds(text, reconnect);
       break;
     }
     case "dgram": {

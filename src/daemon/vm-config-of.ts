@@ -59,7 +59,13 @@ export function vmmNicOf(n: ApiNic, i: number): NicSpecInput {
 
 function toVmmBackend(b: NonNullable<ApiNic["backend"]>): NicSpec["backend"] {
   if (b.kind === "user") return { kind: "user", hostfwd: b.hostfwd ?? [] };
-  if (b.kind === "stream") return { kind: "stream", server: b.server ?? false, addr: b.addr };
+  if (b.kind === "stream")
+    return {
+      kind: "stream",
+      server: b.server ?? false,
+      addr: b.addr,
+      ...(b.reconnect === undefined ? {} : { reconnect: b.reconnect }),
+    };
   return b;
 }
 

@@ -32,7 +32,7 @@ export type { HostForward, NetAddress };
 export type NicBackendSpec =
   | { kind: "hub"; network?: string }
   | { kind: "user"; hostfwd: HostForward[] }
-  | { kind: "stream"; server: boolean; addr: NetAddress }
+  | { kind: "stream"; server: boolean; addr: NetAddress; reconnect?: number }
   | { kind: "dgram"; local?: NetAddress; remote?: NetAddress }
   | { kind: "switch"; name: string }
   | { kind: "tap"; ifname: string };
@@ -72,7 +72,7 @@ const NIC_FIELDS = new Set(["mac", "backend", "pcap"]);
 const BACKEND_FIELDS: Record<NicBackendKind, Set<string>> = {
   hub: new Set(["kind", "network"]),
   user: new Set(["kind", "hostfwd"]),
-  stream: new Set(["kind", "server", "addr"]),
+  stream: new Set(["kind", "server", "addr", "reconnect"]),
   dgram: new Set(["kind", "local", "remote"]),
   switch: new Set(["kind", "name"]),
   tap: new Set(["kind", "ifname"]),
@@ -168,7 +168,22 @@ export function checkNicBackend(field: string, v: unknown): NicBackendSpec {
     case "stream": {
       const server = checkBool(`${field}.server`, v.server, false);
       // A server may listen on port 0 (the kernel picks one); a client needs a real port.
-      return { kind, server, addr: checkNetAddress(`${field}.addr`, v.addr, server ? 0 : 1) };
+      const out: NicBackendSpec = {
+        kind,
+        server,
+        addr: checkNetAddress(`${field}.addr`, v.addr, server ? 0 : 1),
+      };
+      if (v.reconnect !== undefined) {
+        // QEMU's reconnect=SECONDS retries a client's lost connection; a listener just waits.
+        if (server)
+          throw new FieldError(
+            `${field}.reconnect`,
+            "applies only to a connecting stream (server off)",
+            v.reconnect,
+          );
+        out.reconnect = checkInt(`${field}.reconnect`, v.reconnect, 0, 1, 86400);
+      }
+      return out;
     }
     case "dgram": {
       const out: NicBackendSpec = { kind };

@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { NetBackend } from "../../src/io/net-backend.js";
-import { DgramNetBackend } from "../../src/net/node/dgram-backend.js";
-import { StreamNetBackend } from "../../src/net/node/stream-backend.js";
+import { DgramNetBackend } from "../../src/net/node/dgram-socket.js";
+import { StreamNetBackend } from "../../src/net/node/stream-socket.js";
 import { BOOT_TEST_TIMEOUT_MS, GuestSession, missingImages } from "../boot/guest-session.js";
 import { missingQemu, QemuSession } from "../boot/qemu-session.js";
 
@@ -68,7 +68,7 @@ test("a tvisor guest and a QEMU guest ping each other over stream, dgram and mul
   let theirs: QemuSession | null = null;
   try {
     const path = join(dir, "wire.sock");
-    const stream = await StreamNetBackend.open({ mode: "listen", address: { kind: "unix", path } });
+    const stream = await StreamNetBackend.open({ mode: "listen", address: { type: "unix", path } });
     backends.push(stream);
     const qemuUdp = await freeUdpPort();
     const dgram = await DgramNetBackend.open({

@@ -5,7 +5,7 @@ import { createConnection, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { StreamNetBackend } from "./stream-backend.js";
+import { StreamNetBackend } from "./stream-socket.js";
 import { MAX_PORT_BACKLOG, SwitchServer, switchSocketPath } from "./switch-server.js";
 
 const BCAST = [255, 255, 255, 255, 255, 255];
@@ -51,7 +51,7 @@ async function withSwitch(t: { after(fn: () => void): void }): Promise<{ sw: Swi
 }
 
 async function join2(sw: SwitchServer): Promise<StreamNetBackend> {
-  const b = await StreamNetBackend.open({ mode: "connect", address: { kind: "unix", path: sw.path } });
+  const b = await StreamNetBackend.open({ mode: "connect", address: { type: "unix", path: sw.path } });
   return b;
 }
 

@@ -21,7 +21,7 @@ import { errorMessage, UserError } from "../../base/errors.js";
 import type { NetBackend } from "../../io/net-backend.js";
 import { NetHub } from "../hub.js";
 import { encodeStreamFrame, StreamFrameDecoder, StreamFramingError } from "../stream-framing.js";
-import { takeOverStalePath } from "./stream-backend.js";
+import { takeOverStalePath } from "./stream-socket.js";
 
 /** Connections one switch serves; more are refused (each costs a socket and a backlog). */
 export const MAX_SWITCH_PORTS = 256;

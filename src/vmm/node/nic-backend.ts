@@ -27,7 +27,7 @@ export async function openNicBackend(nic: NicSpec, ctx: NicContext): Promise<Net
     case "user":
       return openPasst({ hostfwd: b.hostfwd, mac: ctx.mac, log });
     case "stream":
-      return openStreamSocket({ server: b.server, addr: b.addr, log });
+      return openStreamSocket({ server: b.server, addr: b.addr, reconnect: b.reconnect, log });
     case "dgram":
       return openDgramSocket({ local: b.local, remote: b.remote, log });
     case "switch":

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { UserError } from "../../base/errors.js";
 import type { NetPeer } from "../../io/net-backend.js";
 import { MAX_STREAM_FRAME } from "../stream-framing.js";
-import { DgramNetBackend, MAX_HELD } from "./dgram-backend.js";
+import { DgramNetBackend, MAX_HELD } from "./dgram-socket.js";
 
 function frame(n: number, len = 60): Uint8Array {
   return new Uint8Array(len).fill(n);

@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { UserError } from "../../base/errors.js";
 import type { NetPeer } from "../../io/net-backend.js";
-import { MAX_HELD, TapNetBackend } from "./tap-backend.js";
+import { MAX_HELD, TapNetBackend } from "./tap.js";
 
 const GUEST_MAC = [2, 0, 0, 0, 0, 2];
 const GUEST_IP = [10, 9, 0, 2];

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { UserError } from "../../base/errors.js";
 import type { NetPeer } from "../../io/net-backend.js";
 import { encodeStreamFrame, MAX_STREAM_FRAME } from "../stream-framing.js";
-import { MAX_TX_BACKLOG, type StreamAddress, StreamNetBackend } from "./stream-backend.js";
+import { MAX_TX_BACKLOG, type StreamAddress, StreamNetBackend } from "./stream-socket.js";
 
 function frame(n: number, len = 60): Uint8Array {
   const f = new Uint8Array(len);
@@ -55,7 +55,7 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
 
 function rawConnect(a: StreamAddress): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = a.kind === "unix" ? createConnection(a.path) : createConnection(a.port, a.host);
+    const s = a.type === "unix" ? createConnection(a.path) : createConnection(a.port, a.host);
     s.once("connect", () => resolve(s));
     s.once("error", reject);
   });
@@ -64,10 +64,10 @@ function rawConnect(a: StreamAddress): Promise<Socket> {
 test("TCP: listen on port 0, connect, frames both ways with counters, link follows the peer", async (t) => {
   const server = await StreamNetBackend.open({
     mode: "listen",
-    address: { kind: "tcp", host: "127.0.0.1", port: 0 },
+    address: { type: "inet", host: "127.0.0.1", port: 0 },
   });
   t.after(() => server.close());
-  assert.ok(server.boundAddress.kind === "tcp" && server.boundAddress.port > 0);
+  assert.ok(server.boundAddress.type === "inet" && server.boundAddress.port > 0);
   assert.equal(server.linkUp, false, "no peer yet: link down");
   const sc = collector(server);
   const client = await StreamNetBackend.open({ mode: "connect", address: server.boundAddress });
@@ -96,7 +96,7 @@ test("TCP: listen on port 0, connect, frames both ways with counters, link follo
 
 test("Unix listener: one peer at a time, the next is accepted when it leaves; the path is removed at close", async (t) => {
   const dir = tempDir(t);
-  const address: StreamAddress = { kind: "unix", path: join(dir, "wire.sock") };
+  const address: StreamAddress = { type: "unix", path: join(dir, "wire.sock") };
   const server = await StreamNetBackend.open({ mode: "listen", address });
   const sc = collector(server);
   const a = await StreamNetBackend.open({ mode: "connect", address });
@@ -123,7 +123,7 @@ test("Unix listener: one peer at a time, the next is accepted when it leaves; th
 test("malformed lengths from the peer drop the connection, count it, and the listener serves the next peer", async (t) => {
   const server = await StreamNetBackend.open({
     mode: "listen",
-    address: { kind: "tcp", host: "127.0.0.1", port: 0 },
+    address: { type: "inet", host: "127.0.0.1", port: 0 },
   });
   t.after(() => server.close());
   const sc = collector(server);
@@ -156,7 +156,7 @@ test("malformed lengths from the peer drop the connection, count it, and the lis
 
 test("connect without reconnect fails with a UserError; with reconnect it retries until the listener exists and after it goes", async (t) => {
   const dir = tempDir(t);
-  const address: StreamAddress = { kind: "unix", path: join(dir, "later.sock") };
+  const address: StreamAddress = { type: "unix", path: join(dir, "later.sock") };
   await assert.rejects(
     StreamNetBackend.open({ mode: "connect", address }),
     (e: unknown) => e instanceof UserError && e.message.startsWith(`cannot connect to unix:${address.path}`),
@@ -195,7 +195,7 @@ test("a peer that never reads: the send backlog stays bounded and the excess is 
   const port = (raw.address() as { port: number }).port;
   const client = await StreamNetBackend.open({
     mode: "connect",
-    address: { kind: "tcp", host: "127.0.0.1", port },
+    address: { type: "inet", host: "127.0.0.1", port },
   });
   t.after(() => client.close());
   const big = frame(1, 65000);
@@ -226,7 +226,7 @@ class FakeNic implements NetPeer {
 test("flow control: a NIC without room stops the socket being read; resumeReceive delivers in order", async (t) => {
   const server = await StreamNetBackend.open({
     mode: "listen",
-    address: { kind: "tcp", host: "127.0.0.1", port: 0 },
+    address: { type: "inet", host: "127.0.0.1", port: 0 },
   });
   t.after(() => server.close());
   const nic = new FakeNic();
@@ -284,7 +284,7 @@ test("flow control: send reports congestion toward a slow peer and writable() fo
   const port = (raw.address() as { port: number }).port;
   const client = await StreamNetBackend.open({
     mode: "connect",
-    address: { kind: "tcp", host: "127.0.0.1", port },
+    address: { type: "inet", host: "127.0.0.1", port },
   });
   t.after(() => client.close());
   const nic = new FakeNic();
@@ -310,16 +310,16 @@ test("a stale Unix socket path is taken over; a live one and a regular file are 
   // Close the fd without the unlink net.Server.close() would do.
   d._handle?.close();
   d._handle = null;
-  const b = await StreamNetBackend.open({ mode: "listen", address: { kind: "unix", path } });
+  const b = await StreamNetBackend.open({ mode: "listen", address: { type: "unix", path } });
   await assert.rejects(
-    StreamNetBackend.open({ mode: "listen", address: { kind: "unix", path } }),
+    StreamNetBackend.open({ mode: "listen", address: { type: "unix", path } }),
     /another process is listening there/,
   );
   b.close();
   const file = join(dir, "file");
   writeFileSync(file, "keep me");
   await assert.rejects(
-    StreamNetBackend.open({ mode: "listen", address: { kind: "unix", path: file } }),
+    StreamNetBackend.open({ mode: "listen", address: { type: "unix", path: file } }),
     /exists and is not a socket/,
   );
 });
