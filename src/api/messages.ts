@@ -31,6 +31,22 @@ export const VmInfo = Type.Object(
     notes: Type.Optional(
       Type.Array(Type.String(), { description: "what the daemon decided at define time" }),
     ),
+    cpu: Type.Optional(
+      Type.Object(
+        {
+          weight: Type.Integer({ minimum: 1 }),
+          capPercent: Type.Integer({ minimum: 0 }),
+          mechanism: Type.Union(
+            [Type.Literal("cgroup-v2"), Type.Literal("cgroup-v1"), Type.Literal("pacing")],
+            {
+              description:
+                "how weight and cap are enforced: a cgroup per VM, or nice + SIGSTOP/SIGCONT pacing",
+            },
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -91,6 +107,19 @@ export const VmMemoryStats = Type.Object(
 );
 export type VmMemoryStats = Static<typeof VmMemoryStats>;
 
+export const CpuRequest = Type.Object(
+  {
+    weight: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 65535, description: "share of contended CPU" }),
+    ),
+    capPercent: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 800, description: "ceiling in percent of one core, 0 = none" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CpuRequest = Static<typeof CpuRequest>;
+
 export const BalloonRequest = Type.Object(
   {
     targetBytes: Type.Integer({
@@ -110,6 +139,11 @@ export const VmStats = Type.Object(
     instructions: Counter,
     instructionsPerSec: Type.Number({ minimum: 0, description: "guest instructions retired per second" }),
     hostCpuPercent: Type.Number({ minimum: 0, description: "the VM process's CPU use, 100 = one core" }),
+    hostCpuHistory: Type.Optional(
+      Type.Array(Type.Number({ minimum: 0 }), {
+        description: "hostCpuPercent of each of the last 60 samples (one a second), oldest first",
+      }),
+    ),
     rssBytes: Counter,
     guestRamBytes: Counter,
     disk: Type.Object(

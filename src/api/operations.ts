@@ -2,6 +2,7 @@
 import type { TSchema } from "@sinclair/typebox";
 import {
   BalloonRequest,
+  CpuRequest,
   ErrorBody,
   RestoreRequest,
   SaveRequest,
@@ -115,6 +116,11 @@ export const OPERATIONS: Operation[] = [
   action("kill", "end the VM's process at once"),
   action("pause", "stop running guest code (the process stays)"),
   action("resume", "continue a paused VM"),
+  action(
+    "cpu",
+    "change the CPU weight and cap, also while the VM runs (stored in its definition)",
+    CpuRequest,
+  ),
   action(
     "balloon",
     "set the memory the guest may keep: its balloon inflates to the rest (virtio-balloon; needs a guest driver)",

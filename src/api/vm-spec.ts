@@ -186,8 +186,16 @@ const specFields = {
   cpuWeight: Type.Optional(
     Type.Integer({
       minimum: 1,
-      maximum: 10000,
-      description: "CPU share as cgroup cpu.weight (default 100); applied as the VM process's nice value",
+      maximum: 65535,
+      description:
+        "share of contended CPU, as Xen's credit weight (default 256): cgroup v1 cpu.shares = weight × 4, v2 cpu.weight = weight × 100 / 256; else a nice value",
+    }),
+  ),
+  cpuCapPercent: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 800,
+      description: "CPU ceiling in percent of one core even on an idle host (0 = none, the default)",
     }),
   ),
   memTargetBytes: Type.Optional(
@@ -215,4 +223,5 @@ export type VmDefinition = Static<typeof VmDefinition>;
 
 export const DEFAULT_MEM_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_MEM_OVERHEAD_MIB = 256;
-export const DEFAULT_CPU_WEIGHT = 100;
+/** Xen credit scheduler's default weight. */
+export const DEFAULT_CPU_WEIGHT = 256;

@@ -79,6 +79,7 @@ interface CreateFlags extends ClientFlags {
   console?: string;
   autostart?: boolean;
   cpuWeight?: string;
+  cpuCap?: string;
   memOverhead?: string;
   memTarget?: string;
   jit?: string;
@@ -120,7 +121,8 @@ export function definitionFromFlags(name: string, f: CreateFlags): VmDefinition 
   }
   if (f.jitCacheSize !== undefined)
     def.jitCacheSize = parseIntFlag("--jit-cache-size", f.jitCacheSize, 1, 1 << 20);
-  if (f.cpuWeight !== undefined) def.cpuWeight = parseIntFlag("--cpu-weight", f.cpuWeight, 1, 10000);
+  if (f.cpuWeight !== undefined) def.cpuWeight = parseIntFlag("--cpu-weight", f.cpuWeight, 1, 65535);
+  if (f.cpuCap !== undefined) def.cpuCapPercent = parseIntFlag("--cpu-cap", f.cpuCap, 0, 800);
   if (f.memTarget !== undefined) def.memTargetBytes = parseMemSize(f.memTarget, 0, "--mem-target");
   if (f.memOverhead !== undefined)
     def.memOverheadMiB = parseIntFlag("--mem-overhead", f.memOverhead, 64, 4096);
@@ -139,6 +141,7 @@ const FLAG_OF_FIELD: [RegExp, string][] = [
   [/^body\.nics\b/, "--nic"],
   [/^body\.console\b/, "--console"],
   [/^body\.cpuWeight\b/, "--cpu-weight"],
+  [/^body\.cpuCapPercent\b/, "--cpu-cap"],
   [/^body\.memOverheadMiB\b/, "--mem-overhead"],
   [/^body\.memTargetBytes\b/, "--mem-target"],
   [/^body\.jitCacheSize\b/, "--jit-cache-size"],
@@ -183,6 +186,12 @@ function summary(vm: VmInfo): string[] {
   ];
 }
 
+/** CPU share over time as block characters, 100 % of one core = full block. */
+function sparkline(values: number[]): string {
+  const bars = " ▁▂▃▄▅▆▇█";
+  return values.map((v) => bars[Math.max(0, Math.min(8, Math.round((v / 100) * 8)))]).join("");
+}
+
 function memoryLines(s: VmStats): string[] {
   const m = s.memory;
   if (!m) return [];
@@ -216,7 +225,7 @@ function formatStats(s: VmStats): string {
     `state       ${s.state}`,
     `uptime      ${s.uptimeSec.toFixed(0)} s`,
     `guest       ${(s.instructionsPerSec / 1e6).toFixed(1)} M instr/s (${s.instructions} retired)`,
-    `host CPU    ${s.hostCpuPercent.toFixed(0)} %`,
+    `host CPU    ${s.hostCpuPercent.toFixed(0)} %${s.hostCpuHistory?.length ? `  last ${s.hostCpuHistory.length} s: ${sparkline(s.hostCpuHistory)}` : ""}`,
     `RSS         ${mib(s.rssBytes)} (guest RAM ${mib(s.guestRamBytes)})`,
     `disk        read ${s.disk.readBytes} B in ${s.disk.reads}, wrote ${s.disk.writeBytes} B in ${s.disk.writes}, ${s.disk.flushes} flushes`,
     `net         rx ${s.net.rxBytes} B / ${s.net.rxFrames} frames, tx ${s.net.txBytes} B / ${s.net.txFrames} frames`,
@@ -254,7 +263,8 @@ export function registerVmCommands(program: Command): void {
     .option("--jit <on|off|always>", "translate hot guest code to WebAssembly (default on)")
     .option("--jit-cache-size <n>", "most translated regions kept per hart (default 8192)")
     .option("--autostart", "start the VM whenever the daemon starts")
-    .option("--cpu-weight <n>", "CPU share, 1-10000 (cgroup cpu.weight; default 100)")
+    .option("--cpu-weight <n>", "share of contended CPU, 1-65535 (as Xen's credit weight; default 256)")
+    .option("--cpu-cap <percent>", "CPU ceiling in percent of one core, 0-800 (0 = none, the default)")
     .option("--mem-overhead <MiB>", "process memory allowed beyond guest RAM (default 256)")
     .option("--mem-target <size>", "memory the guest may keep once started; the balloon takes the rest")
     .action(async (name: string, f: CreateFlags) => {
@@ -347,6 +357,18 @@ export function registerVmCommands(program: Command): void {
         ),
         `console   ${d.console ?? "uart"}`,
         `autostart ${d.autostart ? "yes" : "no"}`,
+        ...(info.cpu
+          ? [
+              `cpu       weight ${info.cpu.weight}, cap ${info.cpu.capPercent ? `${info.cpu.capPercent} % of a core` : "none"}, enforced by ${
+                info.cpu.mechanism === "pacing"
+                  ? "pacing (nice value + SIGSTOP/SIGCONT duty cycle: no cgroup available)"
+                  : `${info.cpu.mechanism === "cgroup-v1" ? "cgroup v1 cpu.shares/cfs_quota_us" : "cgroup v2 cpu.weight/cpu.max"}`
+              }`,
+            ]
+          : []),
+        ...(d.memTargetBytes !== undefined
+          ? [`mem target ${Math.round(d.memTargetBytes / MiB)} MiB (balloon)`]
+          : []),
       ];
       process.stdout.write(`${lines.join("\n")}\n`);
     });
@@ -364,6 +386,23 @@ export function registerVmCommands(program: Command): void {
         if (!f.watch) return;
         await new Promise((r) => setTimeout(r, 1000));
       }
+    });
+
+  verb(program, "set", "change a VM's CPU weight and cap, also while it runs")
+    .argument("<name>", "VM name")
+    .option("--cpu-weight <n>", "share of contended CPU, 1-65535 (default 256)")
+    .option("--cpu-cap <percent>", "CPU ceiling in percent of one core, 0-800 (0 = none)")
+    .action(async (vm: string, f: ClientFlags & { cpuWeight?: string; cpuCap?: string }) => {
+      const body: { weight?: number; capPercent?: number } = {};
+      if (f.cpuWeight !== undefined) body.weight = parseIntFlag("--cpu-weight", f.cpuWeight, 1, 65535);
+      if (f.cpuCap !== undefined) body.capPercent = parseIntFlag("--cpu-cap", f.cpuCap, 0, 800);
+      if (body.weight === undefined && body.capPercent === undefined)
+        throw new UserError("set: give --cpu-weight and/or --cpu-cap");
+      const info = await DaemonClient.fromFlag(f.stateDir).call<VmInfo>("POST", vmPath(vm, "/cpu"), body);
+      const c = info.cpu;
+      process.stdout.write(
+        `VM ${info.name}: cpu weight ${c?.weight}, cap ${c?.capPercent ? `${c.capPercent} %` : "none"} (${c?.mechanism})\n`,
+      );
     });
 
   verb(program, "balloon", "set the memory a running VM's guest may keep; its balloon takes the rest")

@@ -13,7 +13,14 @@ import Fastify, {
 } from "fastify";
 import type { WebSocket } from "ws";
 import { bearerFromProtocols, CONSOLE_PROTOCOL } from "../api/console-protocol.js";
-import type { BalloonRequest, RestoreRequest, SaveRequest, StopRequest, VmEvent } from "../api/messages.js";
+import type {
+  BalloonRequest,
+  CpuRequest,
+  RestoreRequest,
+  SaveRequest,
+  StopRequest,
+  VmEvent,
+} from "../api/messages.js";
 import type { MigrateRequest } from "../api/migration.js";
 import { openApiDocument } from "../api/openapi.js";
 import { OPERATIONS, type Operation } from "../api/operations.js";
@@ -166,6 +173,7 @@ export async function buildApiServer(daemon: Daemon, opts: ApiServerOptions): Pr
     killVm: (req) => daemon.kill(name(req)),
     pauseVm: (req) => daemon.pause(name(req)),
     resumeVm: (req) => daemon.resume(name(req)),
+    cpuVm: (req) => daemon.setCpu(name(req), req.body as CpuRequest),
     balloonVm: (req) => daemon.balloon(name(req), (req.body as BalloonRequest).targetBytes),
     saveVm: (req) => daemon.save(name(req), (req.body as SaveRequest).file),
     migrateVm: (req) => daemon.migrate(name(req), req.body as MigrateRequest),

@@ -9,6 +9,7 @@ import { NAME_PATTERN, type VmDefinition, type VmUpdate } from "../api/vm-spec.j
 import { errorMessage } from "../base/errors.js";
 import { openImage } from "../storage/node/open-image.js";
 import { ApiError, badField, conflict, notFound } from "./api-error.js";
+import { type CpuHost, probeCpuHost, releaseCpuHost } from "./cpu-control.js";
 import { DiskLocks } from "./disk-locks.js";
 import { ManagedVm } from "./managed-vm.js";
 import { migrationUrl } from "./migration-link.js";
@@ -36,6 +37,8 @@ export interface DaemonOptions {
   /** The VM process entry script (dist/src/bin/tvisor-vm.js). */
   vmEntry: string;
   log(msg: string): void;
+  /** How CPU weight and cap are enforced; default: probed (a per-daemon cgroup, else pacing). */
+  cpuHost?: CpuHost;
 }
 
 export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
@@ -48,9 +51,16 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
   /** Per-VM chain of record writes, so they land in order. */
   private readonly writes = new Map<string, Promise<void>>();
 
+  /** How CPU weight and cap are enforced on this host (inspect says which). */
+  readonly cpuHost: CpuHost;
+
   constructor(private readonly opts: DaemonOptions) {
     super();
     this.store = new VmStore(opts.stateDir);
+    this.cpuHost = opts.cpuHost ?? probeCpuHost();
+    this.log(
+      `CPU weight and cap: ${this.cpuHost.mechanism}${this.cpuHost.parent ? ` (${this.cpuHost.parent})` : ""}${this.cpuHost.why ? ` (${this.cpuHost.why})` : ""}`,
+    );
   }
 
   private log(msg: string): void {
@@ -83,6 +93,7 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
       log: (m) => this.log(m),
       changed: (v) => this.changed(v),
       attachNic: (network, deliver) => this.nets.attach(network, deliver),
+      cpuHost: this.cpuHost,
       released: (v) => {
         this.locks.release(v.name);
         this.nets.prune();
@@ -133,6 +144,19 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
 
   stats(name: string): VmStats {
     return this.vm(name).stats();
+  }
+
+  /** Change a VM's CPU weight and cap, stored in its definition and applied at once when it runs. */
+  async setCpu(name: string, req: { weight?: number; capPercent?: number }): Promise<VmInfo> {
+    const vm = this.vm(name);
+    const def = { ...vm.record.definition };
+    if (req.weight !== undefined) def.cpuWeight = req.weight;
+    if (req.capPercent !== undefined) def.cpuCapPercent = req.capPercent;
+    vm.record.definition = def;
+    await this.persist(vm.record);
+    vm.applyCpu();
+    this.emitEvent({ vm: name, kind: "updated" });
+    return vm.info();
   }
 
   /** Let VM `name` keep `bytes` of RAM: its balloon takes the rest. */
@@ -327,7 +351,13 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
         n.backend === undefined ? { ...n, network: old?.nics?.[i]?.network ?? n.network ?? "default" } : n,
       );
       if (def.nics.length === 0) delete def.nics;
-      for (const k of ["autostart", "cpuWeight", "memOverheadMiB", "memTargetBytes"] as const)
+      for (const k of [
+        "autostart",
+        "cpuWeight",
+        "cpuCapPercent",
+        "memOverheadMiB",
+        "memTargetBytes",
+      ] as const)
         if (old?.[k] !== undefined) def[k] = old[k] as never;
       return def;
     };
@@ -411,6 +441,7 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
   /** Kill every VM process (daemon shutdown): they are recorded as stopped. */
   async shutdown(): Promise<void> {
     await Promise.all([...this.vms.values()].filter((v) => v.active).map((v) => v.kill().catch(() => {})));
+    releaseCpuHost(this.cpuHost);
     await Promise.all([...this.writes.values()].map((w) => w.catch(() => {})));
   }
 }

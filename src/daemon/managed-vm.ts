@@ -1,7 +1,6 @@
 /** The daemon's side of one VM: its record, state, process, console fan-out, network ports and stats. */
 import { type ChildProcess, fork } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { setPriority } from "node:os";
 import type { VmInfo, VmMemoryStats, VmState, VmStats } from "../api/messages.js";
 import {
   DEFAULT_CPU_WEIGHT,
@@ -13,6 +12,7 @@ import { errorMessage } from "../base/errors.js";
 import type { NetBackend } from "../vmm/host-contracts.js";
 import { ApiError, conflict } from "./api-error.js";
 import { ConsoleHub } from "./console-hub.js";
+import { type CpuHost, VmCpuControl } from "./cpu-control.js";
 import { ksmStatus } from "./ksm.js";
 import { nicNetwork } from "./vm-config-of.js";
 import type { FromVm, ToVm, VmCounters } from "./vm-ipc.js";
@@ -24,15 +24,8 @@ const RSS_CHECK_MS = 1000;
 /** Stderr kept from a VM process, for the crash reason. */
 const STDERR_TAIL = 2048;
 
-/**
- * CPU share: cgroup v2's cpu.weight (1..10000, default 100) mapped to a nice value. The kernel's CFS
- * weight grows about 1.25× per nice step (sched_prio_to_weight), so nice = log(100/weight)/log(1.25),
- * clamped to -20..19. Without privileges only positive values (a smaller share) can be set.
- */
-export function niceForWeight(weight: number): number {
-  const nice = Math.round(Math.log(DEFAULT_CPU_WEIGHT / weight) / Math.log(1.25));
-  return Math.max(-20, Math.min(19, nice));
-}
+/** CPU samples kept for the history in stats (one a second). */
+const CPU_HISTORY = 60;
 
 export interface VmProcessHost {
   /** The script forked for a VM process. */
@@ -44,6 +37,8 @@ export interface VmProcessHost {
   attachNic(network: string, deliver: (frame: Uint8Array) => void): NetBackend;
   /** Disk locks are released when the process is gone. */
   released(vm: ManagedVm): void;
+  /** How CPU weight and cap are enforced on this host (cpu-control.ts). */
+  cpuHost: CpuHost;
 }
 
 interface Pending {
@@ -71,6 +66,8 @@ export class ManagedVm {
   private exited: Promise<void> = Promise.resolve();
   /** While a migration arrives: where the process's replies, acknowledgements and commit go. */
   private incoming: ((m: FromVm) => void) | null = null;
+  private cpu: VmCpuControl | null = null;
+  private cpuHistory: number[] = [];
 
   constructor(
     public record: VmRecord,
@@ -100,6 +97,12 @@ export class ManagedVm {
     if (this.child?.pid !== undefined) info.pid = this.child.pid;
     if (this.startedAt && this.active) info.startedAt = this.startedAt.toISOString();
     if (this.record.notes?.length) info.notes = this.record.notes;
+    const d = this.record.definition;
+    info.cpu = {
+      weight: d.cpuWeight ?? DEFAULT_CPU_WEIGHT,
+      capPercent: d.cpuCapPercent ?? 0,
+      mechanism: this.cpu?.mechanism ?? (this.host.cpuHost.parent ? this.host.cpuHost.mechanism : "pacing"),
+    };
     return info;
   }
 
@@ -188,10 +191,16 @@ export class ManagedVm {
     this.exited = new Promise((resolve) =>
       child.once("exit", (code, signal) => resolve(this.onExit(code, signal))),
     );
-    try {
-      if (child.pid !== undefined) setPriority(child.pid, niceForWeight(def.cpuWeight ?? DEFAULT_CPU_WEIGHT));
-    } catch (e) {
-      this.host.log(`VM ${this.name}: cannot set CPU weight: ${errorMessage(e)}`);
+    this.cpuHistory = [];
+    if (child.pid !== undefined) {
+      this.cpu = new VmCpuControl(this.host.cpuHost, child.pid, this.name, (m) =>
+        this.host.log(`VM ${this.name}: ${m}`),
+      );
+      try {
+        this.cpu.set(def.cpuWeight ?? DEFAULT_CPU_WEIGHT, def.cpuCapPercent ?? 0);
+      } catch (e) {
+        this.host.log(`VM ${this.name}: cannot set CPU weight and cap: ${errorMessage(e)}`);
+      }
     }
     // Only NICs on a daemon network get a port here; other backends are opened by the VM process.
     this.ports = (def.nics ?? []).map((nic, i) => {
@@ -291,6 +300,8 @@ export class ManagedVm {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.rssTimer) clearInterval(this.rssTimer);
     this.rssTimer = null;
+    this.cpu?.close();
+    this.cpu = null;
     for (const p of this.ports) p?.close();
     this.ports = [];
     this.child = null;
@@ -322,6 +333,8 @@ export class ManagedVm {
       if (dt > 0) {
         this.rate.ips = Math.max(0, (c.instructions - this.rate.instructions) / dt);
         this.rate.cpuPercent = Math.max(0, (cpuUs - this.rate.cpuUs) / 1e4 / dt);
+        this.cpuHistory.push(Math.round(this.rate.cpuPercent * 10) / 10);
+        if (this.cpuHistory.length > CPU_HISTORY) this.cpuHistory.shift();
       }
     }
     this.rate.at = now;
@@ -381,6 +394,12 @@ export class ManagedVm {
     if (this.record.definition.balloon === false)
       throw conflict(`VM "${this.name}" has no balloon device (it was defined with balloon off)`);
     await this.request({ t: "balloon", id: this.nextId++, bytes });
+  }
+
+  /** Apply a new CPU weight and cap to the running process (the caller stores them in the definition). */
+  applyCpu(): void {
+    const d = this.record.definition;
+    this.cpu?.set(d.cpuWeight ?? DEFAULT_CPU_WEIGHT, d.cpuCapPercent ?? 0);
   }
 
   /** The balloon, the guest's memory statistics and KSM, for stats and /metrics. */
@@ -468,6 +487,7 @@ export class ManagedVm {
       instructions: live ? (c?.instructions ?? 0) : 0,
       instructionsPerSec: live ? this.rate.ips : 0,
       hostCpuPercent: live ? this.rate.cpuPercent : 0,
+      hostCpuHistory: live ? [...this.cpuHistory] : [],
       rssBytes: live ? this.rssBytes || this.readRss() : 0,
       guestRamBytes: def.memBytes ?? DEFAULT_MEM_BYTES,
       disk: { ...(c?.disk ?? { readBytes: 0, writeBytes: 0, reads: 0, writes: 0, flushes: 0 }) },
