@@ -12,14 +12,17 @@ export function missingQemu(): string | null {
     : "qemu-system-riscv64 not installed (Debian qemu-system-misc)";
 }
 
-/** One QEMU guest; `run` types a command and returns what it printed (same marker protocol as GuestSession). */
-export class QemuSession {
+/**
+ * A guest in a child process (QEMU, or `tvisor run`) driven over the child's stdio console; `run` types a
+ * command and returns what it printed (the marker protocol of GuestSession).
+ */
+export class ProcessSession {
   private out = "";
   private seq = 0;
   private waiters: Array<() => void> = [];
   private exited = false;
 
-  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
+  constructor(private readonly child: ChildProcessWithoutNullStreams) {
     child.stdout.on("data", (d: Buffer) => this.feed(d.toString("latin1")));
     child.stderr.on("data", (d: Buffer) => this.feed(d.toString("latin1")));
     child.on("exit", () => {
@@ -28,23 +31,28 @@ export class QemuSession {
     });
   }
 
-  /**
-   * Boot the bundled kernel and initramfs with `extra` arguments (devices, netdevs). QEMU 7.2 loads a
-   * flat Image only, so the kernel is decompressed into `dir` first. Resolves at the shell prompt.
-   */
-  static async start(dir: string, extra: string[]): Promise<QemuSession> {
-    const image = join(dir, "qemu-Image");
-    writeFileSync(image, gunzipSync(readFileSync(KERNEL)));
-    const args = ["-M", "virt", "-m", "128M", "-smp", "1", "-nographic", "-monitor", "none"];
-    args.push("-kernel", image, "-initrd", INITRD, "-append", "console=ttyS0", "-no-reboot", ...extra);
-    const s = new QemuSession(spawn("qemu-system-riscv64", args, { stdio: ["pipe", "pipe", "pipe"] }));
+  /** Spawn `cmd args` and wait for the guest's shell prompt. */
+  static async boot(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<ProcessSession> {
+    const s = new ProcessSession(
+      spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: env ?? process.env }),
+    );
     try {
-      await s.waitFor(/tvisor: guest ready[\s\S]*# /, 0);
+      await s.waitForShell();
     } catch (e) {
       await s.close();
       throw e;
     }
     return s;
+  }
+
+  /** Wait for the shell prompt after boot (the guest's init prints "tvisor: guest ready" first). */
+  waitForShell(): Promise<RegExpExecArray> {
+    return this.waitFor(/tvisor: guest ready[\s\S]*# /, 0);
+  }
+
+  /** Everything the child printed so far. */
+  get output(): string {
+    return this.out;
   }
 
   async run(cmd: string): Promise<string> {
@@ -93,3 +101,18 @@ export class QemuSession {
     }
   }
 }
+
+/** The bundled guest under qemu-system-riscv64 -M virt. */
+export const QemuSession = {
+  /**
+   * Boot the bundled kernel and initramfs with `extra` arguments (devices, netdevs). QEMU 7.2 loads a
+   * flat Image only, so the kernel is decompressed into `dir` first. Resolves at the shell prompt.
+   */
+  start(dir: string, extra: string[]): Promise<ProcessSession> {
+    const image = join(dir, "qemu-Image");
+    writeFileSync(image, gunzipSync(readFileSync(KERNEL)));
+    const args = ["-M", "virt", "-m", "128M", "-smp", "1", "-nographic", "-monitor", "none"];
+    args.push("-kernel", image, "-initrd", INITRD, "-append", "console=ttyS0", "-no-reboot", ...extra);
+    return ProcessSession.boot("qemu-system-riscv64", args);
+  },
+};

@@ -13,7 +13,7 @@ import type { NetBackend } from "../../src/io/net-backend.js";
 import { DgramNetBackend } from "../../src/net/node/dgram-socket.js";
 import { StreamNetBackend } from "../../src/net/node/stream-socket.js";
 import { BOOT_TEST_TIMEOUT_MS, GuestSession, missingImages } from "../boot/guest-session.js";
-import { missingQemu, QemuSession } from "../boot/qemu-session.js";
+import { missingQemu, type ProcessSession, QemuSession } from "../boot/qemu-session.js";
 
 const LOSS_FREE = /(\d+) packets transmitted, \1 packets received, 0% packet loss/;
 
@@ -65,7 +65,7 @@ test("a tvisor guest and a QEMU guest ping each other over stream, dgram and mul
   const dir = mkdtempSync(join(tmpdir(), "tvisor-qemu-net-"));
   const backends: NetBackend[] = [];
   let ours: GuestSession | null = null;
-  let theirs: QemuSession | null = null;
+  let theirs: ProcessSession | null = null;
   try {
     const path = join(dir, "wire.sock");
     const stream = await StreamNetBackend.open({ mode: "listen", address: { type: "unix", path } });
