@@ -719,6 +719,17 @@ export class Hart extends HartState implements Stateful {
     return storeSlow(this, lo, hi, size, f[s2], f[s2 + 1]);
   }
 
+  /**
+   * Execute one A-extension instruction at `hart.pc` with its operands in `x` (the JIT's helper for LR/SC
+   * and AMOs, so both engines share one implementation). Returns false when it raised a trap. x0 stays 0.
+   */
+  executeAtomic(insn: number): boolean {
+    const ok = this.atomic(insn, (insn >> 6) & 62, (insn >> 14) & 62);
+    this.x[0] = 0;
+    this.x[1] = 0;
+    return ok;
+  }
+
   /** The A extension (unprivileged spec chapter 8): LR/SC and AMOs, word and doubleword. */
   private atomic(insn: number, d: number, s1: number): boolean {
     const f3 = (insn >>> 12) & 7;

@@ -20,6 +20,7 @@ export const PC_SLOT_OFF = 264;
 export const H_LOAD = 0;
 export const H_STORE = 1;
 export const H_MULH = 2;
+export const H_AMO = 3;
 
 export interface RegionBlock {
   start: number;
@@ -55,7 +56,7 @@ export function emitRegion(f: FunctionBody, region: Region, hartBlock: number): 
       const rs2 = (insn >>> 20) & 31;
       const hasRd = op !== 0x23 && op !== 0x63 && op !== 0x0f;
       const hasRs1 = op !== 0x37 && op !== 0x17 && op !== 0x6f && op !== 0x0f;
-      const hasRs2 = op === 0x23 || op === 0x63 || op === 0x33 || op === 0x3b;
+      const hasRs2 = op === 0x23 || op === 0x63 || op === 0x33 || op === 0x3b || op === 0x2f;
       if (hasRd && rd !== 0) {
         used.add(rd);
         written.add(rd);
@@ -206,6 +207,9 @@ export function emitRegion(f: FunctionBody, region: Region, hartBlock: number): 
           emitOp(f3, f7, true);
           break;
         case 0x0f:
+          break;
+        case 0x2f:
+          emitAtomic(k, pc, pc + ilen);
           break;
         case 0x03:
           emitLoad(k, f3, pc);
@@ -464,6 +468,41 @@ export function emitRegion(f: FunctionBody, region: Region, hartBlock: number): 
         f.mem(Op.i64Load, 3, hartBlock + SCRATCH_OFF);
         f.end();
         writeReg(rd);
+      }
+
+      /**
+       * LR/SC/AMO through the helper, which runs the interpreter's implementation on the hart's registers
+       * in memory: rs1 and rs2 are written back first and rd reloaded after. 0: trapped; 2: the write hit
+       * a page holding translated code, so the region leaves after this instruction (as for stores).
+       */
+      function emitAtomic(k: number, pc: number, next: number): void {
+        for (const r of new Set([rs1, rs2])) {
+          const l = reg.get(r);
+          if (r === 0 || l === undefined) continue;
+          f.i32(0);
+          f.get(l);
+          f.mem(Op.i64Store, 3, xAddr(r));
+        }
+        f.f64c(pc);
+        f.i32(insn);
+        f.call(H_AMO);
+        f.tee(t32);
+        f.op(Op.i32Eqz);
+        f.open(Op.if);
+        trapExit(k, 1);
+        f.end();
+        if (rd !== 0) {
+          f.i32(0);
+          f.mem(Op.i64Load, 3, xAddr(rd));
+          writeReg(rd);
+        }
+        f.get(t32);
+        f.i32(2);
+        f.op(Op.i32Eq);
+        f.open(Op.if);
+        addCount(k + 1);
+        exitTo(next, 1);
+        f.end();
       }
 
       function emitStore(k: number, f3: number, pc: number, next: number): void {

@@ -1,11 +1,12 @@
 /**
- * What the translator can lower, and the shape of a guest basic block: straight-line RV64I/M/C integer
+ * What the translator can lower, and the shape of a guest basic block: straight-line RV64I/M/A/C integer
  * instructions ending at a branch or jump (RISC-V unprivileged spec 20191213, chapters 2, 5, 7 and 16).
- * Everything else (SYSTEM, A, F/D, FENCE.I, illegal encodings) ends a block and is left to the
+ * A (through a helper). Everything else (SYSTEM, F/D, FENCE.I, illegal encodings) ends a block and is left to the
  * interpreter, which stays the reference for those rules.
  */
 import { RVC_TABLE } from "../isa/riscv/compressed.js";
 import {
+  AMO,
   AUIPC,
   BRANCH,
   JAL,
@@ -66,6 +67,16 @@ export function translatable(insn: number): boolean {
       return f3 === 0;
     case BRANCH:
       return f3 !== 2 && f3 !== 3;
+    case AMO: {
+      // LR/SC and AMOs (spec chapter 8) run in the interpreter's code through a helper; only legal
+      // encodings, so an illegal one still ends the block and traps in the interpreter.
+      const f5 = insn >>> 27;
+      if (f3 !== 2 && f3 !== 3) return false;
+      if (f5 === 2) return ((insn >>> 20) & 31) === 0;
+      return (
+        f5 === 0 || f5 === 1 || f5 === 3 || f5 === 4 || f5 === 8 || f5 === 12 || (f5 >= 16 && f5 % 4 === 0)
+      );
+    }
     case MISC_MEM:
       // FENCE orders memory for other harts, which run one at a time: a no-op here as in the interpreter.
       // FENCE.I goes to the interpreter (code writes already invalidate translations, see docs/jit.md).

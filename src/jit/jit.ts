@@ -170,6 +170,12 @@ export class Jit implements Translator {
           if (!storeSlow(h, lo, hi, size, vlo, vhi)) return 0;
           return this.codeWritten ? 2 : 1;
         },
+        amo: (pc: number, insn: number): number => {
+          h.pc = pc;
+          this.codeWritten = false;
+          if (!h.executeAtomic(insn)) return 0;
+          return this.codeWritten ? 2 : 1;
+        },
         mulh: (kind: number, alo: number, ahi: number, blo: number, bhi: number): void => {
           if (kind === 1) mulh64(alo, ahi, blo, bhi);
           else if (kind === 2) mulhsu64(alo, ahi, blo, bhi);
@@ -296,6 +302,7 @@ export class Jit implements Translator {
     mb.importFunction("env", "load", [F64, I32, I32, I32], [I32]);
     mb.importFunction("env", "store", [F64, I32, I32, I32, I32, I32], [I32]);
     mb.importFunction("env", "mulh", [I32, I32, I32, I32, I32], []);
+    mb.importFunction("env", "amo", [F64, I32], [I32]);
     const made: Array<{ e: Entry; name: string; region: Region }> = [];
     for (const e of list) {
       e.pending = false;

@@ -3,13 +3,14 @@
  * (raw, then qcow2) under tvisor and under qemu-system-riscv64 -M virt (TCG), timed with the guest's own
  * clock; `qemu-img bench` runs on the same files afterwards for reference.
  */
-import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { createImageFile } from "../../src/storage/node/create-image.js";
-import { GuestSession, INITRD, KERNEL, missingImages } from "../boot/guest-session.js";
+import { GuestSession, KERNEL, missingImages } from "../boot/guest-session.js";
+import { QemuShell, type Shell } from "./qemu-shell.js";
 
 const DISK_MIB = 64;
 /** 4 KiB blocks on the disk; the random offsets are (i * RAND_STEP) mod this. */
@@ -20,14 +21,7 @@ const RAND_STEP = 7919;
 const SEQ4K_COUNT = 2048;
 /** Requests of the dd-per-request random runs (each one costs a fork+exec in the guest). */
 const RAND_COUNT = 200;
-const QEMU_BOOT_MS = 120_000;
 const CMD_MS = 300_000;
-
-/** A guest shell the workload can type commands into. */
-interface Shell {
-  run(cmd: string, timeoutMs: number): Promise<string>;
-  close(): Promise<void>;
-}
 
 /**
  * Shell helpers typed into the guest once. `t` prints the guest's monotonic clock in ns (the "now at"
@@ -110,77 +104,6 @@ async function tvisorShell(path: string, format: "raw" | "qcow2"): Promise<Shell
   return { run: (c, ms) => s.run(c, ms), close: () => s.close() };
 }
 
-/** qemu-system-riscv64 -M virt driven over its serial console with the same marker protocol. */
-class QemuShell implements Shell {
-  private out = "";
-  private seq = 0;
-  private waiters: Array<() => void> = [];
-  private exited = false;
-
-  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
-    child.stdout.on("data", (d: Buffer) => this.feed(d.toString("latin1")));
-    child.stderr.on("data", (d: Buffer) => this.feed(d.toString("latin1")));
-    child.on("exit", () => {
-      this.exited = true;
-      this.feed("");
-    });
-  }
-
-  static async start(kernelImage: string, path: string, format: string): Promise<QemuShell> {
-    const args = ["-M", "virt", "-m", "128M", "-smp", "1", "-nographic", "-kernel", kernelImage];
-    args.push("-initrd", INITRD, "-append", "console=ttyS0", "-device", "virtio-rng-device");
-    args.push("-drive", `file=${path},format=${format},if=none,id=d0`);
-    args.push("-device", "virtio-blk-device,drive=d0", "-no-reboot");
-    const sh = new QemuShell(spawn("qemu-system-riscv64", args, { stdio: ["pipe", "pipe", "pipe"] }));
-    await sh.waitFor(/tvisor: guest ready[\s\S]*# /, QEMU_BOOT_MS, 0);
-    return sh;
-  }
-
-  private feed(s: string): void {
-    this.out += s;
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  private async waitFor(re: RegExp, ms: number, from: number): Promise<RegExpExecArray> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const m = re.exec(this.out.slice(from));
-      if (m) return m;
-      if (this.exited) throw new Error(`qemu exited; output tail:\n${this.out.slice(-1000)}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`qemu: timed out waiting for ${re}; tail:\n${this.out.slice(-1000)}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  async run(cmd: string, ms: number): Promise<string> {
-    const n = ++this.seq;
-    // Type only at a prompt, as tests/boot/guest-session.ts does (ash echoes typeahead twice).
-    await this.waitFor(/# (\x1b\[6n)?$/, ms, Math.max(0, this.out.length - 64));
-    const from = this.out.length;
-    this.child.stdin.write(`echo __S""TART${n}__; ${cmd}; echo __E""ND${n}__\n`);
-    const m = await this.waitFor(
-      new RegExp(`\\n__START${n}__\\r?\\n([\\s\\S]*?)\\n?__END${n}__\\r?\\n`),
-      ms,
-      from,
-    );
-    return m[1].replace(/\r/g, "").replace(/\x1b\[[0-9;]*[a-zA-Z]/g, "");
-  }
-
-  async close(): Promise<void> {
-    if (!this.exited) {
-      this.child.kill("SIGKILL");
-      await new Promise((resolve) => this.child.once("exit", resolve));
-    }
-  }
-}
-
 async function measure(open: () => Promise<Shell>): Promise<Figures> {
   const sh = await open();
   try {
@@ -244,7 +167,14 @@ export async function bench(): Promise<void> {
       let theirs: Figures | null = null;
       if (haveQemu) {
         await fresh();
-        theirs = await measure(() => QemuShell.start(image, path, format));
+        theirs = await measure(() =>
+          QemuShell.start(image, [
+            "-drive",
+            `file=${path},format=${format},if=none,id=d0`,
+            "-device",
+            "virtio-blk-device,drive=d0",
+          ]),
+        );
       }
       console.log(`\n${format}:`);
       console.log("| workload | tvisor | qemu-system-riscv64 TCG | tvisor/QEMU time ratio |");

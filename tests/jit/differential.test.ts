@@ -56,12 +56,14 @@ function machine(words: Int32Array, regs: Int32Array, jit: boolean) {
   return { ram, hart, dev, jit: j };
 }
 
-/** Instruction words biased to what the JIT translates: ALU, M, loads/stores near the registers, branches. */
+/** Instruction words biased to what the JIT translates: ALU, M, A, loads/stores near the registers, branches. */
 function program(next: () => number): Int32Array {
   const words = new Int32Array(RAM_SIZE / 4);
   const ops = [
-    0x13, 0x13, 0x1b, 0x33, 0x33, 0x3b, 0x03, 0x03, 0x23, 0x23, 0x37, 0x17, 0x63, 0x63, 0x6f, 0x67,
+    0x13, 0x13, 0x1b, 0x33, 0x33, 0x3b, 0x03, 0x03, 0x23, 0x23, 0x37, 0x17, 0x63, 0x63, 0x6f, 0x67, 0x2f,
   ];
+  // A-extension funct5 values: LR, SC and the AMOs, plus an illegal one.
+  const amo = [2, 3, 2, 3, 0, 1, 4, 8, 12, 16, 20, 24, 28, 5];
   for (let i = 0; i < words.length; i++) {
     const r = next();
     const op = ops[r % ops.length];
@@ -73,6 +75,12 @@ function program(next: () => number): Int32Array {
     if (op === 0x6f)
       w = (w & 0xfff) | ((next() & 0x3f) << 21) | (next() % 2 === 0 ? 0x80000000 | 0xff000 : 0);
     if (op === 0x67) w &= ~0x7000;
+    if (op === 0x2f) {
+      // Word or doubleword; LR sometimes with the rs2 field it must not have.
+      const f5 = amo[next() % amo.length];
+      w = (w & 0x07ff8fff) | ((2 + (next() & 1)) << 12) | (f5 << 27);
+      if (f5 === 2 && next() % 4 !== 0) w &= ~(31 << 20);
+    }
     // Some compressed pairs too.
     if (i % 7 === 3) w = (next() & 0xffff) | ((next() & 0xffff) << 16);
     words[i] = w;
