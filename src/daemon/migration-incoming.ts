@@ -19,8 +19,8 @@ import type { ManagedVm } from "./managed-vm.js";
 import type { FromVm } from "./vm-ipc.js";
 
 /** Relayed messages not yet consumed by the VM process before the socket is paused, and resumed. */
-const RELAY_HIGH = 256;
-const RELAY_LOW = 64;
+const RELAY_HIGH = 64;
+const RELAY_LOW = 16;
 
 function bytesOf(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
   const b = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);

@@ -189,11 +189,11 @@ export function runVmProcess(): void {
             return;
           }
           inbox = null;
-          follow(vm.resume());
           // The daemon learns of the commit before the source does, so the source closing its socket
-          // after `resumed` is never taken for a failure.
+          // after `resumed` is never taken for a failure. Both go out before the guest's first slice.
           send({ t: "migrated" });
           box.reply({ t: "resumed" });
+          follow(vm.resume());
           sampleStats();
           return;
         }

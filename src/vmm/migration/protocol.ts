@@ -5,9 +5,10 @@
  *   u8 type, u8 format version (1), u16 reserved (0), u32 CRC-32 (IEEE) of the payload, payload
  *
  * in this order: one HELLO (JSON: versions, the VM definition, RAM size, component names, disks), RAM
- * messages in pre-copy rounds, the paused machine's components as COMPONENT fragments of one blob, END
+ * messages in pre-copy rounds (each ended by SYNC, which the destination answers once it has applied the
+ * round, so the source measures the bandwidth actually achieved and pauses the guest with nothing queued), the paused machine's components as COMPONENT fragments of one blob, END
  * (counts of what came before), and after the destination's `loaded` reply, COMMIT. The destination
- * answers with JSON text replies (`accepted`, `loaded`, `resumed`, `error`). All integers are
+ * answers with JSON text replies (`accepted`, `synced`, `loaded`, `resumed`, `error`). All integers are
  * little-endian. The scheme is pre-copy (Clark et al., "Live Migration of Virtual Machines", NSDI 2005),
  * as QEMU's precopy migration (docs/devel/migration/main.rst).
  *
@@ -27,6 +28,8 @@ export const MSG_RAM = 2;
 export const MSG_COMPONENT = 3;
 export const MSG_END = 4;
 export const MSG_COMMIT = 5;
+/** Empty; the destination answers `synced` once it has applied everything before it (ends a round). */
+export const MSG_SYNC = 6;
 
 export const PAGE_SIZE = 4096;
 /** Pages with data per RAM message: 15 × 4 KiB + entries stays under 64 KiB. */
@@ -66,6 +69,7 @@ const TYPE_NAMES: Record<number, string> = {
   [MSG_COMPONENT]: "component",
   [MSG_END]: "end",
   [MSG_COMMIT]: "commit",
+  [MSG_SYNC]: "sync",
 };
 
 export function messageName(type: number): string {
@@ -311,7 +315,12 @@ export class ComponentBlob {
 }
 
 /** Replies from the destination (WebSocket text messages). */
-export type Reply = { t: "accepted" } | { t: "loaded" } | { t: "resumed" } | { t: "error"; error: string };
+export type Reply =
+  | { t: "accepted" }
+  | { t: "synced" }
+  | { t: "loaded" }
+  | { t: "resumed" }
+  | { t: "error"; error: string };
 
 export function parseReply(text: string): Reply {
   let v: unknown;
@@ -322,7 +331,7 @@ export function parseReply(text: string): Reply {
   }
   const o = v as Record<string, unknown>;
   if (typeof o !== "object" || o === null) throw new MigrationError("destination: a malformed reply");
-  if (o.t === "accepted" || o.t === "loaded" || o.t === "resumed") return { t: o.t };
+  if (o.t === "accepted" || o.t === "loaded" || o.t === "synced" || o.t === "resumed") return { t: o.t };
   if (o.t === "error" && typeof o.error === "string") return { t: "error", error: o.error.slice(0, 500) };
   throw new MigrationError("destination: an unknown reply");
 }

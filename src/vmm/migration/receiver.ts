@@ -23,6 +23,7 @@ import {
   MSG_END,
   MSG_HELLO,
   MSG_RAM,
+  MSG_SYNC,
   messageName,
   PAGE_SIZE,
   parseHello,
@@ -66,6 +67,8 @@ export async function migrateIn(
           else ram.write(ram.base + p * PAGE_SIZE, data);
         });
         ramMessages++;
+      } else if (m.type === MSG_SYNC) {
+        inbox.reply({ t: "synced" });
       } else if (m.type === MSG_COMPONENT) {
         blob.add(m.payload);
       } else if (m.type === MSG_END) {

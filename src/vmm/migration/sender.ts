@@ -27,6 +27,7 @@ import {
   MIGRATION_VERSION,
   MSG_COMMIT,
   MSG_HELLO,
+  MSG_SYNC,
   PAGE_SIZE,
   type Reply,
 } from "./protocol.js";
@@ -171,6 +172,10 @@ export async function migrateOut(
       const b0 = link.bytesSent;
       const r0 = performance.now();
       await sendPages(bits);
+      // The round counts as sent once the destination has applied it: that is the bandwidth the
+      // stop-and-copy will see, and nothing stays queued in front of it.
+      await link.send(encodeMessage(MSG_SYNC, new Uint8Array(0)));
+      await expect(link, "synced");
       sendMs += performance.now() - r0;
       rounds++;
       const bytesPerMs = link.bytesSent / Math.max(1, sendMs);
