@@ -1,5 +1,6 @@
 /** The daemon's VM manager: definitions, lifecycle, disk locks, networks and events (no HTTP here). */
 import { EventEmitter } from "node:events";
+import { readFileSync } from "node:fs";
 import { access, constants } from "node:fs/promises";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +13,7 @@ import { ApiError, badField, conflict, notFound } from "./api-error.js";
 import { type CpuHost, probeCpuHost, releaseCpuHost } from "./cpu-control.js";
 import { DiskLocks } from "./disk-locks.js";
 import { ManagedVm } from "./managed-vm.js";
+import { decide, type PolicyVm, parseMeminfo } from "./memory-policy.js";
 import { migrationUrl } from "./migration-link.js";
 import { NetSwitches } from "./net-switch.js";
 import { readStateFileInfo, type StateFileInfo } from "./state-file-glue.js";
@@ -39,7 +41,12 @@ export interface DaemonOptions {
   log(msg: string): void;
   /** How CPU weight and cap are enforced; default: probed (a per-daemon cgroup, else pacing). */
   cpuHost?: CpuHost;
+  /** Run the host-wide memory policy (memory-policy.ts); default true. */
+  memoryPolicy?: boolean;
 }
+
+/** How often the memory policy looks at the host. */
+const POLICY_INTERVAL_MS = 5000;
 
 export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
   private readonly vms = new Map<string, ManagedVm>();
@@ -51,6 +58,7 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
   /** Per-VM chain of record writes, so they land in order. */
   private readonly writes = new Map<string, Promise<void>>();
 
+  private policyTimer: NodeJS.Timeout | null = null;
   /** How CPU weight and cap are enforced on this host (inspect says which). */
   readonly cpuHost: CpuHost;
 
@@ -58,6 +66,10 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
     super();
     this.store = new VmStore(opts.stateDir);
     this.cpuHost = opts.cpuHost ?? probeCpuHost();
+    if (opts.memoryPolicy ?? true) {
+      this.policyTimer = setInterval(() => this.applyMemoryPolicy(), POLICY_INTERVAL_MS);
+      this.policyTimer.unref();
+    }
     this.log(
       `CPU weight and cap: ${this.cpuHost.mechanism}${this.cpuHost.parent ? ` (${this.cpuHost.parent})` : ""}${this.cpuHost.why ? ` (${this.cpuHost.why})` : ""}`,
     );
@@ -438,8 +450,30 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
     this.log(`VM ${vm.name}: incoming migration failed: ${reason}`);
   }
 
+  /** One round of the host-wide memory policy: squeeze idle VMs when the host is short, give back after. */
+  private applyMemoryPolicy(): void {
+    let host: { total: number; available: number } | null = null;
+    try {
+      host = parseMeminfo(readFileSync("/proc/meminfo", "utf8"));
+    } catch {
+      return;
+    }
+    if (host === null) return;
+    const views = [...this.vms.values()].map((v) => v.policyView()).filter((v): v is PolicyVm => v !== null);
+    for (const d of decide(host, views)) {
+      const vm = this.vms.get(d.name);
+      if (!vm) continue;
+      vm.squeezed = d.squeezed;
+      this.log(
+        `memory policy: host MemAvailable ${Math.round(host.available / 2 ** 20)} MiB of ${Math.round(host.total / 2 ** 20)} MiB; VM ${d.name} may keep ${Math.round(d.keepBytes / 2 ** 20)} MiB`,
+      );
+      vm.balloon(d.keepBytes).catch((e) => this.log(`VM ${d.name}: memory policy: ${errorMessage(e)}`));
+    }
+  }
+
   /** Kill every VM process (daemon shutdown): they are recorded as stopped. */
   async shutdown(): Promise<void> {
+    if (this.policyTimer) clearInterval(this.policyTimer);
     await Promise.all([...this.vms.values()].filter((v) => v.active).map((v) => v.kill().catch(() => {})));
     releaseCpuHost(this.cpuHost);
     await Promise.all([...this.writes.values()].map((w) => w.catch(() => {})));

@@ -14,6 +14,7 @@ import { ApiError, conflict } from "./api-error.js";
 import { ConsoleHub } from "./console-hub.js";
 import { type CpuHost, VmCpuControl } from "./cpu-control.js";
 import { ksmStatus } from "./ksm.js";
+import type { PolicyVm } from "./memory-policy.js";
 import { nicNetwork } from "./vm-config-of.js";
 import type { FromVm, ToVm, VmCounters } from "./vm-ipc.js";
 import type { VmRecord } from "./vm-store.js";
@@ -67,6 +68,8 @@ export class ManagedVm {
   /** While a migration arrives: where the process's replies, acknowledgements and commit go. */
   private incoming: ((m: FromVm) => void) | null = null;
   private cpu: VmCpuControl | null = null;
+  /** Whether the host-wide memory policy has squeezed this VM (memory-policy.ts). */
+  squeezed = false;
   private cpuHistory: number[] = [];
 
   constructor(
@@ -394,6 +397,24 @@ export class ManagedVm {
     if (this.record.definition.balloon === false)
       throw conflict(`VM "${this.name}" has no balloon device (it was defined with balloon off)`);
     await this.request({ t: "balloon", id: this.nextId++, bytes });
+  }
+
+  /** What the host-wide memory policy needs to know (null: not running, no balloon or no figures yet). */
+  policyView(): PolicyVm | null {
+    const m = this.memoryStats();
+    if (!m?.balloon || this.state !== "running") return null;
+    const d = this.record.definition;
+    const ram = d.memBytes ?? DEFAULT_MEM_BYTES;
+    return {
+      name: this.name,
+      ramBytes: ram,
+      ownTargetBytes: Math.min(ram, d.memTargetBytes ?? ram),
+      guestAvailableBytes: m.guest?.availableBytes ?? null,
+      balloonBytes: m.balloonBytes,
+      currentKeepBytes: ram - m.targetBytes,
+      cpuHistory: [...this.cpuHistory],
+      squeezed: this.squeezed,
+    };
   }
 
   /** Apply a new CPU weight and cap to the running process (the caller stores them in the definition). */
