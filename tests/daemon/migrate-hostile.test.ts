@@ -1,0 +1,148 @@
+/**
+ * The destination's end of live migration against a hostile or broken source, with no guest booted: no
+ * token is a 401; a first message that is not HELLO, a HELLO with a bad definition or for another machine,
+ * a corrupted RAM
+ * message after HELLO, and a source that vanishes mid-stream all end with an error and leave the
+ * destination daemon with no VM (the `incoming` definition it made is removed again).
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import WebSocket from "ws";
+import {
+  encodeMessage,
+  encodeRam,
+  MIGRATION_MAGIC,
+  MSG_HELLO,
+  MSG_RAM,
+} from "../../src/vmm/migration/protocol.js";
+import { BOOT_TIMEOUT_MS, missingImages, TestDaemon } from "./harness.js";
+
+const d = new TestDaemon();
+after(() => d.dispose());
+
+function hello(overrides: Record<string, unknown> = {}): Uint8Array {
+  const h = {
+    magic: MIGRATION_MAGIC,
+    version: 1,
+    tvisor: "test",
+    arch: "riscv64",
+    machine: "riscv-virt",
+    name: "hostile",
+    definition: { name: "hostile", memBytes: 64 << 20 },
+    ramBytes: 64 << 20,
+    components: ["board"],
+    disks: [],
+    ...overrides,
+  };
+  return encodeMessage(MSG_HELLO, new TextEncoder().encode(JSON.stringify(h)));
+}
+
+/** Open the incoming WebSocket; resolves with it, or with the HTTP status it was refused with. */
+function open(token: string | null): Promise<WebSocket | number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${d.tcpPort}/v1/migrations/incoming`, {
+      headers: token === null ? {} : { authorization: `Bearer ${token}` },
+    });
+    ws.once("open", () => resolve(ws));
+    ws.once("unexpected-response", (_q, res) => resolve(res.statusCode ?? 0));
+    ws.once("error", reject);
+  });
+}
+
+/** Collect text replies until the socket closes. */
+function replies(ws: WebSocket): { texts: string[]; closed: Promise<void>; next(): Promise<string> } {
+  const texts: string[] = [];
+  const waiting: Array<(s: string) => void> = [];
+  ws.on("message", (m, bin) => {
+    if (bin) return;
+    const s = m.toString();
+    const w = waiting.shift();
+    if (w) w(s);
+    else texts.push(s);
+  });
+  const closed = new Promise<void>((r) => ws.once("close", () => r()));
+  return {
+    texts,
+    closed,
+    next: () => {
+      const s = texts.shift();
+      return s !== undefined ? Promise.resolve(s) : new Promise((r) => waiting.push(r));
+    },
+  };
+}
+
+async function noVms(): Promise<void> {
+  const deadline = Date.now() + BOOT_TIMEOUT_MS;
+  for (;;) {
+    const vms = ((await d.call("GET", "/v1/vms")).body as { vms: unknown[] }).vms;
+    if (vms.length === 0) return;
+    assert.ok(Date.now() < deadline, `the destination kept ${JSON.stringify(vms)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test("hostile and broken migration streams leave the destination with nothing", {
+  timeout: 2 * BOOT_TIMEOUT_MS,
+  skip: missingImages() ?? false,
+}, async () => {
+  await d.start();
+  const token = readFileSync(join(d.stateDir, "token"), "utf8").trim();
+  assert.equal(await open(null), 401);
+  assert.equal(await open("0".repeat(64)), 401);
+
+  // Not HELLO first.
+  let ws = (await open(token)) as WebSocket;
+  let r = replies(ws);
+  ws.send(encodeMessage(MSG_RAM, new Uint8Array(8)), { binary: true });
+  assert.match(await r.next(), /first message must be hello/);
+  await r.closed;
+  await noVms();
+
+  // A definition the API would refuse.
+  ws = (await open(token)) as WebSocket;
+  r = replies(ws);
+  ws.send(hello({ definition: { name: "hostile", memBytes: -1 } }), { binary: true });
+  assert.match(await r.next(), /hello: definition/);
+  await r.closed;
+  await noVms();
+
+  // A HELLO for another machine (its components): the VM process refuses it, naming this machine's.
+  ws = (await open(token)) as WebSocket;
+  r = replies(ws);
+  ws.send(hello(), { binary: true });
+  // (`accepted` comes first: the machine is built, and its components checked, after HELLO is taken.)
+  assert.equal(JSON.parse(await r.next()).t, "accepted");
+  const mismatch = await r.next();
+  const m = /do not match this machine \(([a-z0-9,]+)\)/.exec(mismatch);
+  assert.ok(m, mismatch);
+  const components = m[1].split(",");
+  await r.closed;
+  await noVms();
+
+  // A good HELLO, then a RAM message with one bit flipped: the VM process refuses it, the VM goes.
+  ws = (await open(token)) as WebSocket;
+  r = replies(ws);
+  ws.send(hello({ components }), { binary: true });
+  assert.equal(JSON.parse(await r.next()).t, "accepted");
+  const vms = ((await d.call("GET", "/v1/vms")).body as { vms: Array<{ state: string }> }).vms;
+  assert.equal(vms[0]?.state, "incoming");
+  const ram = new Uint8Array(4 * 4096).fill(7);
+  const bad = encodeRam(ram, [1], [false]);
+  bad[bad.length - 1] ^= 0x10;
+  ws.send(bad, { binary: true });
+  assert.match(await r.next(), /checksum mismatch/);
+  await r.closed;
+  await noVms();
+
+  // A good HELLO and a good RAM message, then the source vanishes.
+  ws = (await open(token)) as WebSocket;
+  r = replies(ws);
+  ws.send(hello({ components }), { binary: true });
+  assert.equal(JSON.parse(await r.next()).t, "accepted");
+  ws.send(encodeRam(ram, [1, 2], [false, true]), { binary: true });
+  ws.terminate();
+  await noVms();
+  assert.match(d.log, /incoming migration failed/);
+});
