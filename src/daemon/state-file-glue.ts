@@ -1,5 +1,6 @@
 /** Save/restore of a VM process's machine to a state file, through the VMM's state-file functions. */
 import type { VmDefinition } from "../api/vm-spec.js";
+import { bundledName } from "../vmm/bundled-guest.js";
 import type { NetBackend, VmHost } from "../vmm/host-contracts.js";
 import { readStateFileHeader, restoreVmFromFile, saveVmToFile } from "../vmm/node/state-file.js";
 import type { VirtualMachine } from "../vmm/vm.js";
@@ -41,8 +42,11 @@ export async function readStateFileInfo(file: string): Promise<StateFileInfo> {
     jit: spec.jit,
     jitCacheSize: spec.jitCacheSize,
   };
-  if (spec.kernel !== undefined) def.kernel = spec.kernel;
-  if (spec.initrd !== undefined) def.initrd = spec.initrd;
+  // The bundled guest by name (a state file saved in a browser tab): left out, so the daemon records its
+  // own copy as for any VM defined without a kernel; the VM process reads the names the same way.
+  const bundled = spec.kernel !== undefined && bundledName(spec.kernel) !== null;
+  if (spec.kernel !== undefined && !bundled) def.kernel = spec.kernel;
+  if (spec.initrd !== undefined && !(bundled && bundledName(spec.initrd) !== null)) def.initrd = spec.initrd;
   if (spec.append !== undefined) def.append = spec.append;
   if (spec.disks.length)
     def.disks = spec.disks.map((d) => ({

@@ -2,7 +2,9 @@
 
 /**
  * Resolve on the next turn of the host's event loop, after pending I/O callbacks: `setImmediate` under
- * Node, `setTimeout(0)` elsewhere (browsers, where the global does not exist).
+ * Node; in browsers (no such global) a MessageChannel message, a task that is not clamped as nested
+ * `setTimeout(0)` is (to 4 ms after five levels, HTML §8.6 timers), which would idle a run loop that
+ * yields after every batch; `setTimeout(0)` where neither exists.
  */
 export function yieldToHost(): Promise<void> {
   const g = globalThis as { setImmediate?: (fn: () => void) => unknown };
@@ -12,5 +14,26 @@ export function yieldToHost(): Promise<void> {
       si(resolve);
     });
   }
+  const g2 = globalThis as unknown as { MessageChannel?: new () => MessageChannelLike };
+  if (typeof g2.MessageChannel === "function") {
+    channel ??= new g2.MessageChannel();
+    const ch = channel;
+    return new Promise((resolve) => {
+      waiting.push(resolve);
+      if (waiting.length === 1) {
+        ch.port1.onmessage = () => {
+          for (const r of waiting.splice(0)) r();
+        };
+        ch.port2.postMessage(0);
+      }
+    });
+  }
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
+
+interface MessageChannelLike {
+  port1: { onmessage: ((e: unknown) => void) | null };
+  port2: { postMessage(v: unknown): void };
+}
+let channel: MessageChannelLike | undefined;
+const waiting: Array<() => void> = [];
