@@ -321,11 +321,7 @@ export class Jit implements Translator {
     }
     if (made.length === 0) return;
     const bytes = mb.encode();
-    // The encoder's bytes live in a plain ArrayBuffer; the DOM typings (the in-tab build) ask to be told.
-    const inst = new WebAssembly.Instance(
-      new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>),
-      this.imports,
-    );
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), this.imports);
     this.stats.modules++;
     this.stats.wasmBytes += bytes.length;
     for (const { e, name, region } of made) {

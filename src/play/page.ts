@@ -101,6 +101,7 @@ $<HTMLFormElement>("boot-form").addEventListener("submit", async (e) => {
     if (!Number.isInteger(memMiB) || memMiB < 16 || memMiB > 2048)
       throw new Error("memory: a whole number of MiB from 16 to 2048");
     freshWorker();
+    setStatus("booting", "Starting…");
     term.term.reset();
     send({ t: "boot", images: imgs, memMiB, jit: $<HTMLSelectElement>("jit").value as "on" | "off", disk });
     term.term.focus();
@@ -118,6 +119,7 @@ $<HTMLInputElement>("restore-file").addEventListener("change", async (e) => {
     const imgs = await loadImages();
     const disk = await pickedDisk();
     freshWorker();
+    setStatus("booting", "Restoring…");
     term.term.reset();
     send({ t: "restore", images: imgs, state: file, disk });
     term.term.focus();

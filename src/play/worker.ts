@@ -28,6 +28,10 @@ let vm: VirtualMachine | null = null;
 let running: Promise<VmExit> | null = null;
 let bootedAt = 0;
 let inputHandler: ((d: Uint8Array) => void) | null = null;
+/** Keys typed before the VM exists (boot or restore still loading), bounded like the board's queue. */
+let early: Uint8Array[] = [];
+let earlyBytes = 0;
+const EARLY_MAX = 64 * 1024;
 const disks = new Map<string, OverlayFile>();
 
 let pending: Uint8Array[] = [];
@@ -59,6 +63,9 @@ const consoleBackend: CharBackend = {
   },
   onInput(handler) {
     inputHandler = handler;
+    for (const d of early) handler(d);
+    early = [];
+    earlyBytes = 0;
   },
 };
 
@@ -107,7 +114,11 @@ async function stopVm(): Promise<void> {
 async function handle(m: ToWorker): Promise<void> {
   switch (m.t) {
     case "input":
-      inputHandler?.(m.data);
+      if (inputHandler) inputHandler(m.data);
+      else if (earlyBytes + m.data.length <= EARLY_MAX) {
+        early.push(m.data);
+        earlyBytes += m.data.length;
+      }
       return;
     case "boot": {
       await stopVm();

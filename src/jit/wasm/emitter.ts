@@ -195,7 +195,7 @@ export class ByteWriter {
     this.bytes(b);
   }
 
-  result(): Uint8Array {
+  result(): Uint8Array<ArrayBuffer> {
     return this.buf.subarray(0, this.length);
   }
 }
@@ -366,7 +366,8 @@ export class ModuleBuilder {
     return this.imports.length + this.funcs.length - 1;
   }
 
-  encode(): Uint8Array {
+  /** The module's bytes, in a plain ArrayBuffer (what WebAssembly.Module's BufferSource asks for). */
+  encode(): Uint8Array<ArrayBuffer> {
     const out = new ByteWriter();
     out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
     const section = (id: number, write: (w: ByteWriter) => void) => {
