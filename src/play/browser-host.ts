@@ -68,6 +68,10 @@ export function browserHost(
       return data;
     },
     openDisk: (path, opts) => openImageOn(storage, path, { ...opts, onWarning: log }),
+    openNic: async () => {
+      // A page has no sockets or TAP devices; a NIC would need a relay through a server (not built).
+      throw new UserError("network interfaces are not available in the browser");
+    },
     gunzip,
     clock: {
       nowNs: () => performance.now() * 1e6,
