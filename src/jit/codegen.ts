@@ -9,7 +9,7 @@
  */
 import { TLB_BYTES, TLB_OFF, TLB_TAG_HI } from "../cpu/tlb.js";
 import { RAM_OFFSET } from "../memory/guest-ram.js";
-import type { GuestInsn } from "./decode.js";
+import { type GuestInsn, viaInterpreter } from "./decode.js";
 import { type FunctionBody, I32, I64, Op } from "./wasm/emitter.js";
 
 /** Offsets in the hart block (after x at 0..255): the helpers' 64-bit result, the exit PC. */
@@ -21,6 +21,7 @@ export const H_LOAD = 0;
 export const H_STORE = 1;
 export const H_MULH = 2;
 export const H_AMO = 3;
+export const H_INTERP = 4;
 
 export interface RegionBlock {
   start: number;
@@ -160,6 +161,14 @@ export function emitRegion(f: FunctionBody, region: Region, hartBlock: number): 
       const f7 = insn >>> 25;
       const immI = insn >> 20;
       const last = k === n - 1;
+      if (viaInterpreter(insn)) {
+        emitViaInterpreter(k, pc, pc + ilen);
+        if (last) {
+          addCount(n);
+          goTo(pc + ilen, 0);
+        }
+        continue;
+      }
       switch (op) {
         case 0x13: {
           readReg(rs1);
@@ -495,6 +504,38 @@ export function emitRegion(f: FunctionBody, region: Region, hartBlock: number): 
           f.i32(0);
           f.mem(Op.i64Load, 3, xAddr(rd));
           writeReg(rd);
+        }
+        f.get(t32);
+        f.i32(2);
+        f.op(Op.i32Eq);
+        f.open(Op.if);
+        addCount(k + 1);
+        exitTo(next, 1);
+        f.end();
+      }
+
+      /**
+       * One instruction (F/D) run by the interpreter through the helper: every register the region changed
+       * is written back first and every one it uses reloaded after (an FP move or compare writes an
+       * integer register). 0: trapped; 2: a store hit translated code, so the region leaves after it.
+       */
+      function emitViaInterpreter(k: number, pc: number, next: number): void {
+        for (const r of written) {
+          f.i32(0);
+          f.get(reg.get(r) as number);
+          f.mem(Op.i64Store, 3, xAddr(r));
+        }
+        f.f64c(pc);
+        f.call(H_INTERP);
+        f.tee(t32);
+        f.op(Op.i32Eqz);
+        f.open(Op.if);
+        trapExit(k, 1);
+        f.end();
+        for (const [r, l] of reg) {
+          f.i32(0);
+          f.mem(Op.i64Load, 3, xAddr(r));
+          f.set(l);
         }
         f.get(t32);
         f.i32(2);

@@ -1,7 +1,7 @@
 /**
  * What the translator can lower, and the shape of a guest basic block: straight-line RV64I/M/A/C integer
  * instructions ending at a branch or jump (RISC-V unprivileged spec 20191213, chapters 2, 5, 7 and 16).
- * A (through a helper). Everything else (SYSTEM, F/D, FENCE.I, illegal encodings) ends a block and is left to the
+ * A (through a helper), F/D (by the interpreter, one instruction at a time). Everything else (SYSTEM, FENCE.I, illegal encodings) ends a block and is left to the
  * interpreter, which stays the reference for those rules.
  */
 import { RVC_TABLE } from "../isa/riscv/compressed.js";
@@ -12,13 +12,20 @@ import {
   JAL,
   JALR,
   LOAD,
+  LOAD_FP,
   LUI,
+  MADD,
   MISC_MEM,
+  MSUB,
+  NMADD,
+  NMSUB,
   OP,
   OP_32,
+  OP_FP,
   OP_IMM,
   OP_IMM_32,
   STORE,
+  STORE_FP,
 } from "../isa/riscv/opcodes.js";
 
 /** One decoded instruction: its virtual PC, the 32-bit (expanded) encoding and its length. */
@@ -77,6 +84,16 @@ export function translatable(insn: number): boolean {
         f5 === 0 || f5 === 1 || f5 === 3 || f5 === 4 || f5 === 8 || f5 === 12 || (f5 >= 16 && f5 % 4 === 0)
       );
     }
+    case LOAD_FP:
+    case STORE_FP:
+    case MADD:
+    case MSUB:
+    case NMSUB:
+    case NMADD:
+    case OP_FP:
+      // F/D run as the interpreter runs them, one instruction through a helper (viaInterpreter), so
+      // results, fflags and the FS checks are the interpreter's bit for bit, but the region goes on.
+      return true;
     case MISC_MEM:
       // FENCE orders memory for other harts, which run one at a time: a no-op here as in the interpreter.
       // FENCE.I goes to the interpreter (code writes already invalidate translations, see docs/jit.md).
@@ -124,4 +141,18 @@ export function scanBlock(
     p += d.ilen;
   }
   return { insns, stopsOnUntranslatable: false };
+}
+
+/** True for instructions a region runs through the interpreter (one instruction per helper call). */
+export function viaInterpreter(insn: number): boolean {
+  const op = insn & 0x7f;
+  return (
+    op === LOAD_FP ||
+    op === STORE_FP ||
+    op === MADD ||
+    op === MSUB ||
+    op === NMSUB ||
+    op === NMADD ||
+    op === OP_FP
+  );
 }

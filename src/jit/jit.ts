@@ -176,6 +176,16 @@ export class Jit implements Translator {
           if (!h.executeAtomic(insn)) return 0;
           return this.codeWritten ? 2 : 1;
         },
+        interp: (pc: number): number => {
+          h.pc = pc;
+          this.codeWritten = false;
+          h.breakLoop = false;
+          // Nothing retired: a trap, which set the PC and the trap CSRs. Retired with breakLoop set (a state
+          // change the interpreter would stop for): the region leaves after it, as after a code write.
+          if (h.interpretSome(0, 1) === 0) return 0;
+          // (breakLoop stays set, so the dispatcher returns to Hart.run() right after the region.)
+          return h.breakLoop || this.codeWritten ? 2 : 1;
+        },
         mulh: (kind: number, alo: number, ahi: number, blo: number, bhi: number): void => {
           if (kind === 1) mulh64(alo, ahi, blo, bhi);
           else if (kind === 2) mulhsu64(alo, ahi, blo, bhi);
@@ -303,6 +313,7 @@ export class Jit implements Translator {
     mb.importFunction("env", "store", [F64, I32, I32, I32, I32, I32], [I32]);
     mb.importFunction("env", "mulh", [I32, I32, I32, I32, I32], []);
     mb.importFunction("env", "amo", [F64, I32], [I32]);
+    mb.importFunction("env", "interp", [F64], [I32]);
     const made: Array<{ e: Entry; name: string; region: Region }> = [];
     for (const e of list) {
       e.pending = false;

@@ -48,6 +48,7 @@ function machine(words: Int32Array, regs: Int32Array, jit: boolean) {
   bus.map(MMIO_BASE, 0x1000, dev);
   const hart = new Hart({ hartId: 0, bus, timer: { mtime: () => 0 } });
   hart.x.set(regs);
+  hart.f.set(regs);
   hart.writeCsr(CSR_MTVEC, BigInt(RAM_BASE + 0x100));
   hart.writeCsr(CSR_MSTATUS, 1n << 13n);
   hart.pc = RAM_BASE;
@@ -56,11 +57,12 @@ function machine(words: Int32Array, regs: Int32Array, jit: boolean) {
   return { ram, hart, dev, jit: j };
 }
 
-/** Instruction words biased to what the JIT translates: ALU, M, A, loads/stores near the registers, branches. */
+/** Instruction words biased to what the JIT translates: ALU, M, A, F/D, loads/stores near the registers, branches. */
 function program(next: () => number): Int32Array {
   const words = new Int32Array(RAM_SIZE / 4);
   const ops = [
     0x13, 0x13, 0x1b, 0x33, 0x33, 0x3b, 0x03, 0x03, 0x23, 0x23, 0x37, 0x17, 0x63, 0x63, 0x6f, 0x67, 0x2f,
+    0x53, 0x53, 0x07, 0x27, 0x43,
   ];
   // A-extension funct5 values: LR, SC and the AMOs, plus an illegal one.
   const amo = [2, 3, 2, 3, 0, 1, 4, 8, 12, 16, 20, 24, 28, 5];
@@ -75,6 +77,8 @@ function program(next: () => number): Int32Array {
     if (op === 0x6f)
       w = (w & 0xfff) | ((next() & 0x3f) << 21) | (next() % 2 === 0 ? 0x80000000 | 0xff000 : 0);
     if (op === 0x67) w &= ~0x7000;
+    // FP loads and stores of words and doublewords (OP-FP and FMADD keep random fields: many are illegal).
+    if (op === 0x07 || op === 0x27) w = (w & ~0x7000) | ((2 + (next() & 1)) << 12);
     if (op === 0x2f) {
       // Word or doubleword; LR sometimes with the rs2 field it must not have.
       const f5 = amo[next() % amo.length];
@@ -118,7 +122,10 @@ function assertSame(a: ReturnType<typeof machine>, b: ReturnType<typeof machine>
   assert.equal(b.hart.instret, a.hart.instret, `${where}: instret`);
   for (let i = 2; i < 64; i++)
     assert.equal(b.hart.x[i], a.hart.x[i], `${where}: x${i >> 1} ${i & 1 ? "hi" : "lo"}`);
-  for (const c of [CSR_MEPC, CSR_MCAUSE, CSR_MTVAL])
+  for (let i = 0; i < 64; i++)
+    assert.equal(b.hart.f[i], a.hart.f[i], `${where}: f${i >> 1} ${i & 1 ? "hi" : "lo"}`);
+  assert.equal(b.hart.fflags, a.hart.fflags, `${where}: fflags`);
+  for (const c of [CSR_MEPC, CSR_MCAUSE, CSR_MTVAL, CSR_MSTATUS])
     assert.equal(b.hart.readCsr(c), a.hart.readCsr(c), `${where}: csr ${c}`);
   assert.equal(b.dev.n, a.dev.n, `${where}: MMIO accesses`);
 }
