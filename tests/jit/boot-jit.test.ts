@@ -20,6 +20,15 @@ for (const cpus of [1, 4]) {
         (await s.run("i=0; s=0; while [ $i -lt 3000 ]; do s=$((s+i*i)); i=$((i+1)); done; echo $s")).trim(),
         "8995500500",
       );
+      // Doubles in busybox awk (F/D inside translated regions): the sum matches the host's IEEE doubles.
+      assert.equal(
+        (
+          await s.run(
+            "awk 'BEGIN { s = 0; for (i = 0; i < 3000; i++) s += i / 7 * 1.5 + 0.1; printf \"%.6f\\n\", s }'",
+          )
+        ).trim(),
+        "964264.285714",
+      );
       // sha256 of 64 KiB of zeros (a known digest), and a gzip round trip.
       assert.match(
         await s.run("head -c 65536 /dev/zero | sha256sum"),
