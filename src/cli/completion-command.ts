@@ -3,7 +3,19 @@ import type { Command } from "commander";
 import { UserError } from "../base/errors.js";
 
 /** Verbs whose first argument is a VM name (completed from `tvisor list --json`). */
-const VM_VERBS = ["start", "stop", "kill", "pause", "resume", "rm", "inspect", "console", "stats", "save", "migrate"];
+const VM_VERBS = [
+  "start",
+  "stop",
+  "kill",
+  "pause",
+  "resume",
+  "rm",
+  "inspect",
+  "console",
+  "stats",
+  "save",
+  "migrate",
+];
 
 function verbsAndFlags(program: Command): Map<string, string[]> {
   const m = new Map<string, string[]>();
