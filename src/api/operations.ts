@@ -14,6 +14,13 @@ import {
   VmStats,
 } from "./messages.js";
 import { MigrateRequest, MigrateResult } from "./migration.js";
+import {
+  CloneRequest,
+  SnapshotCreateRequest,
+  SnapshotList,
+  SnapshotParams,
+  SnapshotResult,
+} from "./snapshots.js";
 import { VmDefinition, VmUpdate } from "./vm-spec.js";
 
 export type HttpMethod = "get" | "post" | "patch" | "delete";
@@ -166,6 +173,75 @@ export const OPERATIONS: Operation[] = [
     responses: {
       "200": { description: "restored and running", schema: VmInfo },
       "400": badRequest,
+      "409": conflict,
+    },
+  },
+  {
+    operationId: "listSnapshots",
+    method: "get",
+    path: "/v1/vms/{name}/snapshots",
+    summary: "the VM's snapshot tree and current position",
+    params: VmNameParams,
+    responses: {
+      "200": { description: "snapshots", schema: SnapshotList },
+      "400": badRequest,
+      "404": notFound,
+    },
+  },
+  {
+    operationId: "createSnapshot",
+    method: "post",
+    path: "/v1/vms/{name}/snapshots",
+    summary:
+      "snapshot every writable qcow2 disk and, for a running or paused VM, the machine state (kept in the first writable qcow2 disk)",
+    params: VmNameParams,
+    body: SnapshotCreateRequest,
+    responses: {
+      "201": { description: "taken", schema: SnapshotResult },
+      "400": badRequest,
+      "404": notFound,
+      "409": conflict,
+    },
+  },
+  {
+    operationId: "revertSnapshot",
+    method: "post",
+    path: "/v1/vms/{name}/snapshots/{snapshot}/revert",
+    summary:
+      "go back to a snapshot: a running VM continues from its machine state in place, a stopped VM gets its disks",
+    params: SnapshotParams,
+    responses: {
+      "200": { description: "reverted", schema: SnapshotResult },
+      "400": badRequest,
+      "404": err("no VM or snapshot of that name"),
+      "409": conflict,
+    },
+  },
+  {
+    operationId: "deleteSnapshot",
+    method: "delete",
+    path: "/v1/vms/{name}/snapshots/{snapshot}",
+    summary: "delete a snapshot, freeing what only it held; its children move to its parent",
+    params: SnapshotParams,
+    responses: {
+      "200": { description: "deleted", schema: SnapshotResult },
+      "400": badRequest,
+      "404": err("no VM or snapshot of that name"),
+      "409": conflict,
+    },
+  },
+  {
+    operationId: "cloneVm",
+    method: "post",
+    path: "/v1/vms/{name}/clone",
+    summary:
+      "define a copy of a stopped VM (full or linked, of its current state or a snapshot) with new MACs",
+    params: VmNameParams,
+    body: CloneRequest,
+    responses: {
+      "201": { description: "the clone, defined", schema: VmInfo },
+      "400": badRequest,
+      "404": notFound,
       "409": conflict,
     },
   },

@@ -7,6 +7,7 @@ import { type DaemonRunner, registerDaemonCommand } from "./daemon-command.js";
 import { registerImageCommand } from "./image-command.js";
 import { registerMigrateCommand } from "./migrate-command.js";
 import { registerRunCommand } from "./run-command.js";
+import { registerSnapshotCommands } from "./snapshot-commands.js";
 import { registerSwitchCommand } from "./switch-command.js";
 import { registerVmCommands } from "./vm-commands.js";
 import { registerWebCommand } from "./web-command.js";
@@ -32,6 +33,7 @@ export function buildProgram(services: CliServices = {}): Command {
   registerImageCommand(program);
   if (services.runDaemon) registerDaemonCommand(program, services.runDaemon, VERSION);
   registerVmCommands(program);
+  registerSnapshotCommands(program);
   registerConsoleCommand(program);
   registerSwitchCommand(program);
   registerWebCommand(program);

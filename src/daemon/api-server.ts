@@ -24,6 +24,7 @@ import type {
 import type { MigrateRequest } from "../api/migration.js";
 import { openApiDocument } from "../api/openapi.js";
 import { OPERATIONS, type Operation } from "../api/operations.js";
+import type { CloneRequest, SnapshotCreateRequest, SnapshotParams } from "../api/snapshots.js";
 import type { VmDefinition, VmUpdate } from "../api/vm-spec.js";
 import { ApiError } from "./api-error.js";
 import type { ConsoleViewer } from "./console-hub.js";
@@ -181,6 +182,13 @@ export async function buildApiServer(daemon: Daemon, opts: ApiServerOptions): Pr
       const b = req.body as RestoreRequest;
       return daemon.restore(b.file, b.name);
     },
+    listSnapshots: (req) => daemon.listSnapshots(name(req)),
+    createSnapshot: async (req, reply) =>
+      reply.code(201).send(await daemon.createSnapshot(name(req), (req.body as SnapshotCreateRequest).name)),
+    revertSnapshot: (req) => daemon.revertSnapshot(name(req), (req.params as SnapshotParams).snapshot),
+    deleteSnapshot: (req) => daemon.deleteSnapshot(name(req), (req.params as SnapshotParams).snapshot),
+    cloneVm: async (req, reply) =>
+      reply.code(201).send(await daemon.clone(name(req), req.body as CloneRequest)),
     vmStats: (req) => daemon.stats(name(req)),
     events: (req, reply) => serveEvents(daemon, req, reply),
     openapi: () => doc,

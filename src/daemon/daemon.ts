@@ -1,14 +1,26 @@
 /** The daemon's VM manager: definitions, lifecycle, disk locks, networks and events (no HTTP here). */
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
-import { access, constants } from "node:fs/promises";
-import { basename } from "node:path";
+import { access, constants, realpath, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { VmEvent, VmInfo, VmStats } from "../api/messages.js";
 import { DEFAULT_MAX_DOWNTIME_MS, type MigrateRequest, type MigrateResult } from "../api/migration.js";
+import type { CloneRequest, SnapshotInfo, SnapshotList, SnapshotResult } from "../api/snapshots.js";
 import { NAME_PATTERN, type VmDefinition, type VmUpdate } from "../api/vm-spec.js";
-import { errorMessage } from "../base/errors.js";
+import { errorMessage, UserError } from "../base/errors.js";
+import type { BlockBackend } from "../io/block-backend.js";
+import { convertImage } from "../storage/convert.js";
+import { createImageFile } from "../storage/node/create-image.js";
 import { openImage } from "../storage/node/open-image.js";
+import { Qcow2Image } from "../storage/qcow2/image.js";
+import {
+  createVmSnapshot,
+  deleteVmSnapshot,
+  findSnapshot,
+  revertVmDisks,
+  snapshotTargets,
+} from "../vmm/node/vm-snapshot.js";
 import { ApiError, badField, conflict, notFound } from "./api-error.js";
 import { type CpuHost, probeCpuHost, releaseCpuHost } from "./cpu-control.js";
 import { DiskLocks } from "./disk-locks.js";
@@ -16,6 +28,7 @@ import { ManagedVm } from "./managed-vm.js";
 import { decide, type PolicyVm, parseMeminfo } from "./memory-policy.js";
 import { migrationUrl } from "./migration-link.js";
 import { NetSwitches } from "./net-switch.js";
+import { addSnapshot, findRecord, removeSnapshot, treeOf } from "./snapshot-tree.js";
 import { readStateFileInfo, type StateFileInfo } from "./state-file-glue.js";
 import { checkDefinition } from "./vm-config-of.js";
 import type { FromVm } from "./vm-ipc.js";
@@ -55,6 +68,8 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
   private readonly nets = new NetSwitches();
   /** Names being defined right now (the disk probe is async), so two defines of one name cannot race. */
   private readonly reserved = new Set<string>();
+  /** VMs with a snapshot or clone operation under way: one at a time, and no start meanwhile. */
+  private readonly busy = new Set<string>();
   /** Per-VM chain of record writes, so they land in order. */
   private readonly writes = new Map<string, Promise<void>>();
 
@@ -295,6 +310,8 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
   async start(name: string, file?: string): Promise<VmInfo> {
     const vm = this.vm(name);
     if (vm.active) throw conflict(`VM "${name}" is already ${vm.state}`);
+    if (this.busy.has(name)) throw conflict(`VM "${name}" has a snapshot or clone operation under way`);
+    await this.checkNotLinkedBase(vm);
     this.locks.acquire(name, vm.record.definition.disks ?? []);
     try {
       await vm.start(file);
@@ -471,11 +488,278 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
     }
   }
 
+  /**
+   * A linked clone's overlays read their base image through the backing chain; if anything wrote the base,
+   * every clone would silently change (qcow2 spec, "Backing file": the backing image must not change). So
+   * while a clone exists, no VM may open its base writable.
+   */
+  private async checkNotLinkedBase(vm: ManagedVm): Promise<void> {
+    const writable = (vm.record.definition.disks ?? []).filter((d) => !d.readOnly);
+    if (writable.length === 0) return;
+    const bases = new Map<string, string>();
+    for (const other of this.vms.values())
+      for (const b of other.record.linkedBases ?? []) if (other !== vm) bases.set(b, other.name);
+    if (bases.size === 0) return;
+    for (const d of writable) {
+      const real = await realpath(d.path).catch(() => d.path);
+      const clone = bases.get(real);
+      if (clone !== undefined)
+        throw conflict(
+          `disk ${d.path} is the base of linked clone "${clone}": it stays read-only while the clone exists (attach it read-only, or delete the clone)`,
+        );
+    }
+  }
+
+  /** Run `fn` with the VM marked busy (one snapshot/clone operation per VM at a time). */
+  private async exclusiveOp<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    if (this.busy.has(name)) throw conflict(`VM "${name}" has a snapshot or clone operation under way`);
+    this.busy.add(name);
+    try {
+      return await fn();
+    } finally {
+      this.busy.delete(name);
+    }
+  }
+
+  /** Open a stopped VM's disks for a snapshot verb (writable ones read-write), call `fn`, close them. */
+  private async withOfflineDisks<T>(vm: ManagedVm, fn: (images: BlockBackend[]) => Promise<T>): Promise<T> {
+    const disks = vm.record.definition.disks ?? [];
+    // Taken as a start would take them, so no other VM writes these images meanwhile.
+    this.locks.acquire(vm.name, disks);
+    const images: BlockBackend[] = [];
+    try {
+      for (const d of disks)
+        images.push(await openImage(d.path, { format: d.format, readOnly: d.readOnly ?? false }));
+      return await fn(images);
+    } catch (e) {
+      if (e instanceof UserError) throw conflict(errorMessage(e));
+      throw e;
+    } finally {
+      for (const img of images) await img.close().catch(() => {});
+      if (!vm.active) this.locks.release(vm.name);
+    }
+  }
+
+  listSnapshots(name: string): SnapshotList {
+    return treeOf(this.vm(name).record);
+  }
+
+  /** Take snapshot `snap` of VM `name`: disks and machine state while it runs, disks only when stopped. */
+  async createSnapshot(name: string, snap: string): Promise<SnapshotResult> {
+    const vm = this.vm(name);
+    return this.exclusiveOp(name, async () => {
+      if (findRecord(vm.record, snap)) throw conflict(`VM "${name}" already has a snapshot "${snap}"`);
+      const disks = vm.record.definition.disks ?? [];
+      let r: { disks: number[]; stateDisk: number | null; vmStateBytes: number; pauseMs: number };
+      if (vm.active) {
+        r = await vm.snapshot("create", snap);
+      } else {
+        const done = await this.withOfflineDisks(vm, (images) => createVmSnapshot(null, disks, images, snap));
+        r = { ...done, pauseMs: 0 };
+      }
+      const info: SnapshotInfo = {
+        name: snap,
+        parent: vm.record.currentSnapshot ?? null,
+        createdAt: new Date().toISOString(),
+        disks: r.disks,
+        stateDisk: r.stateDisk,
+        vmStateBytes: r.vmStateBytes,
+      };
+      addSnapshot(vm.record, info);
+      await this.persist(vm.record);
+      this.log(
+        `VM ${name}: snapshot ${snap} taken (${r.stateDisk === null ? "disks only" : `${r.vmStateBytes} bytes of state`}, paused ${Math.round(r.pauseMs)} ms)`,
+      );
+      return { snapshot: info, pauseMs: r.pauseMs, tree: treeOf(vm.record) };
+    });
+  }
+
+  private snapshotOf(vm: ManagedVm, snap: string): SnapshotInfo {
+    const info = findRecord(vm.record, snap);
+    if (!info) throw new ApiError(404, `VM "${vm.name}" has no snapshot "${snap}"`);
+    return info;
+  }
+
+  /**
+   * Go back to snapshot `snap`. A running or paused VM gets the snapshot's disks and machine state in
+   * place (its process, console viewers and NIC ports stay); a stopped VM gets the disks (its next start
+   * boots from them). Running on from there makes a new branch of the tree.
+   */
+  async revertSnapshot(name: string, snap: string): Promise<SnapshotResult> {
+    const vm = this.vm(name);
+    return this.exclusiveOp(name, async () => {
+      const info = this.snapshotOf(vm, snap);
+      let pauseMs = 0;
+      if (vm.active) {
+        pauseMs = (await vm.snapshot("revert", snap)).pauseMs;
+      } else {
+        const disks = vm.record.definition.disks ?? [];
+        await this.withOfflineDisks(vm, async (images) => {
+          const stateBytes = await revertVmDisks(disks, images, snap);
+          // The revert brought the snapshot's VM-state area into the active view; the snapshot keeps it.
+          const first = snapshotTargets(disks, images)[0]?.img;
+          if (stateBytes > 0 && first) await first.dropActiveVmState();
+        });
+      }
+      vm.record.currentSnapshot = info.name;
+      await this.persist(vm.record);
+      this.log(
+        `VM ${name}: reverted to snapshot ${snap}${vm.active ? ` (paused ${Math.round(pauseMs)} ms)` : ""}`,
+      );
+      return { snapshot: info, pauseMs, tree: treeOf(vm.record) };
+    });
+  }
+
+  /** Delete snapshot `snap` from every disk, freeing what only it held; its children move to its parent. */
+  async deleteSnapshot(name: string, snap: string): Promise<SnapshotResult> {
+    const vm = this.vm(name);
+    return this.exclusiveOp(name, async () => {
+      this.snapshotOf(vm, snap);
+      let pauseMs = 0;
+      if (vm.active) pauseMs = (await vm.snapshot("delete", snap)).pauseMs;
+      else
+        await this.withOfflineDisks(vm, (images) =>
+          deleteVmSnapshot(vm.record.definition.disks ?? [], images, snap),
+        );
+      removeSnapshot(vm.record, snap);
+      await this.persist(vm.record);
+      this.log(`VM ${name}: snapshot ${snap} deleted`);
+      return { pauseMs, tree: treeOf(vm.record) };
+    });
+  }
+
+  /**
+   * Define NEW as a copy of stopped VM `name`. Each writable disk becomes a qcow2 image beside the source
+   * disk, named NEW.qcow2 (NEW-1.qcow2, ... for further disks): a full copy (qcow2 convert, compressed
+   * clusters optional) or, linked, an overlay whose backing file is the source disk. With a snapshot the
+   * copy is of the snapshot's disk state; a linked clone of a snapshot needs an image holding exactly that
+   * state, so it is first written out once as SRC.SNAP.base.qcow2 (reused by later clones) and the
+   * overlay sits on it. A linked clone of the current state makes the source disk the clone's base: it is
+   * then read-only for the source VM while the clone is defined (enforced at start). Read-only disks are
+   * shared, not copied. NICs keep their networks and get new MACs (the clone's own VM index).
+   */
+  async clone(name: string, req: CloneRequest): Promise<VmInfo> {
+    const src = this.vm(name);
+    if (this.vms.has(req.name) || this.reserved.has(req.name))
+      throw conflict(`VM "${req.name}" already exists`);
+    if (req.linked && req.compress)
+      throw badField("body.compress", "a linked clone copies no data to compress");
+    return this.exclusiveOp(name, async () => {
+      if (req.snapshot !== undefined) this.snapshotOf(src, req.snapshot);
+      else if (src.active)
+        throw conflict(
+          `VM "${name}" is ${src.state}; stop it to clone its current state, or clone a snapshot`,
+        );
+      this.reserved.add(req.name);
+      const created: string[] = [];
+      try {
+        const def: VmDefinition = structuredClone(src.record.definition);
+        def.name = req.name;
+        delete def.autostart;
+        if (def.nics) def.nics = def.nics.map(({ mac: _mac, ...rest }) => rest);
+        const bases: string[] = [];
+        const disks = def.disks ?? [];
+        let n = 0;
+        for (const [i, d] of disks.entries()) {
+          if (d.readOnly) continue;
+          const target = join(dirname(d.path), `${req.name}${n === 0 ? "" : `-${n}`}.qcow2`);
+          n++;
+          if (await exists(target)) throw conflict(`${target} exists; not overwriting it`);
+          if (req.linked) {
+            let base = d.path;
+            if (req.snapshot !== undefined) {
+              base = join(
+                dirname(d.path),
+                `${basename(d.path).replace(/\.[^.]*$/, "")}.${req.snapshot}.base.qcow2`,
+              );
+              if (!(await exists(base))) {
+                created.push(base);
+                await copyDisk(d.path, d.format, base, req.snapshot, false);
+              }
+            }
+            created.push(target);
+            await createImageFile(target, {
+              format: "qcow2",
+              backingFile: base,
+              backingFormat: req.snapshot !== undefined ? "qcow2" : (d.format ?? null),
+            });
+            bases.push(await realpath(base));
+          } else {
+            created.push(target);
+            await copyDisk(d.path, d.format, target, req.snapshot, req.compress ?? false);
+          }
+          disks[i] = { path: target, format: "qcow2", readOnly: false };
+        }
+        const rec: VmRecord = {
+          format: "tvisor-vm",
+          version: 1,
+          definition: def,
+          vmIndex: this.freeIndex(),
+          state: "defined",
+          notes: [
+            `clone of ${name}${req.snapshot !== undefined ? ` at snapshot ${req.snapshot}` : ""}${req.linked ? " (linked)" : ""}`,
+          ],
+        };
+        if (bases.length) rec.linkedBases = bases;
+        await this.persist(rec);
+        const vm = this.manage(rec);
+        this.log(`VM ${req.name}: defined as a ${req.linked ? "linked " : ""}clone of ${name}`);
+        this.emitEvent({ vm: req.name, kind: "defined", state: vm.state });
+        return vm.info();
+      } catch (e) {
+        for (const f of created.reverse()) await unlink(f).catch(() => {});
+        if (e instanceof UserError) throw conflict(errorMessage(e));
+        throw e;
+      } finally {
+        this.reserved.delete(req.name);
+      }
+    });
+  }
+
   /** Kill every VM process (daemon shutdown): they are recorded as stopped. */
   async shutdown(): Promise<void> {
     if (this.policyTimer) clearInterval(this.policyTimer);
     await Promise.all([...this.vms.values()].filter((v) => v.active).map((v) => v.kill().catch(() => {})));
     releaseCpuHost(this.cpuHost);
     await Promise.all([...this.writes.values()].map((w) => w.catch(() => {})));
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Copy a disk's guest-visible contents (of snapshot `snap` when given) into a new qcow2 image at `target`
+ * (qemu-img convert [-l SNAP] [-c]); a failure removes the target.
+ */
+async function copyDisk(
+  path: string,
+  format: string | undefined,
+  target: string,
+  snap: string | undefined,
+  compress: boolean,
+): Promise<void> {
+  const src = await openImage(path, { format, readOnly: true });
+  try {
+    if (snap !== undefined) {
+      const s = src instanceof Qcow2Image ? findSnapshot(src, snap) : null;
+      if (!s || !(src instanceof Qcow2Image)) throw new UserError(`${path} has no snapshot '${snap}'`);
+      await src.viewSnapshot(s);
+    }
+    await createImageFile(target, { format: "qcow2", size: src.size });
+    const dst = await openImage(target, { format: "qcow2", readOnly: false });
+    try {
+      await convertImage(src, dst, { compress });
+    } finally {
+      await dst.close();
+    }
+  } finally {
+    await src.close();
   }
 }

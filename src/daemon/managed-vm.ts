@@ -16,7 +16,7 @@ import { type CpuHost, VmCpuControl } from "./cpu-control.js";
 import { ksmStatus } from "./ksm.js";
 import type { PolicyVm } from "./memory-policy.js";
 import { nicNetwork } from "./vm-config-of.js";
-import type { FromVm, ToVm, VmCounters } from "./vm-ipc.js";
+import type { FromVm, SnapshotReply, ToVm, VmCounters } from "./vm-ipc.js";
 import type { VmRecord } from "./vm-store.js";
 
 const MiB = 1024 * 1024;
@@ -467,6 +467,13 @@ export class ManagedVm {
     const r = (await this.request({ t: "save", id: this.nextId++, file })) as { bytes: number; ms: number };
     if (this.state === "running") this.setState("paused");
     return r;
+  }
+
+  /** A snapshot verb carried out by the VM process on the disks it holds open (running or paused). */
+  async snapshot(op: "create" | "revert" | "delete", name: string): Promise<SnapshotReply> {
+    if (!this.child || (this.state !== "running" && this.state !== "paused"))
+      throw conflict(`VM "${this.name}" is ${this.state}`);
+    return (await this.request({ t: "snapshot", id: this.nextId++, op, name })) as SnapshotReply;
   }
 
   /** Power button, then kill after `timeoutSec`. Resolves when the process is gone. */

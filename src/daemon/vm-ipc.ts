@@ -30,14 +30,32 @@ export type ToVm =
   | { t: "resume"; id: number }
   | { t: "save"; id: number; file: string }
   /** Let the guest keep `bytes` of RAM: the balloon takes the rest. */
-  | { t: "balloon"; id: number; bytes: number };
+  | { t: "balloon"; id: number; bytes: number }
+  /** Snapshot verbs on the running (or paused) VM's own open disks; see vmm/node/vm-snapshot.ts. */
+  | { t: "snapshot"; id: number; op: "create" | "revert" | "delete"; name: string };
+
+/** What a snapshot verb did in the VM process. */
+export interface SnapshotReply {
+  /** Spec indexes of the disks that hold the snapshot. */
+  disks: number[];
+  /** The disk holding the machine state, or null (disks only). */
+  stateDisk: number | null;
+  vmStateBytes: number;
+  /** How long the guest was stopped for the verb, in ms. */
+  pauseMs: number;
+}
 
 export type FromVm =
   | { t: "running" }
   | { t: "console"; data: Uint8Array }
   | { t: "net"; nic: number; frame: Uint8Array }
   | { t: "stats"; counters: VmCounters }
-  | { t: "reply"; id: number; ok: true; result?: { bytes: number; ms: number } | Omit<MigrateResult, "to"> }
+  | {
+      t: "reply";
+      id: number;
+      ok: true;
+      result?: { bytes: number; ms: number } | Omit<MigrateResult, "to"> | SnapshotReply;
+    }
   /** A reply of an incoming migration, for the source (JSON text). */
   | { t: "migReply"; text: string }
   /** Incoming migration messages consumed so far (flow control for the relay). */

@@ -7,15 +7,32 @@
  * Console bytes, NIC frames and stats go to the daemon as IPC messages; the daemon fans the console out
  * to viewers and switches frames between VMs on the same network.
  */
-import { errorMessage } from "../base/errors.js";
+import type { VmDefinition } from "../api/vm-spec.js";
+import { errorMessage, UserError } from "../base/errors.js";
+import type { BlockBackend } from "../io/block-backend.js";
+import { openImage } from "../storage/node/open-image.js";
+import { Qcow2Image } from "../storage/qcow2/image.js";
 import type { CharBackend, NetBackend } from "../vmm/host-contracts.js";
 import { createNodeHost } from "../vmm/node/node-host.js";
+import {
+  createVmSnapshot,
+  deleteVmSnapshot,
+  restoreVmFromSnapshot,
+  revertVmDisks,
+} from "../vmm/node/vm-snapshot.js";
 import { VirtualMachine, type VmExit } from "../vmm/vm.js";
 import { countingDisk } from "./counting-disk.js";
 import { migrateVmIn, migrateVmOut, RelayInbox } from "./migration-vm.js";
 import { restoreStateFile, saveStateFile } from "./state-file-glue.js";
 import { nicNetwork, vmSpecOf } from "./vm-config-of.js";
-import { type FromVm, type ToVm, VM_EXIT_CLEAN, VM_EXIT_FATAL, type VmCounters } from "./vm-ipc.js";
+import {
+  type FromVm,
+  type SnapshotReply,
+  type ToVm,
+  VM_EXIT_CLEAN,
+  VM_EXIT_FATAL,
+  type VmCounters,
+} from "./vm-ipc.js";
 
 /** How often counters go to the daemon. */
 const STATS_INTERVAL_MS = 1000;
@@ -116,6 +133,22 @@ export function runVmProcess(): void {
   let pausing = false;
   /** The inbox of an incoming migration, while one is arriving. */
   let inbox: RelayInbox | null = null;
+  /** The VM's images as opened (spec order, unwrapped), for snapshots on the disks the VM holds open. */
+  let images: BlockBackend[] = [];
+  let def: VmDefinition | null = null;
+  let vmIndex = 0;
+  /** The host services; disks opened through it are counted and remembered in `images`. */
+  const makeHost = () => {
+    const host = createNodeHost(console, (m) => process.stderr.write(`${m}\n`));
+    const openDisk = host.openDisk;
+    images = [];
+    host.openDisk = async (path, opts) => {
+      const img = await openDisk(path, opts);
+      images.push(img);
+      return countingDisk(img, counters.disk);
+    };
+    return host;
+  };
 
   /** Report the last emulator (or start) error and end the process; the daemon marks the VM crashed. */
   const fatal = (e: unknown): void => {
@@ -164,16 +197,70 @@ export function runVmProcess(): void {
     running = null;
   };
 
+  /** A snapshot verb on the paused VM. */
+  const snapshotOp = async (op: "create" | "revert" | "delete", name: string): Promise<SnapshotReply> => {
+    const current = vm!;
+    const disks = current.spec.disks;
+    if (op === "create") {
+      const r = await createVmSnapshot(current, disks, images, name);
+      return { ...r, pauseMs: 0 };
+    }
+    if (op === "delete") {
+      await deleteVmSnapshot(disks, images, name);
+      return { disks: [], stateDisk: null, vmStateBytes: 0, pauseMs: 0 };
+    }
+    // Revert in place: the images are checked for the snapshot first (through the VM's own handles),
+    // then the machine is closed, its disks reverted, and a new machine restored from the state; the
+    // console and NIC backends of this process carry over, so viewers stay attached.
+    const state = disks.findIndex((d) => !d.readOnly);
+    const stateImg = images[state];
+    const snap = stateImg instanceof Qcow2Image ? stateImg.snapshots.find((s) => s.name === name) : undefined;
+    if (!snap) throw new UserError(`snapshot '${name}' is not on disk ${state} of this VM`);
+    if (snap.vmStateSize === 0)
+      throw new UserError(
+        `snapshot '${name}' holds disks only (taken while stopped): stop the VM to revert to it`,
+      );
+    await current.close();
+    images = [];
+    vm = null;
+    try {
+      const opened: BlockBackend[] = [];
+      try {
+        for (const d of disks)
+          opened.push(await openImage(d.path, { format: d.format, readOnly: d.readOnly }));
+        await revertVmDisks(disks, opened, name);
+      } finally {
+        for (const img of opened) await img.close().catch(() => {});
+      }
+      const reader = await openImage(disks[state].path, { format: "qcow2", readOnly: true });
+      try {
+        vm = await restoreVmFromSnapshot(reader as Qcow2Image, name, makeHost(), {
+          attachments: { nics },
+          overrides: { vmIndex, name: def!.name },
+        });
+      } finally {
+        await reader.close();
+      }
+      // The state was read from the active view; the snapshot keeps its own copy.
+      const own = images[state];
+      if (own instanceof Qcow2Image) await own.dropActiveVmState();
+    } catch (e) {
+      // The old machine is gone; without a new one the VM has ended.
+      fatal(e);
+      throw e;
+    }
+    return { disks: [], stateDisk: state, vmStateBytes: snap.vmStateSize, pauseMs: 0 };
+  };
+
   const handle = async (msg: ToVm) => {
     switch (msg.t) {
       case "start": {
-        const def = msg.def;
+        def = msg.def;
+        vmIndex = msg.vmIndex;
         nics = (def.nics ?? []).map((n, i) =>
           nicNetwork(n) === undefined ? undefined : new IpcNic(i, counters.net),
         );
-        const host = createNodeHost(console, (m) => process.stderr.write(`${m}\n`));
-        const openDisk = host.openDisk;
-        host.openDisk = async (path, opts) => countingDisk(await openDisk(path, opts), counters.disk);
+        const host = makeHost();
         if (msg.incoming) {
           const box = new RelayInbox(
             (text) => send({ t: "migReply", text }),
@@ -202,7 +289,7 @@ export function runVmProcess(): void {
             vm = await restoreStateFile(msg.file, host, nics, msg.vmIndex, def.name);
             follow(vm.resume());
           } else {
-            vm = new VirtualMachine(vmSpecOf(def, msg.vmIndex), host, { nics });
+            vm = new VirtualMachine(vmSpecOf(def, vmIndex), host, { nics });
             await vm.prepare();
             follow(vm.run());
           }
@@ -282,6 +369,24 @@ export function runVmProcess(): void {
         const t0 = performance.now();
         const bytes = await saveStateFile(vm, msg.file);
         send({ t: "reply", id: msg.id, ok: true, result: { bytes, ms: performance.now() - t0 } });
+        return;
+      }
+      case "snapshot": {
+        if (!vm || !def) throw new Error("the VM has not started");
+        const wasRunning = running !== null;
+        const t0 = performance.now();
+        await pause();
+        let result: SnapshotReply;
+        try {
+          result = await snapshotOp(msg.op, msg.name);
+        } finally {
+          if (wasRunning && vm && !running) {
+            pausing = false;
+            follow(vm.resume());
+          }
+        }
+        result.pauseMs = performance.now() - t0;
+        send({ t: "reply", id: msg.id, ok: true, result });
         return;
       }
     }

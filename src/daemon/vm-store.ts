@@ -2,6 +2,7 @@
 import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { Value } from "@sinclair/typebox/value";
+import { type SnapshotInfo, SnapshotInfo as SnapshotInfoSchema } from "../api/snapshots.js";
 import { type VmDefinition, VmDefinition as VmDefinitionSchema } from "../api/vm-spec.js";
 import { errorMessage } from "../base/errors.js";
 import { removeStaleTemporaries, writeFileAtomic } from "./atomic-file.js";
@@ -17,6 +18,14 @@ export interface VmRecord {
   state: "defined" | "stopped" | "crashed" | "running" | "paused" | "incoming";
   reason?: string;
   notes?: string[];
+  /** The snapshot tree (metadata; the data is in the qcow2 disks) and the current position in it. */
+  snapshots?: SnapshotInfo[];
+  currentSnapshot?: string | null;
+  /**
+   * Images (real paths) this VM's disks are linked-clone overlays of: while the VM exists, no VM may
+   * open them writable (the daemon refuses to start one that would).
+   */
+  linkedBases?: string[];
 }
 
 const FILE_SUFFIX = ".json";
@@ -83,7 +92,7 @@ function parseRecord(text: string): VmRecord {
     throw new Error("vmIndex must be 0..65535");
   const states = ["defined", "stopped", "crashed", "running", "paused", "incoming"];
   if (typeof raw.state !== "string" || !states.includes(raw.state)) throw new Error("bad state");
-  return {
+  const rec: VmRecord = {
     format: "tvisor-vm",
     version: 1,
     definition: raw.definition,
@@ -92,4 +101,18 @@ function parseRecord(text: string): VmRecord {
     reason: typeof raw.reason === "string" ? raw.reason : undefined,
     notes: Array.isArray(raw.notes) ? raw.notes.filter((n): n is string => typeof n === "string") : undefined,
   };
+  if (raw.snapshots !== undefined) {
+    if (!Array.isArray(raw.snapshots) || !raw.snapshots.every((s) => Value.Check(SnapshotInfoSchema, s)))
+      throw new Error("snapshots: not a list of snapshot records");
+    const names = new Set(raw.snapshots.map((s) => s.name));
+    if (names.size !== raw.snapshots.length) throw new Error("snapshots: duplicate names");
+    if (raw.snapshots.some((s) => s.parent !== null && !names.has(s.parent)))
+      throw new Error("snapshots: a parent is missing");
+    rec.snapshots = raw.snapshots;
+    const cur = raw.currentSnapshot;
+    rec.currentSnapshot = typeof cur === "string" && names.has(cur) ? cur : null;
+  }
+  if (Array.isArray(raw.linkedBases))
+    rec.linkedBases = raw.linkedBases.filter((b): b is string => typeof b === "string");
+  return rec;
 }

@@ -47,6 +47,7 @@ import {
   type Qcow2Snapshot,
   serializeSnapshotTable,
 } from "./snapshot-table.js";
+import { adjustTree, updateCopiedFlags } from "./tree-walk.js";
 
 /** L2 tables kept in memory (write-through). 64 tables of 64 KiB map 32 GiB. */
 const L2_CACHE_LIMIT = 64;
@@ -477,22 +478,92 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
   async write(offset: number, data: Uint8Array): Promise<void> {
     this.checkWritable();
     this.checkRange(offset, data.length);
-    await this.exclusive(async () => {
-      const cs = this.cs;
-      let pos = 0;
-      while (pos < data.length) {
-        const g = offset + pos;
-        if (g % cs === 0 && data.length - pos >= 2 * cs) {
-          const done = await this.writeClusterRun(g, data.subarray(pos));
-          if (done > 0) {
-            pos += done;
-            continue;
-          }
+    await this.exclusive(() => this.writeLocked(offset, data));
+  }
+
+  private async writeLocked(offset: number, data: Uint8Array): Promise<void> {
+    const cs = this.cs;
+    let pos = 0;
+    while (pos < data.length) {
+      const g = offset + pos;
+      if (g % cs === 0 && data.length - pos >= 2 * cs) {
+        const done = await this.writeClusterRun(g, data.subarray(pos));
+        if (done > 0) {
+          pos += done;
+          continue;
         }
-        const n = Math.min(data.length - pos, cs - (g % cs));
-        await this.writeInCluster(g, data.subarray(pos, pos + n));
-        pos += n;
       }
+      const n = Math.min(data.length - pos, cs - (g % cs));
+      await this.writeInCluster(g, data.subarray(pos, pos + n));
+      pos += n;
+    }
+  }
+
+  /**
+   * Where the VM-state area starts: the first guest offset an L1 entry maps past the virtual disk (QEMU's
+   * qcow2_vm_state_offset: l1_vm_state_index << (cluster_bits + l2_bits)). `savevm` writes the machine
+   * state there in the active L1 view; the snapshot's copy of the L1 table then keeps it, and the
+   * snapshot table entry records its length as vm_state_size (qcow2 spec, "Snapshots").
+   */
+  get vmStateOffset(): number {
+    const span = this.cs * this.l2Entries;
+    return Math.ceil(this.size / span) * span;
+  }
+
+  private checkVmStateRange(offset: number, length: number): void {
+    if (this.closed) throw new UserError(`${this.path}: image is closed`);
+    const end = offset + length;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(end) || offset < 0 || length < 0)
+      throw new UserError(`VM-state request at ${offset} (+${length}) is invalid`);
+    if (Math.ceil((this.vmStateOffset + end) / (this.cs * this.l2Entries)) * 8 > MAX_L1_BYTES)
+      throw new UserError("the machine state does not fit in the image's L1 table (32 MiB)");
+  }
+
+  /**
+   * Write `data` at `offset` bytes into the VM-state area of the active L1 view, growing the L1 table when
+   * the area reaches past it. Only whole clusters are written past the last one (the caller pads), so no
+   * cluster here is ever read back for a partial write.
+   */
+  async writeVmState(offset: number, data: Uint8Array): Promise<void> {
+    this.checkWritable();
+    this.checkVmStateRange(offset, data.length);
+    const g = this.vmStateOffset + offset;
+    await this.exclusive(async () => {
+      const need = Math.ceil((g + data.length) / (this.cs * this.l2Entries));
+      if (need > this.hdr.l1Size) await this.growL1(need);
+      await this.writeLocked(g, data);
+    });
+  }
+
+  /** Read `buf.length` bytes at `offset` into the VM-state area of the active L1 view (unmapped reads as zeroes). */
+  async readVmState(offset: number, buf: Uint8Array): Promise<void> {
+    this.checkVmStateRange(offset, buf.length);
+    const g = this.vmStateOffset + offset;
+    await this.exclusive(() => this.readLocked(g, buf));
+  }
+
+  /**
+   * Unlink the VM-state area from the active L1 table and drop the references it held, as QEMU does right
+   * after a snapshot took it ("the VM state isn't needed any more in the active L1 table", qcow2_snapshot_create):
+   * the snapshot keeps its copy, and the next savevm does not copy-on-write stale state. The L1 entries are
+   * cleared on disk first, so a crash in between leaks clusters and loses nothing.
+   */
+  async dropActiveVmState(): Promise<void> {
+    this.checkWritable();
+    await this.exclusive(async () => {
+      const first = this.vmStateOffset / (this.cs * this.l2Entries);
+      if (first >= this.l1Off.length) return;
+      const tail = this.l1Off.slice(first);
+      if (tail.every((o) => o === 0)) return;
+      this.l1Off.fill(0, first);
+      this.l1Copied.fill(0, first);
+      await this.checkWrite(META_ACTIVE_L1, this.hdr.l1TableOffset, this.l1Off.length * 8);
+      await this.file.write(this.hdr.l1TableOffset, Qcow2Image.encodeL1(this.l1Off, this.l1Copied));
+      this.dropL2Cache();
+      await adjustTree(this, tail, -1);
+      await updateCopiedFlags(this);
+      await this.rebuildMeta();
+      await this.file.sync();
     });
   }
 
@@ -888,38 +959,58 @@ export class Qcow2Image implements ImageBackend, Qcow2Metadata {
       const need = l1EntriesFor(newSize, this.clusterBits);
       if (need * 8 > MAX_L1_BYTES)
         throw new UserError(`size ${newSize} needs an L1 table larger than 32 MiB`);
-      if (need > this.hdr.l1Size) {
-        const offs = new Float64Array(need);
-        const cp = new Uint8Array(need);
-        offs.set(this.l1Off);
-        cp.set(this.l1Copied);
-        const bytes = Qcow2Image.encodeL1(offs, cp);
-        const n = Math.ceil(bytes.length / this.cs);
-        const at = await this.refc.allocate(n);
-        await this.checkWrite(META_NONE, at, bytes.length);
-        this.meta.add(META_ACTIVE_L1, at, bytes.length);
-        await this.file.write(at, bytes);
-        const b = new Uint8Array(12);
-        putBe32(b, 0, need);
-        putBe64(b, 4, at);
-        await this.file.write(36, b);
-        const oldOff = this.hdr.l1TableOffset;
-        const oldLen = this.hdr.l1Size * 8;
-        this.hdr.l1TableOffset = at;
-        this.hdr.l1Size = need;
-        this.l1Off = offs;
-        this.l1Copied = cp;
-        if (oldLen > 0) {
-          this.meta.remove(META_ACTIVE_L1, oldOff, oldLen);
-          await this.refc.adjust(oldOff, oldLen, -1);
-        }
-      }
+      if (need > this.hdr.l1Size) await this.growL1(need);
       const b = new Uint8Array(8);
       putBe64(b, 0, newSize);
       await this.file.write(24, b);
       this.hdr.size = newSize;
       await this.file.sync();
     });
+  }
+
+  /**
+   * Show a snapshot's disk state instead of the current one, on an image opened read-only (the reads of
+   * `qemu-img convert -l`): the snapshot's L1 table stands in for the active one in memory only.
+   */
+  async viewSnapshot(s: Qcow2Snapshot): Promise<void> {
+    if (!this.readOnly) throw new UserError(`${this.path}: a snapshot view needs a read-only image`);
+    await this.exclusive(async () => {
+      const l1 = await this.readSnapshotL1(s);
+      const offs = new Float64Array(Math.max(l1.length, l1EntriesFor(this.size, this.clusterBits)));
+      offs.set(l1);
+      this.l1Off = offs;
+      this.l1Copied = new Uint8Array(offs.length);
+      this.dropL2Cache();
+    });
+  }
+
+  /** Grow the active L1 table to `need` entries: new table first, then the header switch, then the old one is freed. */
+  private async growL1(need: number): Promise<void> {
+    if (need * 8 > MAX_L1_BYTES) throw new UserError("the L1 table would be larger than 32 MiB");
+    const offs = new Float64Array(need);
+    const cp = new Uint8Array(need);
+    offs.set(this.l1Off);
+    cp.set(this.l1Copied);
+    const bytes = Qcow2Image.encodeL1(offs, cp);
+    const n = Math.ceil(bytes.length / this.cs);
+    const at = await this.refc.allocate(n);
+    await this.checkWrite(META_NONE, at, bytes.length);
+    this.meta.add(META_ACTIVE_L1, at, bytes.length);
+    await this.file.write(at, bytes);
+    const b = new Uint8Array(12);
+    putBe32(b, 0, need);
+    putBe64(b, 4, at);
+    await this.file.write(36, b);
+    const oldOff = this.hdr.l1TableOffset;
+    const oldLen = this.hdr.l1Size * 8;
+    this.hdr.l1TableOffset = at;
+    this.hdr.l1Size = need;
+    this.l1Off = offs;
+    this.l1Copied = cp;
+    if (oldLen > 0) {
+      this.meta.remove(META_ACTIVE_L1, oldOff, oldLen);
+      await this.refc.adjust(oldOff, oldLen, -1);
+    }
   }
 
   /** @internal The host, for the snapshot and check modules. */

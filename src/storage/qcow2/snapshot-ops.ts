@@ -43,6 +43,11 @@ async function replaceTable(img: Qcow2Image, snaps: Qcow2Snapshot[]): Promise<vo
 export interface SnapshotCreateOptions {
   vmClockNsec?: number;
   now?: Date;
+  /**
+   * Bytes of machine state already written to the VM-state area (Qcow2Image.writeVmState): the snapshot's
+   * L1 copy keeps them and its table entry records the length (qcow2 spec: vm_state_size).
+   */
+  vmStateSize?: number;
 }
 
 /** Create a snapshot of the current disk state (no VM state). */
@@ -75,7 +80,7 @@ export async function createSnapshot(
       dateSec: Math.floor(now.getTime() / 1000),
       dateNsec: (now.getTime() % 1000) * 1e6,
       vmClockNsec: opts.vmClockNsec ?? 0,
-      vmStateSize: 0,
+      vmStateSize: opts.vmStateSize ?? 0,
       diskSize: img.size,
       icount: -1,
       extraTail: new Uint8Array(0),

@@ -160,9 +160,49 @@ export interface SaveResult extends StateFileStats {
  * removed and `path` is as it was. The VM stays paused; resume it with resume() or close it.
  */
 export async function saveVmToFile(vm: VirtualMachine, path: string): Promise<SaveResult> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  // Checked before the temporary file exists, so a VM that cannot be saved leaves nothing behind.
+  pausedBoard(vm);
+  let fh: FileHandle;
+  try {
+    fh = await open(tmp, "wx", 0o600);
+  } catch (e) {
+    throw new UserError(`cannot write state file ${path}: ${ioWhy(e)}`);
+  }
+  try {
+    const sink = new FileSink(fh);
+    const { stats, header } = await writeVmState(vm, sink);
+    await sink.flush();
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, path);
+    await syncDir(dirname(path));
+    return { ...stats, path, header };
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    if (e instanceof UserError) throw e;
+    throw new UserError(`cannot write state file ${path}: ${ioWhy(e)}`);
+  }
+}
+
+function pausedBoard(vm: VirtualMachine): NonNullable<VirtualMachine["machine"]> {
   const board = vm.machine;
   if (board === null) throw new UserError("cannot save: the VM has not started");
   if (vm.isRunning) throw new UserError("cannot save a running VM: pause it first");
+  return board;
+}
+
+/**
+ * Stream a paused VM's state (the state-file format: header, components, RAM) into `sink`: disk requests
+ * in flight finish and the disks are flushed first. The same bytes go to a state file or, for a snapshot,
+ * into a qcow2 image's VM-state area.
+ */
+export async function writeVmState(
+  vm: VirtualMachine,
+  sink: ByteSink,
+): Promise<{ stats: StateFileStats; header: StateFileHeader }> {
+  const board = pausedBoard(vm);
   await vm.quiesce();
   const disks: DiskIdentity[] = [];
   for (const [i, d] of vm.spec.disks.entries()) {
@@ -187,32 +227,11 @@ export async function saveVmToFile(vm: VirtualMachine, path: string): Promise<Sa
     components: components.map(([name]) => name),
     disks,
   };
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  let fh: FileHandle;
-  try {
-    fh = await open(tmp, "wx", 0o600);
-  } catch (e) {
-    throw new UserError(`cannot write state file ${path}: ${ioWhy(e)}`);
-  }
-  try {
-    const sink = new FileSink(fh);
-    const w = new StateFileWriter(sink, nodeChunkCompression);
-    await w.begin(header);
-    for (const [name, state] of components) await w.component(name, state);
-    await w.ram(board.ram.u8);
-    const stats = await w.end();
-    await sink.flush();
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-    await syncDir(dirname(path));
-    return { ...stats, path, header };
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    if (e instanceof UserError) throw e;
-    throw new UserError(`cannot write state file ${path}: ${ioWhy(e)}`);
-  }
+  const w = new StateFileWriter(sink, nodeChunkCompression);
+  await w.begin(header);
+  for (const [name, state] of components) await w.component(name, state);
+  await w.ram(board.ram.u8);
+  return { stats: await w.end(), header };
 }
 
 /** fsync a directory so a rename in it survives a crash (POSIX: the rename is durable once the directory is). */
@@ -312,16 +331,36 @@ export async function restoreVmFromFile(
   opts: RestoreOptions = {},
 ): Promise<VirtualMachine> {
   const fh = await openStateFile(path);
+  try {
+    return await restoreVmFromSource(new FileSource(fh), host, opts, true);
+  } catch (e) {
+    throw inFile(path, e);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Build a new VM from state-file bytes and restore it, paused. `checkDiskIdentity` holds the disks to the
+ * identities the header recorded (a state file); a snapshot's state is restored after its disks were
+ * reverted with it, so their files have changed and only their format and size are checked.
+ */
+export async function restoreVmFromSource(
+  source: ByteSource,
+  host: VmHost,
+  opts: RestoreOptions,
+  checkDiskIdentity: boolean,
+): Promise<VirtualMachine> {
   let vm: VirtualMachine | null = null;
   try {
-    const reader = new StateFileReader(new FileSource(fh), nodeChunkCompression);
+    const reader = new StateFileReader(source, nodeChunkCompression);
     const header = await reader.header();
     const overrides = opts.overrides ?? {};
     for (const k of Object.keys(overrides))
       if (!OVERRIDABLE.includes(k))
         throw new UserError(`restore cannot change ${k}: it shapes the saved machine`);
     const spec = validateVmSpec({ ...header.spec, ...overrides });
-    await checkDisks(header);
+    if (checkDiskIdentity) await checkDisks(header);
     vm = new VirtualMachine(spec, host, opts.attachments);
     const disks = header.disks;
     await vm.restoreWith(async (board) => {
@@ -358,8 +397,6 @@ export async function restoreVmFromFile(
     return vm;
   } catch (e) {
     await vm?.close().catch(() => {});
-    throw inFile(path, e);
-  } finally {
-    await fh.close();
+    throw e;
   }
 }
