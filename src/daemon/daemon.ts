@@ -9,11 +9,11 @@ import { DEFAULT_MAX_DOWNTIME_MS, type MigrateRequest, type MigrateResult } from
 import type { CloneRequest, SnapshotInfo, SnapshotList, SnapshotResult } from "../api/snapshots.js";
 import { NAME_PATTERN, type VmDefinition, type VmUpdate } from "../api/vm-spec.js";
 import { errorMessage, UserError } from "../base/errors.js";
-import type { BlockBackend } from "../io/block-backend.js";
 import { convertImage } from "../storage/convert.js";
 import { createImageFile } from "../storage/node/create-image.js";
 import { openImage } from "../storage/node/open-image.js";
 import { Qcow2Image } from "../storage/qcow2/image.js";
+import type { BlockBackend } from "../vmm/host-contracts.js";
 import {
   createVmSnapshot,
   deleteVmSnapshot,

@@ -9,10 +9,9 @@
  */
 import type { VmDefinition } from "../api/vm-spec.js";
 import { errorMessage, UserError } from "../base/errors.js";
-import type { BlockBackend } from "../io/block-backend.js";
 import { openImage } from "../storage/node/open-image.js";
 import { Qcow2Image } from "../storage/qcow2/image.js";
-import type { CharBackend, NetBackend } from "../vmm/host-contracts.js";
+import type { BlockBackend, CharBackend, NetBackend } from "../vmm/host-contracts.js";
 import { createNodeHost } from "../vmm/node/node-host.js";
 import {
   createVmSnapshot,
