@@ -25,7 +25,7 @@ export function makePlot(spec: PlotSpec): Plot {
   const label = svg("title");
   chart.append(label, line);
   const latest = h("span", { class: "latest" }, "–");
-  const top = h("span", { class: "top" }, "");
+  const top = h("span", { class: "plot-max" }, "");
   const element = h(
     "figure",
     { class: "plot", id: `plot-${spec.id}`, "data-points": 0 },
