@@ -55,6 +55,24 @@ export type VmInfo = Static<typeof VmInfo>;
 export const VmList = Type.Object({ vms: Type.Array(VmInfo) }, { additionalProperties: false });
 export type VmList = Static<typeof VmList>;
 
+/** One of the daemon's named switches (`--nic NETWORK` / `--nic switch=NAME`). */
+export const SwitchInfo = Type.Object(
+  {
+    name: Type.String(),
+    ports: Type.Integer({ minimum: 0, description: "VM NICs and socket connections attached" }),
+    socket: Type.Union([Type.String(), Type.Null()], {
+      description:
+        "Unix socket other processes join on (QEMU stream framing), null if it could not be served",
+    }),
+    framesForwarded: Type.Integer({ minimum: 0 }),
+    framesDropped: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type SwitchInfo = Static<typeof SwitchInfo>;
+export const SwitchList = Type.Object({ switches: Type.Array(SwitchInfo) }, { additionalProperties: false });
+export type SwitchList = Static<typeof SwitchList>;
+
 const Counter = Type.Integer({ minimum: 0 });
 
 /** The guest's own view of its memory, from the balloon's statistics queue (virtio 1.2 §5.5.6.3). */

@@ -8,6 +8,7 @@ import {
   SaveRequest,
   SaveResult,
   StopRequest,
+  SwitchList,
   VmInfo,
   VmList,
   VmNameParams,
@@ -69,6 +70,13 @@ function action(name: string, summary: string, body?: TSchema): Operation {
 }
 
 export const OPERATIONS: Operation[] = [
+  {
+    operationId: "listSwitches",
+    method: "get",
+    path: "/v1/switches",
+    summary: "list the named switches (made when a VM first joins one; they live until the daemon stops)",
+    responses: { "200": { description: "every switch", schema: SwitchList } },
+  },
   {
     operationId: "listVms",
     method: "get",

@@ -162,6 +162,7 @@ export async function buildApiServer(daemon: Daemon, opts: ApiServerOptions): Pr
   const name = (req: FastifyRequest) => (req.params as Params).name;
   const handlers: Record<string, Handler> = {
     listVms: () => ({ vms: daemon.list() }),
+    listSwitches: () => ({ switches: daemon.switches() }),
     defineVm: async (req, reply) => reply.code(201).send(await daemon.define(req.body as VmDefinition)),
     inspectVm: (req) => daemon.inspect(name(req)),
     updateVm: (req) => daemon.update(name(req), req.body as VmUpdate),

@@ -9,6 +9,7 @@ import { DEFAULT_MAX_DOWNTIME_MS, type MigrateRequest, type MigrateResult } from
 import type { CloneRequest, SnapshotInfo, SnapshotList, SnapshotResult } from "../api/snapshots.js";
 import { NAME_PATTERN, type VmDefinition, type VmUpdate } from "../api/vm-spec.js";
 import { errorMessage, UserError } from "../base/errors.js";
+import { switchDirOf } from "../base/node/state-dir.js";
 import { convertImage } from "../storage/convert.js";
 import { createImageFile } from "../storage/node/create-image.js";
 import { openImage } from "../storage/node/open-image.js";
@@ -27,7 +28,7 @@ import { DiskLocks } from "./disk-locks.js";
 import { ManagedVm } from "./managed-vm.js";
 import { decide, type PolicyVm, parseMeminfo } from "./memory-policy.js";
 import { migrationUrl } from "./migration-link.js";
-import { NetSwitches } from "./net-switch.js";
+import { NetSwitches, type SwitchInfo } from "./net-switch.js";
 import { addSnapshot, findRecord, removeSnapshot, treeOf } from "./snapshot-tree.js";
 import { readStateFileInfo, type StateFileInfo } from "./state-file-glue.js";
 import { checkDefinition } from "./vm-config-of.js";
@@ -65,7 +66,7 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
   private readonly vms = new Map<string, ManagedVm>();
   private readonly store: VmStore;
   private readonly locks = new DiskLocks();
-  private readonly nets = new NetSwitches();
+  private readonly nets: NetSwitches;
   /** Names being defined right now (the disk probe is async), so two defines of one name cannot race. */
   private readonly reserved = new Set<string>();
   /** VMs with a snapshot or clone operation under way: one at a time, and no start meanwhile. */
@@ -80,6 +81,7 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
   constructor(private readonly opts: DaemonOptions) {
     super();
     this.store = new VmStore(opts.stateDir);
+    this.nets = new NetSwitches(switchDirOf(opts.stateDir), (m) => this.log(m));
     this.cpuHost = opts.cpuHost ?? probeCpuHost();
     if (opts.memoryPolicy ?? true) {
       this.policyTimer = setInterval(() => this.applyMemoryPolicy(), POLICY_INTERVAL_MS);
@@ -123,7 +125,6 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
       cpuHost: this.cpuHost,
       released: (v) => {
         this.locks.release(v.name);
-        this.nets.prune();
       },
     });
     this.vms.set(vm.name, vm);
@@ -717,10 +718,16 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
   }
 
   /** Kill every VM process (daemon shutdown): they are recorded as stopped. */
+  /** The named switches (made when a VM first joins one; they live until the daemon stops). */
+  switches(): SwitchInfo[] {
+    return this.nets.list();
+  }
+
   async shutdown(): Promise<void> {
     if (this.policyTimer) clearInterval(this.policyTimer);
     await Promise.all([...this.vms.values()].filter((v) => v.active).map((v) => v.kill().catch(() => {})));
     releaseCpuHost(this.cpuHost);
+    this.nets.close();
     await Promise.all([...this.writes.values()].map((w) => w.catch(() => {})));
   }
 }

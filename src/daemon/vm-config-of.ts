@@ -39,8 +39,12 @@ export function checkDefinition(def: VmDefinition, vmIndex: number): void {
   }
 }
 
-/** The daemon network a NIC is on, or undefined when it has another backend (opened by the VM process). */
+/**
+ * The daemon switch a NIC is on, or undefined when it has another backend (opened by the VM process).
+ * `--nic NETWORK` and `--nic switch=NAME` name the same switches: in the daemon both are its own.
+ */
 export function nicNetwork(n: ApiNic): string | undefined {
+  if (n.backend?.kind === "switch") return n.backend.name;
   return n.backend === undefined ? (n.network ?? "default") : undefined;
 }
 
@@ -48,9 +52,13 @@ export function nicNetwork(n: ApiNic): string | undefined {
 export function vmmNicOf(n: ApiNic, i: number): NicSpecInput {
   if (n.backend !== undefined && n.network !== undefined)
     throw new FieldError(`nics[${i}].network`, "give a network or a backend, not both", n.network);
+  const network = nicNetwork(n);
+  // A daemon switch is a port the daemon attaches (relayed over IPC), whichever way it was named.
   const nic: NicSpecInput = {
     backend:
-      n.backend === undefined ? { kind: "hub", network: n.network ?? "default" } : toVmmBackend(n.backend),
+      n.backend === undefined || network !== undefined
+        ? { kind: "hub", network: network ?? "default" }
+        : toVmmBackend(n.backend),
   };
   if (n.mac !== undefined) nic.mac = n.mac;
   if (n.pcap !== undefined) nic.pcap = n.pcap;

@@ -56,7 +56,6 @@ export interface SwitchCounters {
 }
 
 export class SwitchServer {
-  readonly hub = new NetHub();
   readonly counters: SwitchCounters = { connects: 0, refused: 0, malformed: 0, backlogDrops: 0 };
   private readonly conns = new Set<Socket>();
   private closed = false;
@@ -65,10 +64,12 @@ export class SwitchServer {
     readonly name: string,
     readonly path: string,
     private readonly server: Server,
+    /** The switch itself; a daemon passes the hub its VMs' ports are already on. */
+    readonly hub: NetHub,
   ) {}
 
   /** Listen on `path` (its directory is created 0700: the socket's permissions are the access control). */
-  static async open(opts: { name: string; path: string }): Promise<SwitchServer> {
+  static async open(opts: { name: string; path: string; hub?: NetHub }): Promise<SwitchServer> {
     const { path } = opts;
     const dir = join(path, "..");
     try {
@@ -80,7 +81,7 @@ export class SwitchServer {
       throw new UserError(`switch ${opts.name}: ${errorMessage(e)}`);
     });
     const server = createServer();
-    const sw = new SwitchServer(opts.name, path, server);
+    const sw = new SwitchServer(opts.name, path, server, opts.hub ?? new NetHub());
     server.on("connection", (s) => sw.accept(s));
     await new Promise<void>((resolve, reject) => {
       server.once("error", (e) =>
