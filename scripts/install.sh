@@ -3,12 +3,13 @@
 #   bash scripts/install.sh          what running a VM needs: Node.js 20+, the npm packages, then the build.
 #   bash scripts/install.sh --test   also what the tests need (QEMU and its tools as interop peers, firmware
 #                                    for the boot tests, dtc); no build, because `npm test` builds.
-# Running tvisor needs no Debian package besides Node.js; every test peer is in TEST_PKGS, one list to extend.
+# Running tvisor needs Node.js and passt (user-mode NAT for `--nic user`, small, no dependencies);
+# every test peer is in TEST_PKGS, one list to extend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages, one variable per set. --no-install-recommends keeps QEMU's GUI (GTK, GStreamer, Mesa) out.
-RUN_PKGS=""
+RUN_PKGS="passt"
 TEST_PKGS="qemu-utils qemu-system-misc opensbi u-boot-qemu device-tree-compiler chromium"
 NODE_PKGS="nodejs npm"
 

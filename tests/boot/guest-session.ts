@@ -8,12 +8,22 @@ import { createNodeHost } from "../../src/vmm/node/node-host.js";
 import { restoreVmFromFile } from "../../src/vmm/node/state-file.js";
 import { VirtualMachine, type VmExit } from "../../src/vmm/vm.js";
 import type { VmHost } from "../../src/vmm/vm-host.js";
-import { DEFAULT_APPEND, type DiskSpec, type VmSpecInput } from "../../src/vmm/vm-spec.js";
+import {
+  DEFAULT_APPEND,
+  type DiskSpec,
+  type NicBackendSpec,
+  type VmSpecInput,
+} from "../../src/vmm/vm-spec.js";
 
-/** A NIC of a test VM: its host side and optionally its MAC. */
+/**
+ * A NIC of a test VM: its host side (attached) or a backend specification the VM opens itself
+ * (`{ kind: "user" }`: passt), and optionally its MAC.
+ */
 export interface TestNic {
-  backend: NetBackend;
+  backend?: NetBackend;
+  spec?: NicBackendSpec;
   mac?: string;
+  pcap?: string;
 }
 
 export const KERNEL = fileURLToPath(new URL("../../../images/riscv64/Image.gz", import.meta.url));
@@ -152,7 +162,11 @@ export class GuestSession {
       disks: opts.disks ?? [],
       rng: true,
       noReboot: opts.noReboot,
-      nics: (opts.nics ?? []).map((n) => (n.mac === undefined ? {} : { mac: n.mac })),
+      nics: (opts.nics ?? []).map((n) => ({
+        ...(n.mac === undefined ? {} : { mac: n.mac }),
+        ...(n.spec === undefined ? {} : { backend: n.spec }),
+        ...(n.pcap === undefined ? {} : { pcap: n.pcap }),
+      })),
       vmIndex: opts.vmIndex,
       console: this.virtioConsole ? "virtio" : "uart",
       jit: opts.jit,

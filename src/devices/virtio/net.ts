@@ -195,8 +195,12 @@ export class VirtioNet implements VirtioDevice {
   }
 
   notify(index: number): void {
-    if (index === RECEIVEQ) this.deliver();
-    else if (index === TRANSMITQ) this.transmit();
+    if (index === RECEIVEQ) {
+      this.deliver();
+      // New buffers: a backend told "no" earlier may send again (also when nothing was pending here,
+      // e.g. it was refused before the driver was ready).
+      this.maybeResume();
+    } else if (index === TRANSMITQ) this.transmit();
   }
 
   save(): SavedState {
