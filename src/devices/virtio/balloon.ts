@@ -211,9 +211,13 @@ export class VirtioBalloon implements VirtioDevice {
    */
   requestStats(): boolean {
     const host = this.host;
-    if (host === null || !host.isActive() || this.statsHead < 0) return false;
+    if (host === null || !host.isActive()) return false;
     const index = this.indexOf("stats");
     if (index < 0) return false;
+    // Linux primes the statistics queue and kicks it in probe, before DRIVER_OK, when a notify is
+    // not yet served: take that first buffer now.
+    if (this.statsHead < 0) this.notify(index);
+    if (this.statsHead < 0) return false;
     const head = this.statsHead;
     this.statsHead = -1;
     host.queue(index).push(head, 0);
