@@ -108,7 +108,7 @@ test("balloon: inflating 64 MiB takes it from the guest and from the host's RSS;
       await new Promise((r) => setTimeout(r, 100));
     }
     const g = vm.memoryInfo()?.guest;
-    assert.ok(g && g.totalMemory > 100 * MiB && g.freeMemory > 0 && g.minorFaults > 0, JSON.stringify(g));
+    assert.ok(g && g.totalMemory > 100 * MiB && g.freeMemory > 0, JSON.stringify(g));
     s.type("poweroff\n");
     assert.deepEqual(await s.exit, { kind: "poweroff" });
   } finally {
