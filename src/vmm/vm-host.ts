@@ -5,6 +5,7 @@ import type { Clock } from "../io/clock.js";
 import type { NetBackend } from "../io/net-backend.js";
 import type { Gunzip } from "../machine/linux-image.js";
 import type { MemoryReleaser } from "../memory/memory-releaser.js";
+import type { FrameCapture } from "../net/frame-capture.js";
 import type { NicSpec } from "./nic-spec.js";
 
 export interface VmHost {
@@ -19,6 +20,8 @@ export interface VmHost {
    * closes it when it closes. Rejects with a UserError or a FieldError naming `nics[i]`.
    */
   openNic(nic: NicSpec, ctx: NicContext): Promise<NetBackend>;
+  /** Create the capture file of a NIC's `pcap`; absent: the host cannot, and such a NIC is refused. */
+  openCapture?(path: string): FrameCapture;
   gunzip: Gunzip;
   clock: Clock;
   console: CharBackend;

@@ -14,6 +14,7 @@ import { flattenFirmware } from "../machine/firmware-image.js";
 import { isGzip, type LinuxKernel, loadBootKernel } from "../machine/linux-image.js";
 import { type MachineExit, RiscvVirt } from "../machine/riscv-virt.js";
 import { VIRT_DRAM_BASE } from "../machine/virt-memory-map.js";
+import { CapturingBackend, type FrameCapture } from "../net/frame-capture.js";
 import { bootFileLimit, bootFileLimitReason } from "./boot-file-limit.js";
 import type { VmHost } from "./vm-host.js";
 import { effectiveAppend, nicMacs, type VmSpec, type VmSpecInput, validateVmSpec } from "./vm-spec.js";
@@ -83,6 +84,8 @@ export class VirtualMachine {
   /** Every NIC's backend once prepared; those not attached are the VM's to close. */
   private nicBackends: NetBackend[] = [];
   private ownedNics: NetBackend[] = [];
+  /** The NICs' packet captures (`pcap`), kept across guest reboots like the backends, closed with them. */
+  private captures: FrameCapture[] = [];
   /** Per-NIC traffic counters, kept across reboots and restores (a new board's NIC counts on). */
   readonly nicCounters: NetCounters[];
   /** The virtio console's backend (when spec.console is "virtio") and what the UART is wired to. */
@@ -205,19 +208,24 @@ export class VirtualMachine {
   private async openNics(): Promise<void> {
     const backends: NetBackend[] = [];
     for (const [i, nic] of this.spec.nics.entries()) {
-      const attached = this.attachedNics[i];
-      if (attached !== undefined) {
-        backends.push(attached);
-        continue;
-      }
       try {
-        const b = await this.host.openNic(nic, {
-          index: i,
-          mac: this.macs[i],
-          vmName: this.spec.name,
-          log: (m) => this.host.log(m),
-        });
-        this.ownedNics.push(b);
+        let b = this.attachedNics[i];
+        if (b === undefined) {
+          b = await this.host.openNic(nic, {
+            index: i,
+            mac: this.macs[i],
+            vmName: this.spec.name,
+            log: (m) => this.host.log(m),
+          });
+          this.ownedNics.push(b);
+        }
+        if (nic.pcap !== undefined) {
+          if (!this.host.openCapture)
+            throw new FieldError(`nics[${i}].pcap`, "packet capture is not available on this host", nic.pcap);
+          const capture = this.host.openCapture(nic.pcap);
+          this.captures.push(capture);
+          b = new CapturingBackend(b, capture);
+        }
         backends.push(b);
       } catch (e) {
         this.closeNics();
@@ -230,6 +238,7 @@ export class VirtualMachine {
   }
 
   private closeNics(): void {
+    for (const c of this.captures.splice(0)) c.close();
     for (const b of this.ownedNics.splice(0)) {
       try {
         b.close();

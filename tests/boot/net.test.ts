@@ -1,9 +1,13 @@
 /** Boot test: two guests in one process on one NetHub talk over virtio-net (ARP, ICMP, TCP), across reboot and restore. */
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { UserError } from "../../src/base/errors.js";
 import type { SavedState } from "../../src/base/state.js";
 import { NetHub } from "../../src/net/hub.js";
+import { parsePcap } from "../../src/net/node/pcap-reader.js";
 import { defaultMac, formatMac } from "../../src/vmm/mac.js";
 import { createNodeHost } from "../../src/vmm/node/node-host.js";
 import { VirtualMachine } from "../../src/vmm/vm.js";
@@ -94,7 +98,11 @@ test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore",
   const portB = hub.port();
   // Both run loops interleave on this process's event loop; frames cross synchronously in the hub.
   const a = new GuestSession({ vmIndex: 0, nics: [{ backend: portA }] });
-  const b = new GuestSession({ vmIndex: 1, nics: [{ backend: portB, mac: MAC_B }] });
+  // B's NIC is captured (`pcap=`): the file must show the ping both ways.
+  const capDir = mkdtempSync(join(tmpdir(), "tvisor-net-"));
+  t.after(() => rmSync(capDir, { recursive: true, force: true }));
+  const capture = join(capDir, "b.pcap");
+  const b = new GuestSession({ vmIndex: 1, nics: [{ backend: portB, mac: MAC_B, pcap: capture }] });
   const restored: GuestSession[] = [];
   try {
     await Promise.all([a.waitForShell(), b.waitForShell()]);
@@ -109,6 +117,20 @@ test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore",
     await t.test("A pings B with no loss", async () => {
       assert.match(await a.run(`ping -c 3 ${IP_B}`), LOSS_FREE);
       assert.match(await a.run("ip neigh show dev eth0"), new RegExp(`${IP_B} lladdr ${MAC_B}`));
+    });
+
+    await t.test("B's capture file holds the pings both ways as Ethernet frames", () => {
+      const frames = parsePcap(readFileSync(capture)).records.map((r) => r.data);
+      // IPv4 (ethertype 0x0800), protocol ICMP (1), type 8 = echo request, 0 = echo reply (RFC 792).
+      const icmp = (f: Uint8Array, type: number, src: string, dst: string) =>
+        f[12] === 0x08 &&
+        f[13] === 0x00 &&
+        f[23] === 1 &&
+        f[34] === type &&
+        f.slice(26, 30).join(".") === src &&
+        f.slice(30, 34).join(".") === dst;
+      assert.ok(frames.filter((f) => icmp(f, 8, IP_A, IP_B)).length >= 3, "echo requests A -> B");
+      assert.ok(frames.filter((f) => icmp(f, 0, IP_B, IP_A)).length >= 3, "echo replies B -> A");
     });
 
     await t.test("a 512 KiB TCP transfer arrives intact", async () => {

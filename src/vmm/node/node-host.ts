@@ -5,6 +5,7 @@ import type { CharBackend } from "../../io/char-backend.js";
 import { hostClock } from "../../io/node/clock.js";
 import { nodeGunzip } from "../../machine/node/gunzip.js";
 import { createMadviseReleaser } from "../../memory/node/madvise.js";
+import { PcapFile } from "../../net/node/pcap-file.js";
 import { openImage } from "../../storage/node/open-image.js";
 import { printable } from "../../storage/printable.js";
 import { bundledName } from "../bundled-guest.js";
@@ -36,6 +37,7 @@ export function createNodeHost(console: CharBackend, log: (msg: string) => void 
         onWarning: log,
       }),
     openNic: (nic, ctx) => openNicBackend(nic, ctx),
+    openCapture: (path) => new PcapFile(path),
     gunzip: nodeGunzip,
     clock: hostClock,
     console,
