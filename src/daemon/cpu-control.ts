@@ -12,7 +12,15 @@
  * cap is a duty cycle: the daemon stops the VM process (SIGSTOP) once it used its budget of the period
  * and continues it (SIGCONT) at the next period, as cpulimit does.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+} from "node:fs";
 import { setPriority } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_CPU_WEIGHT } from "../api/vm-spec.js";
@@ -54,6 +62,7 @@ export function probeCpuHost(root = "/sys/fs/cgroup"): CpuHost {
     if (controllers.includes("cpu")) {
       const own = readFileSync("/proc/self/cgroup", "utf8").match(/^0::(.*)$/m)?.[1] ?? "/";
       const base = join(root, own);
+      sweepStaleGroups(base);
       const parent = join(base, name);
       mkdirSync(parent, { recursive: true });
       // The parent must delegate cpu to its children (cgroup-v2.rst "Top-down Constraint").
@@ -69,6 +78,7 @@ export function probeCpuHost(root = "/sys/fs/cgroup"): CpuHost {
   }
   const v1 = join(root, "cpu");
   if (existsSync(join(v1, "cpu.shares")) && existsSync(join(v1, "cpu.cfs_quota_us"))) {
+    sweepStaleGroups(v1);
     const parent = join(v1, name);
     try {
       mkdirSync(parent, { recursive: true });
@@ -78,6 +88,43 @@ export function probeCpuHost(root = "/sys/fs/cgroup"): CpuHost {
     }
   }
   return { mechanism: "pacing", why: "no writable cgroup cpu controller on this host" };
+}
+
+/**
+ * Remove the groups of daemons that are gone. A daemon removes its own group when it shuts down, but
+ * one that was killed (SIGKILL, a crash) cannot; its group and its VMs' empty groups would otherwise stay
+ * in the host's hierarchy forever. A group whose pid is alive is left alone (it may be another daemon's),
+ * and a group that still holds processes cannot be removed (rmdir fails with EBUSY), so nothing in use goes.
+ */
+export function sweepStaleGroups(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const pid = /^tvisor-(\d+)$/.exec(n)?.[1];
+    if (pid === undefined || Number(pid) === process.pid || pidAlive(Number(pid))) continue;
+    const group = join(dir, n);
+    try {
+      for (const child of readdirSync(group, { withFileTypes: true }))
+        if (child.isDirectory()) rmdirQuiet(join(group, child.name));
+    } catch {
+      continue;
+    }
+    rmdirQuiet(group);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 function rmdirQuiet(dir: string): void {
