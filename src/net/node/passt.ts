@@ -27,6 +27,7 @@ import { join } from "node:path";
 import { UserError } from "../../base/errors.js";
 import type { NetBackend, NetPeer } from "../../io/net-backend.js";
 import { formatHostForward, type HostForward } from "../net-address.js";
+import { encodeStreamFrame } from "../stream-framing.js";
 
 /** QEMU's user-mode network: guest address, prefix, gateway and DNS as the guest sees them. */
 export const USER_NET = { guest: "10.0.2.15", prefix: 24, gateway: "10.0.2.2", dns: "10.0.2.3" } as const;
@@ -262,10 +263,9 @@ class PasstBackend implements NetBackend {
       this.dropped++;
       return true;
     }
-    const hdr = Buffer.allocUnsafe(4);
-    hdr.writeUInt32BE(frame.length, 0);
-    s.write(hdr);
-    s.write(frame.slice());
+    // Length and frame in one write, as QEMU's writev does: bookworm's passt (2023-03) lost frames when
+    // tvisor wrote the two separately (guest TCP through the gateway was reset, ARP went unanswered).
+    s.write(encodeStreamFrame(frame));
     if (s.writableLength >= CONGESTED_AT) {
       this.congested = true;
       return false;

@@ -1,0 +1,146 @@
+/**
+ * User-mode NAT (`--nic user`) on passt, with real processes: the bundled guest gets its address by DHCP,
+ * fetches a page from an HTTP server on the host's loopback, serves a page to a host client through a
+ * port forward, and rides out passt being killed. (Name resolution through passt is not verified yet:
+ * see the README.)
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createServer, get, type Server } from "node:http";
+import { createServer as createTcpServer } from "node:net";
+import { test } from "node:test";
+import { USER_NET } from "../../src/net/node/passt.js";
+import { BOOT_TEST_TIMEOUT_MS, GuestSession, HANG_GUARD_MS, missingImages } from "./guest-session.js";
+
+const PAGE = "hello from the host\n";
+
+function passtMissing(): string | null {
+  try {
+    execFileSync("passt", ["--version"], { stdio: "ignore" });
+    return null;
+  } catch {
+    return "passt is not installed (Debian package passt)";
+  }
+}
+
+/** Children of this process named passt (the VM's NAT helpers). */
+function passtChildren(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const status = readFileSync(`/proc/${d}/status`, "utf8");
+      if (
+        /^Name:\s+passt(\.avx2)?$/m.test(status) &&
+        new RegExp(`^PPid:\\s+${process.pid}$`, "m").test(status)
+      )
+        out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Resolves once `pid` has exited (polled: a process has no exit event for non-parents). */
+async function gone(pid: number): Promise<void> {
+  const until = Date.now() + HANG_GUARD_MS;
+  while (existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"))) {
+    if (Date.now() > until) throw new Error(`process ${pid} still running`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A free TCP port on the host's loopback (the kernel picks it; we release it for passt to bind). */
+async function freePort(): Promise<number> {
+  const s = createTcpServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+test("user-mode NAT on passt: DHCP, HTTP to the host, a port forward, passt restarted", {
+  timeout: BOOT_TEST_TIMEOUT_MS,
+}, async (t) => {
+  const why = missingImages() ?? passtMissing();
+  if (why) return t.skip(why);
+  const http: Server = createServer((_req, res) => res.end(PAGE));
+  await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
+  const httpPort = (http.address() as { port: number }).port;
+  const fwdPort = await freePort();
+  const before = new Set(passtChildren());
+  const g = new GuestSession({
+    nics: [
+      {
+        spec: {
+          kind: "user",
+          hostfwd: [{ proto: "tcp", hostAddr: "127.0.0.1", hostPort: fwdPort, guestPort: 8080 }],
+        },
+      },
+    ],
+  });
+  let passtPids: number[] = [];
+  try {
+    await g.waitForShell();
+    passtPids = passtChildren().filter((p) => !before.has(p));
+    assert.equal(passtPids.length, 1, "one passt for the one user NIC");
+
+    await t.test("DHCP gives the guest its address, gateway and DNS server", async () => {
+      await g.run("udhcpc -i eth0 -q -n -t 10 >/dev/null 2>&1; echo done");
+      assert.match(
+        await g.run("ip -4 addr show dev eth0"),
+        new RegExp(`inet ${USER_NET.guest.replace(/\./g, "\\.")}/24`),
+      );
+      assert.match(
+        await g.run("ip route"),
+        new RegExp(`default via ${USER_NET.gateway.replace(/\./g, "\\.")}`),
+      );
+      assert.match(await g.run("cat /etc/resolv.conf"), /nameserver \S+/);
+    });
+
+    await t.test("the guest fetches a page from an HTTP server on the host's loopback", async () => {
+      assert.equal(await g.run(`wget -q -O - http://${USER_NET.gateway}:${httpPort}/`), PAGE.trim());
+    });
+
+    await t.test("hostfwd: a host client reaches an HTTP server in the guest", async () => {
+      await g.run("mkdir -p /www && echo guest-page > /www/index.html && httpd -p 8080 -h /www && echo up");
+      const body = await new Promise<string>((resolve, reject) => {
+        get(`http://127.0.0.1:${fwdPort}/`, (res) => {
+          let b = "";
+          res.setEncoding("utf8");
+          res.on("data", (d: string) => {
+            b += d;
+          });
+          res.on("end", () => resolve(b));
+        }).on("error", reject);
+      });
+      assert.equal(body, "guest-page\n");
+    });
+
+    await t.test(
+      "passt killed: the guest sees carrier down, then a restarted passt serves again",
+      async () => {
+        process.kill(passtPids[0], "SIGKILL");
+        await gone(passtPids[0]);
+        // The restart comes after a back-off; the carrier returns with it.
+        assert.equal(
+          (
+            await g.run('until [ "$(cat /sys/class/net/eth0/carrier)" = 1 ]; do sleep 0.2; done; echo up')
+          ).trim(),
+          "up",
+        );
+        const now = passtChildren().filter((p) => !before.has(p) && p !== passtPids[0]);
+        assert.equal(now.length, 1, "a new passt");
+        passtPids = now;
+        assert.equal(await g.run(`wget -q -O - http://${USER_NET.gateway}:${httpPort}/`), PAGE.trim());
+      },
+    );
+  } finally {
+    await g.close();
+    // No passt outlives its VM.
+    for (const p of passtPids) await gone(p);
+    http.close();
+  }
+});
