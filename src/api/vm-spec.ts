@@ -70,6 +70,13 @@ export const NicBackend = Type.Union([
     {
       kind: Type.Literal("user"),
       hostfwd: Type.Optional(Type.Array(HostForward, { maxItems: 64, description: "port forwards" })),
+      hostDns: Type.Optional(
+        Type.Array(Type.String({ maxLength: 15 }), {
+          maxItems: 3,
+          description:
+            "IPv4 resolvers the guest's DNS goes to, instead of the host's /etc/resolv.conf (127.0.0.1 is reached through the gateway)",
+        }),
+      ),
     },
     { additionalProperties: false, description: "user-mode NAT (passt in the VM's process)" },
   ),

@@ -29,6 +29,19 @@ test("user with hostfwd rules, mac and pcap", () => {
   });
 });
 
+test("user with hostdns resolvers, checked by the spec validator", () => {
+  assert.deepEqual(parseNicFlag("user,hostdns=127.0.0.1,hostdns=192.0.2.53").backend, {
+    kind: "user",
+    hostfwd: [],
+    hostDns: ["127.0.0.1", "192.0.2.53"],
+  });
+  assert.throws(() => parseNicFlag("tap,ifname=t,hostdns=1.1.1.1"), /hostdns is an option of user/);
+  assert.throws(
+    () => validateVmSpec({ kernel: "k", nics: [parseNicFlag("user,hostdns=resolver.example")] }),
+    /hostDns\[0\].*IPv4 address/,
+  );
+});
+
 test("socket forms become stream and dgram backends", () => {
   assert.deepEqual(parseNicFlag("socket,listen=:1234").backend, {
     kind: "stream",

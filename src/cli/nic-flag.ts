@@ -2,7 +2,7 @@
  * `--nic`: QEMU's `-nic`/`-netdev` option syntax (QEMU docs, "Network options") parsed into the VMM's
  * NicSpec, for `tvisor run` and the daemon's `create` alike. This is the only parser of that syntax.
  *
- *   user[,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
+ *   user[,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...[,hostdns=ADDR]...
  *   socket,listen=[HOST]:PORT | socket,connect=HOST:PORT[,reconnect=SECONDS]   (stream, QEMU's length framing)
  *   socket,mcast=GROUP:PORT[,localaddr=ADDR] | socket,udp=HOST:PORT,localaddr=HOST:PORT   (dgram)
  *   stream,server=on|off,addr.type=inet|unix,addr.host=H,addr.port=P | addr.path=PATH[,reconnect=SECONDS]
@@ -121,12 +121,14 @@ export function parseNicFlag(text: string): NicSpecInput {
   }
   const opts = new Map<string, string>();
   const hostfwd: HostForward[] = [];
+  const hostDns: string[] = [];
   for (const o of rest) {
     const eq = o.indexOf("=");
     const k = eq < 0 ? o : o.slice(0, eq);
     const v = eq < 0 ? "" : o.slice(eq + 1);
     if (k === "") fail(text, "an empty option");
     if (k === "hostfwd") hostfwd.push(parseHostForward(v, text));
+    else if (k === "hostdns") hostDns.push(v);
     else if (opts.has(k)) fail(text, `option ${k} given twice`);
     else opts.set(k, v);
   }
@@ -144,10 +146,13 @@ export function parseNicFlag(text: string): NicSpecInput {
     nic.pcap = pcap;
   }
   if (hostfwd.length > 0 && head !== "user") fail(text, "hostfwd is an option of user");
+  if (hostDns.length > 0 && head !== "user") fail(text, "hostdns is an option of user");
   let backend: NicBackendSpec;
   switch (head) {
     case "user":
       backend = { kind: "user", hostfwd };
+      // tvisor's own option (QEMU's slirp has none): the host-side resolvers passt relays the guest's DNS to.
+      if (hostDns.length > 0) backend.hostDns = hostDns;
       break;
     case "socket": {
       const listen = take("listen");

@@ -117,7 +117,7 @@ export function registerRunCommand(program: Command): void {
     .addOption(
       new Option(
         "--nic <spec>",
-        "virtio-net NIC: user[,hostfwd=tcp:HOSTADDR:HOSTPORT-:GUESTPORT] (NAT through passt), switch=NAME, " +
+        "virtio-net NIC: user[,hostfwd=tcp:HOSTADDR:HOSTPORT-:GUESTPORT][,hostdns=ADDR] (NAT through passt), switch=NAME, " +
           "socket,listen|connect|mcast=HOST:PORT, stream,..., dgram,..., tap,ifname=NAME; " +
           "each [,mac=MAC][,pcap=FILE] (repeatable; QEMU's -nic syntax)",
       )

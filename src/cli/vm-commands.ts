@@ -250,7 +250,7 @@ export function registerVmCommands(program: Command): void {
     .addOption(
       new Option(
         "--nic <spec>",
-        "virtio-net NIC: NETWORK (a daemon switch), user[,hostfwd=tcp:HOST:PORT-:PORT], switch=NAME, " +
+        "virtio-net NIC: NETWORK (a daemon switch), user[,hostfwd=tcp:HOST:PORT-:PORT][,hostdns=ADDR], switch=NAME, " +
           "socket,listen|connect=HOST:PORT, stream,..., dgram,..., tap,ifname=NAME; each [,mac=MAC][,pcap=FILE] (repeatable)",
       )
         .argParser((v: string, prev: NicSpec[]) => [...prev, parseNicSpec(v)])

@@ -66,7 +66,12 @@ export function vmmNicOf(n: ApiNic, i: number): NicSpecInput {
 }
 
 function toVmmBackend(b: NonNullable<ApiNic["backend"]>): NicSpec["backend"] {
-  if (b.kind === "user") return { kind: "user", hostfwd: b.hostfwd ?? [] };
+  if (b.kind === "user")
+    return {
+      kind: "user",
+      hostfwd: b.hostfwd ?? [],
+      ...(b.hostDns === undefined ? {} : { hostDns: b.hostDns }),
+    };
   if (b.kind === "stream")
     return {
       kind: "stream",

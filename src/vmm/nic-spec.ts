@@ -5,7 +5,8 @@
  *
  * Backend kinds (QEMU's names where QEMU has the thing; QEMU docs "Network options"):
  * - `hub`: a port the embedder attaches (the daemon's network NETWORK, an in-process NetHub).
- * - `user`: user-mode NAT on passt, with `hostfwd` port forwards (QEMU `-netdev user,hostfwd=`).
+ * - `user`: user-mode NAT on passt, with `hostfwd` port forwards (QEMU `-netdev user,hostfwd=`) and
+ *   optionally the host-side DNS resolvers passt relays to (`hostDns`, instead of /etc/resolv.conf).
  * - `stream`: frames over a TCP or Unix stream, each after a 32-bit big-endian length (QEMU 7.2
  *   `-netdev stream`; the older `-netdev socket,listen=|connect=` is the same wire and parses to this).
  * - `dgram`: one frame per UDP or Unix datagram (QEMU 7.2 `-netdev dgram`; `socket,mcast=|udp=`
@@ -31,7 +32,7 @@ export type { HostForward, NetAddress };
 
 export type NicBackendSpec =
   | { kind: "hub"; network?: string }
-  | { kind: "user"; hostfwd: HostForward[] }
+  | { kind: "user"; hostfwd: HostForward[]; hostDns?: string[] }
   | { kind: "stream"; server: boolean; addr: NetAddress; reconnect?: number }
   | { kind: "dgram"; local?: NetAddress; remote?: NetAddress }
   | { kind: "switch"; name: string }
@@ -59,6 +60,8 @@ export interface NicSpec {
 
 /** Most port forwards on one NIC (each becomes a passt option and a host socket). */
 export const MAX_HOSTFWD = 64;
+/** Most upstream resolvers on one NIC (DHCP option 6 carries a short list; resolv.conf reads three). */
+export const MAX_HOST_DNS = 3;
 /** sockaddr_un.sun_path holds 108 bytes with the terminating NUL (unix(7)). */
 export const MAX_UNIX_PATH = 107;
 /** IFNAMSIZ is 16 with the NUL (linux/if.h). */
@@ -71,7 +74,7 @@ export const NET_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const NIC_FIELDS = new Set(["mac", "backend", "pcap"]);
 const BACKEND_FIELDS: Record<NicBackendKind, Set<string>> = {
   hub: new Set(["kind", "network"]),
-  user: new Set(["kind", "hostfwd"]),
+  user: new Set(["kind", "hostfwd", "hostDns"]),
   stream: new Set(["kind", "server", "addr", "reconnect"]),
   dgram: new Set(["kind", "local", "remote"]),
   switch: new Set(["kind", "name"]),
@@ -91,6 +94,15 @@ function checkHost(field: string, v: unknown): string {
   if (!/^[A-Za-z0-9.:_%-]+$/.test(h))
     throw new FieldError(field, `must be a host name or IP address, got ${describe(h)}`, h);
   return h;
+}
+
+/** A dotted-quad IPv4 address (user-mode NAT is IPv4 only for now; see net/node/passt.ts). */
+function checkIpv4(field: string, v: unknown): string {
+  const a = checkString(field, v, MAX_HOST, "an IPv4 address");
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(a);
+  if (!m || m.slice(1).some((o) => Number(o) > 255))
+    throw new FieldError(field, `must be an IPv4 address like 192.0.2.53, got ${describe(a)}`, a);
+  return a;
 }
 
 function checkName(field: string, v: unknown, what: string): string {
@@ -163,7 +175,12 @@ export function checkNicBackend(field: string, v: unknown): NicBackendSpec {
           );
         seen.add(key);
       });
-      return { kind, hostfwd };
+      const out: NicBackendSpec = { kind, hostfwd };
+      if (v.hostDns !== undefined)
+        out.hostDns = checkArray(`${field}.hostDns`, v.hostDns, MAX_HOST_DNS).map((d, i) =>
+          checkIpv4(`${field}.hostDns[${i}]`, d),
+        );
+      return out;
     }
     case "stream": {
       const server = checkBool(`${field}.server`, v.server, false);

@@ -1,8 +1,8 @@
 /**
  * User-mode NAT (`--nic user`) on passt, with real processes: the bundled guest gets its address by DHCP,
  * fetches a page from an HTTP server on the host's loopback, serves a page to a host client through a
- * port forward, and rides out passt being killed. (Name resolution through passt is not verified yet:
- * see the README.)
+ * port forward, resolves a name through the DNS server its DHCP gave it (a test DNS server on the host's
+ * 127.0.0.1:53, reached through the gateway), and rides out passt being killed.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -11,9 +11,12 @@ import { createServer, get, type Server } from "node:http";
 import { createServer as createTcpServer } from "node:net";
 import { test } from "node:test";
 import { USER_NET } from "../../src/net/node/passt.js";
+import { DnsResponder } from "./dns-responder.js";
 import { BOOT_TEST_TIMEOUT_MS, GuestSession, HANG_GUARD_MS, missingImages } from "./guest-session.js";
 
 const PAGE = "hello from the host\n";
+/** The name the test's DNS server answers, with the address the guest reaches the host at. */
+const HOST_NAME = "host.tvisor.test";
 
 function passtMissing(): string | null {
   try {
@@ -70,6 +73,15 @@ test("user-mode NAT on passt: DHCP, HTTP to the host, a port forward, passt rest
   await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
   const httpPort = (http.address() as { port: number }).port;
   const fwdPort = await freePort();
+  // passt relays DNS to port 53 only, so the test's resolver must listen there: on 127.0.0.1, which the
+  // guest reaches through the gateway (see net/node/passt.ts). Needs root (or CAP_NET_BIND_SERVICE).
+  let dns: DnsResponder | null = null;
+  let dnsWhy = "";
+  try {
+    dns = await DnsResponder.listen("127.0.0.1", 53, { [HOST_NAME]: USER_NET.gateway });
+  } catch (e) {
+    dnsWhy = `cannot serve DNS on 127.0.0.1:53 (${(e as NodeJS.ErrnoException).code ?? e}): needs root or a free port 53`;
+  }
   const before = new Set(passtChildren());
   const g = new GuestSession({
     nics: [
@@ -77,6 +89,7 @@ test("user-mode NAT on passt: DHCP, HTTP to the host, a port forward, passt rest
         spec: {
           kind: "user",
           hostfwd: [{ proto: "tcp", hostAddr: "127.0.0.1", hostPort: fwdPort, guestPort: 8080 }],
+          ...(dns ? { hostDns: ["127.0.0.1"] } : {}),
         },
       },
     ],
@@ -102,6 +115,22 @@ test("user-mode NAT on passt: DHCP, HTTP to the host, a port forward, passt rest
 
     await t.test("the guest fetches a page from an HTTP server on the host's loopback", async () => {
       assert.equal(await g.run(`wget -q -O - http://${USER_NET.gateway}:${httpPort}/`), PAGE.trim());
+    });
+
+    await t.test("the guest resolves a name through the DNS server its DHCP gave it", async (tt) => {
+      if (!dns) return tt.skip(dnsWhy);
+      // The resolver on the host's 127.0.0.1 is handed out as the gateway address.
+      assert.match(
+        await g.run("cat /etc/resolv.conf"),
+        new RegExp(`^nameserver ${USER_NET.gateway.replace(/\./g, "\\.")}\\r?$`, "m"),
+      );
+      assert.match(
+        await g.run(`nslookup ${HOST_NAME}`),
+        new RegExp(`Address:\\s+${USER_NET.gateway.replace(/\./g, "\\.")}\\r?$`, "m"),
+      );
+      assert.ok(dns.queries > 0, "the query reached the host's DNS server");
+      // And used: a page fetched by name.
+      assert.equal(await g.run(`wget -q -O - http://${HOST_NAME}:${httpPort}/`), PAGE.trim());
     });
 
     await t.test("hostfwd: a host client reaches an HTTP server in the guest", async () => {
@@ -142,5 +171,6 @@ test("user-mode NAT on passt: DHCP, HTTP to the host, a port forward, passt rest
     // No passt outlives its VM.
     for (const p of passtPids) await gone(p);
     http.close();
+    dns?.close();
   }
 });

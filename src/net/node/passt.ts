@@ -12,9 +12,15 @@
  *
  * The guest sees QEMU's user-mode layout (QEMU docs, "Network options", -netdev user): address
  * 10.0.2.15/24 by DHCP, gateway 10.0.2.2 (which passt maps to the host's loopback, so the guest reaches
- * host services there). DNS: this passt's DHCP hands out the host's resolvers (/etc/resolv.conf, or
- * TVISOR_PASST_DNS) and relays to them; newer passt versions also answer at 10.0.2.3 (--dns-forward).
- * Port forwards become `-t`/`-u` options. IPv4 only for now (see passtArgs).
+ * host services there). Port forwards become `-t`/`-u` options. IPv4 only for now (see passtArgs).
+ *
+ * DNS, as Debian bookworm's passt (0.0~git20230309) does it (passt(1), -D, --dns-forward, NOTES): its
+ * DHCP (option 6) hands the guest the resolvers themselves, read from /etc/resolv.conf or given with -D,
+ * and the guest's queries leave through the NAT like any UDP. A loopback resolver in resolv.conf becomes
+ * the gateway address, which passt maps to the host's 127.0.0.1, so a resolver on 127.0.0.1:53 is reached
+ * that way; passt does not do that for -D, so hostDnsArgs does it. `--dns-forward 10.0.2.3` (QEMU's
+ * address for its DNS) only takes effect without -D: this passt forwards it to the first resolv.conf
+ * resolver and, with -D, to 0.0.0.0.
  *
  * Supervision: if passt dies, the NIC's carrier goes down (the guest sees the link drop), frames are
  * dropped and counted, and passt is started again with a growing back-off; the carrier comes back with it.
@@ -57,6 +63,24 @@ export interface PasstOptions {
   dns?: string[];
 }
 
+/**
+ * `-D` options for host-side resolvers. DHCP hands these addresses to the guest as they are, so a
+ * loopback resolver must be given as the gateway, which passt maps to the host's 127.0.0.1 (passt(1),
+ * --no-map-gw and NOTES); another loopback address cannot be reached from the guest in this passt.
+ */
+export function hostDnsArgs(dns: readonly string[]): string[] {
+  const args: string[] = [];
+  for (const d of dns) {
+    if (d === "127.0.0.1") args.push("--dns", USER_NET.gateway);
+    else if (d.startsWith("127."))
+      throw new UserError(
+        `DNS resolver ${d}: the guest reaches the host's loopback only at 127.0.0.1 (through the gateway ${USER_NET.gateway}); use a resolver listening there`,
+      );
+    else args.push("--dns", d);
+  }
+  return args;
+}
+
 /** passt's command line for these options (without the socket and pid-file options). */
 export function passtArgs(opts: Pick<PasstOptions, "hostfwd" | "dns">): string[] {
   const args = [
@@ -71,10 +95,9 @@ export function passtArgs(opts: Pick<PasstOptions, "hostfwd" | "dns">): string[]
     String(USER_NET.prefix),
     "--gateway",
     USER_NET.gateway,
-    "--dns-forward",
-    USER_NET.dns,
   ];
-  for (const d of opts.dns ?? []) args.push("--dns", d);
+  if (opts.dns !== undefined && opts.dns.length > 0) args.push(...hostDnsArgs(opts.dns));
+  else args.push("--dns-forward", USER_NET.dns);
   let udp = false;
   for (const f of opts.hostfwd) {
     if (f.guestAddr !== undefined && f.guestAddr !== USER_NET.guest)

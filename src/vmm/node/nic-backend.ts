@@ -25,7 +25,7 @@ export async function openNicBackend(nic: NicSpec, ctx: NicContext): Promise<Net
         b.network,
       );
     case "user":
-      return openPasst({ hostfwd: b.hostfwd, mac: ctx.mac, log });
+      return openPasst({ hostfwd: b.hostfwd, dns: b.hostDns, mac: ctx.mac, log });
     case "stream":
       return openStreamSocket({ server: b.server, addr: b.addr, reconnect: b.reconnect, log });
     case "dgram":
