@@ -34,10 +34,11 @@ function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]);
 }
 
-function smaps(pid: number): { rss: number; pss: number } {
+/** Resident, proportional and private memory of a process (proc(5), /proc/PID/smaps_rollup). */
+function smaps(pid: number): { rss: number; pss: number; priv: number } {
   const t = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(t)?.[1] ?? 0) * 1024;
-  return { rss: kb("Rss"), pss: kb("Pss") };
+  return { rss: kb("Rss"), pss: kb("Pss"), priv: kb("Private_Clean") + kb("Private_Dirty") };
 }
 
 /** Poll (hang guard only) until `ok` holds. */
@@ -123,7 +124,7 @@ function ksmUnavailable(): string | null {
   }
 }
 
-test("KSM: two VMs from the same image share pages; their memory summed as the host counts it falls", {
+test("KSM: two VMs from the same image share pages; the shared-pages counter rises and their memory summed falls below twice one VM's", {
   timeout: 4 * BOOT_TIMEOUT_MS,
   skip: skip ?? false,
 }, async (t) => {
@@ -137,7 +138,6 @@ test("KSM: two VMs from the same image share pages; their memory summed as the h
     // Converge fast: scan many pages, sleep little.
     writeFileSync(`${KSM}/pages_to_scan`, "4000");
     writeFileSync(`${KSM}/sleep_millisecs`, "10");
-    writeFileSync(`${KSM}/run`, "1");
     const [c, d] = await Promise.all([boot("twin-a", {}), boot("twin-b", {})]);
     const stats = async (n: string) =>
       (
@@ -146,21 +146,48 @@ test("KSM: two VMs from the same image share pages; their memory summed as the h
         }
       ).memory;
     assert.equal((await stats("twin-a"))?.ksm.shareable, true, "guest RAM is marked mergeable");
-    // Wait for the event: both processes have pages merged, and the host's shared-pages counter rose.
+    // The shared-pages counter that rises is each VM's own (ksm_merging_pages in /proc/PID/ksm_stat, as
+    // `stats` reports it): the host-wide pages_sharing also counts other processes' pages and is only
+    // updated while ksmd runs, so it cannot say what these two VMs gained.
+    const merged0 = [
+      (await stats("twin-a"))?.ksm.mergingPages ?? 0,
+      (await stats("twin-b"))?.ksm.mergingPages ?? 0,
+    ];
+    // One VM's memory before ksmd runs (this test starts it): the "twice one VM's" baseline.
+    const [c0, d0] = [smaps(c.pid), smaps(d.pid)];
+    const oneVm = Math.min(c0.rss, d0.rss);
+    writeFileSync(`${KSM}/run`, "1");
+    // Wait for the event: both processes have gained at least 4 MiB of merged pages.
+    let merged1 = merged0;
     await until("pages merged in both VMs", async () => {
-      const [ma, mb] = [await stats("twin-a"), await stats("twin-b")];
-      return (ma?.ksm.mergingPages ?? 0) > 1024 && (mb?.ksm.mergingPages ?? 0) > 1024;
+      merged1 = [
+        (await stats("twin-a"))?.ksm.mergingPages ?? 0,
+        (await stats("twin-b"))?.ksm.mergingPages ?? 0,
+      ];
+      return merged1[0] > merged0[0] + 1024 && merged1[1] > merged0[1] + 1024;
     });
-    assert.ok(Number(readFileSync(`${KSM}/pages_sharing`, "utf8")) > 0);
+    const sharingAfter = Number(readFileSync(`${KSM}/pages_sharing`, "utf8"));
+    assert.ok(sharingAfter > 0, "the host's KSM counts shared pages");
     const [sc, sd] = [smaps(c.pid), smaps(d.pid)];
+    const f = (n: number) => (n / MiB).toFixed(1);
     t.diagnostic(
-      `RSS ${(sc.rss / MiB).toFixed(1)} + ${(sd.rss / MiB).toFixed(1)} MiB; PSS (shared pages split) ` +
-        `${(sc.pss / MiB).toFixed(1)} + ${(sd.pss / MiB).toFixed(1)} MiB`,
+      `before merging: RSS ${f(c0.rss)} + ${f(d0.rss)} MiB; after: RSS ${f(sc.rss)} + ${f(sd.rss)} MiB, ` +
+        `PSS ${f(sc.pss)} + ${f(sd.pss)} MiB, Private ${f(sc.priv)} + ${f(sd.priv)} MiB; merged pages ` +
+        `${merged0.join(" + ")} -> ${merged1.join(" + ")}; host pages_sharing ${sharingAfter}`,
     );
-    // RSS counts a shared page in full in each process; PSS splits it, so the sum is what the host holds.
+    // The issue asks that "the sum of their RSS falls below twice one VM's". RSS cannot show that on
+    // Linux: a page KSM merged stays mapped in every process that shares it, and RSS (VmRSS, smaps "Rss")
+    // counts every page mapped and resident in the process, shared or not; only PSS divides a shared page
+    // among the processes that map it (Documentation/filesystems/proc.rst, /proc/PID/smaps: "Rss",
+    // "proportional set size"; Documentation/admin-guide/mm/ksm.rst: merged pages are write-protected
+    // pages mapped into each process). Checked on this host's 6.18 kernel: two processes with 32 MiB of
+    // identical MADV_MERGEABLE memory kept VmRSS 46 MiB each after ksmd merged all 8192 pages, while PSS
+    // fell from 42 to 9 MiB. (The one exception, use_zero_pages=1, maps zero-filled pages to the kernel's
+    // zero page and does lower RSS, but only for pages of zeros.) So the sum is taken over PSS, which is
+    // what the two processes hold of the host's memory between them.
     assert.ok(
-      sc.pss + sd.pss < sc.rss + sd.rss - 4 * MiB,
-      "the two VMs together hold less than twice one VM's memory",
+      sc.pss + sd.pss < 2 * oneVm - 4 * MiB,
+      `the two VMs hold less than twice one VM's memory: PSS ${f(sc.pss)} + ${f(sd.pss)} MiB vs 2 × ${f(oneVm)} MiB`,
     );
     await call("POST", "/v1/vms/twin-a/kill");
     await call("POST", "/v1/vms/twin-b/kill");
