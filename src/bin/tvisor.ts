@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The tvisor executable: a thin wrapper over the CLI library. */
+import type { DaemonRunner } from "../cli/daemon-command.js";
 import { main } from "../cli/main.js";
 
 // A closed stdout or stderr (`tvisor image info x | head -1`, a terminal that went away) makes Node emit
@@ -9,8 +10,7 @@ process.stdout.on("error", () => {});
 process.stderr.on("error", () => {});
 
 // The daemon (Fastify, the VM manager) loads only for `tvisor daemon`.
-const runDaemon = async (opts: { stateDir: string; listen: string[]; version: string }) =>
-  (await import("../daemon/run-daemon.js")).runDaemon(opts);
+const runDaemon: DaemonRunner = async (opts) => (await import("../daemon/run-daemon.js")).runDaemon(opts);
 
 main(process.argv.slice(2), { runDaemon }).then(
   (code) => {

@@ -1,8 +1,17 @@
 /** `tvisor daemon`: the verb's flags; the daemon itself is injected by the entry point (cli does not import daemon). */
 import type { Command } from "commander";
+import { UserError } from "../base/errors.js";
 import { stateDirOf } from "./state-dir.js";
 
-export type DaemonRunner = (opts: { stateDir: string; listen: string[]; version: string }) => Promise<number>;
+/** How the daemon enforces CPU weight and cap: probe (a cgroup if it can make one, else pacing), or pacing only. */
+export type CpuControlChoice = "auto" | "pacing";
+
+export type DaemonRunner = (opts: {
+  stateDir: string;
+  listen: string[];
+  version: string;
+  cpuControl: CpuControlChoice;
+}) => Promise<number>;
 
 export function registerDaemonCommand(program: Command, run: DaemonRunner, version: string): void {
   program
@@ -20,7 +29,19 @@ export function registerDaemonCommand(program: Command, run: DaemonRunner, versi
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
-    .action(async (f: { stateDir?: string; listen: string[] }) => {
-      process.exitCode = await run({ stateDir: stateDirOf(f.stateDir), listen: f.listen, version });
+    .option(
+      "--cpu-control <how>",
+      "enforce --cpu-weight/--cpu-cap with: auto (a cgroup per VM where possible, else pacing) or pacing (nice + SIGSTOP/SIGCONT, no cgroups)",
+      "auto",
+    )
+    .action(async (f: { stateDir?: string; listen: string[]; cpuControl: string }) => {
+      if (f.cpuControl !== "auto" && f.cpuControl !== "pacing")
+        throw new UserError(`--cpu-control: expected auto or pacing, got "${f.cpuControl}"`);
+      process.exitCode = await run({
+        stateDir: stateDirOf(f.stateDir),
+        listen: f.listen,
+        version,
+        cpuControl: f.cpuControl,
+      });
     });
 }

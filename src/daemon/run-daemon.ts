@@ -17,6 +17,8 @@ export interface RunDaemonOptions {
   /** Extra endpoints: "unix:PATH" or "tcp:HOST:PORT". */
   listen: string[];
   version: string;
+  /** "pacing": never use cgroups for CPU weight and cap (hosts where the daemon should not touch them). */
+  cpuControl?: "auto" | "pacing";
   /** Where log lines go (default stdout). */
   log?: (line: string) => void;
 }
@@ -86,6 +88,9 @@ export async function runDaemon(opts: RunDaemonOptions): Promise<number> {
     stateDir: opts.stateDir,
     vmEntry: fileURLToPath(new URL("../bin/tvisor-vm.js", import.meta.url)),
     log,
+    ...(opts.cpuControl === "pacing"
+      ? { cpuHost: { mechanism: "pacing", why: "--cpu-control pacing" } }
+      : {}),
   });
   const servers: FastifyInstance[] = [];
   const socketPaths: string[] = [];
