@@ -345,8 +345,13 @@ export class StreamNetBackend implements NetBackend {
     if (this.peer === null) return;
     this.peer = null;
     this.decoder.reset();
+    const wasCongested = this.congested;
     this.congested = false;
     this.emitLink(false);
+    // The NIC stopped transmitting for this socket's 'drain', which will never come now: release it (after
+    // the link went down, so it drops its queue, counted, as QEMU's virtio_net_drop_tx_queue_data). Without
+    // this its transmit queue stayed stopped for good, also once a peer was back.
+    if (wasCongested) this.nic?.writable();
   }
 
   private emitLink(up: boolean): void {
