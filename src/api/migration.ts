@@ -18,7 +18,10 @@ export const MigrateRequest = Type.Object(
       Type.Integer({ minimum: 1, maximum: 600000, description: "downtime target in ms (default 300)" }),
     ),
     copyStorage: Type.Optional(
-      Type.Boolean({ description: "copy the disks along (not implemented yet: refused)" }),
+      Type.Boolean({
+        description:
+          "copy the disks along while the guest runs (writes mirrored); the destination creates them under its <state-dir>/disks/VM/",
+      }),
     ),
   },
   { additionalProperties: false },
@@ -37,6 +40,11 @@ export const MigrateResult = Type.Object(
     totalMs: Type.Number({ minimum: 0 }),
     downtimeMs: Type.Number({ minimum: 0, description: "guest paused here until resumed there" }),
     bytesPerSec: Type.Number({ minimum: 0 }),
+    diskBytes: Type.Integer({ minimum: 0, description: "disk bytes sent with copyStorage (0 without)" }),
+    diskChunksAtStop: Type.Integer({
+      minimum: 0,
+      description: "32 KiB disk chunks sent while the guest was stopped (copyStorage)",
+    }),
   },
   { additionalProperties: false },
 );

@@ -38,7 +38,7 @@ export function registerMigrateCommand(program: Command): void {
   program
     .command("migrate")
     .description(
-      "live-migrate a running VM to the daemon at HOST:PORT (its TCP API); disks must be on shared storage",
+      "live-migrate a running VM to the daemon at HOST:PORT (its TCP API); disks on shared storage, or copied along with --copy-storage",
     )
     .argument("<name>", "VM name")
     .requiredOption(
@@ -47,7 +47,10 @@ export function registerMigrateCommand(program: Command): void {
     )
     .option("--token-file <file>", "the destination's API token (default: this daemon's <state-dir>/token)")
     .option("--max-downtime <ms>", `downtime target in milliseconds (default ${DEFAULT_MAX_DOWNTIME_MS})`)
-    .option("--copy-storage", "copy the disks along (not implemented yet)")
+    .option(
+      "--copy-storage",
+      "copy the disks along while the guest runs (to the destination's <state-dir>/disks/VM/)",
+    )
     .option("--json", "print the report as JSON")
     .option("--state-dir <dir>", "the local daemon's state directory")
     .action(async (vm: string, f: MigrateFlags) => {
@@ -62,8 +65,7 @@ export function registerMigrateCommand(program: Command): void {
           throw new UserError(`--max-downtime: expected 1..600000 ms, got "${f.maxDowntime}"`);
         body.maxDowntimeMs = n;
       }
-      if (f.copyStorage)
-        throw new UserError("--copy-storage is not implemented yet: put the disks on storage both hosts see");
+      if (f.copyStorage) body.copyStorage = true;
       const r = await DaemonClient.fromFlag(f.stateDir).call<MigrateResult>(
         "POST",
         `/v1/vms/${encodeURIComponent(vm)}/migrate`,
@@ -75,7 +77,7 @@ export function registerMigrateCommand(program: Command): void {
       }
       process.stdout.write(
         `migrated VM ${vm} to ${r.to}: ${r.rounds} round(s)${r.converged ? "" : " (did not converge)"}, ` +
-          `${(r.bytes / 1048576).toFixed(1)} MiB, total ${Math.round(r.totalMs)} ms, downtime ${Math.round(r.downtimeMs)} ms\n`,
+          `${(r.bytes / 1048576).toFixed(1)} MiB${f.copyStorage ? ` (disks ${(r.diskBytes / 1048576).toFixed(1)} MiB)` : ""}, total ${Math.round(r.totalMs)} ms, downtime ${Math.round(r.downtimeMs)} ms\n`,
       );
     });
 }

@@ -27,6 +27,7 @@ import { type CpuHost, probeCpuHost, releaseCpuHost } from "./cpu-control.js";
 import { DiskLocks } from "./disk-locks.js";
 import { ManagedVm } from "./managed-vm.js";
 import { decide, type PolicyVm, parseMeminfo } from "./memory-policy.js";
+import { type PlacedDisks, placeIncomingDisks, sweepIncomingDisks } from "./migration-disks.js";
 import { migrationUrl } from "./migration-link.js";
 import { NetSwitches, type SwitchInfo } from "./net-switch.js";
 import { addSnapshot, findRecord, removeSnapshot, treeOf } from "./snapshot-tree.js";
@@ -110,6 +111,12 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
       const vm = this.manage(rec);
       this.log(`VM ${vm.name}: ${vm.state}${vm.reason ? ` (${vm.reason})` : ""}`);
     }
+    // Copied disks of migrations that never committed (the `incoming` records went above).
+    await sweepIncomingDisks(
+      this.opts.stateDir,
+      (name) => this.vms.has(name),
+      (m) => this.log(m),
+    );
     for (const vm of this.vms.values()) {
       if (!vm.record.definition.autostart) continue;
       this.start(vm.name).catch((e) => this.log(`VM ${vm.name}: autostart failed: ${errorMessage(e)}`));
@@ -422,21 +429,28 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
   /**
    * Live-migrate a running VM to the daemon at `to` (HOST:PORT of its TCP API). The VM process streams
    * to it directly; on success the VM is the destination's and its definition is removed here (the disks,
-   * on shared storage, are left alone). On failure it runs on here and the error is a 409.
+   * on shared storage or copied to the destination with `copyStorage`, are left alone). On failure it runs
+   * on here and the error is a 409. No snapshot or clone operation runs meanwhile (their writes would
+   * bypass the copy's dirty tracking).
    */
   async migrate(name: string, req: MigrateRequest): Promise<MigrateResult> {
+    return this.exclusiveOp(name, () => this.migrateNow(name, req));
+  }
+
+  private async migrateNow(name: string, req: MigrateRequest): Promise<MigrateResult> {
     const vm = this.vm(name);
-    if (req.copyStorage)
-      throw badField("body.copyStorage", "copying disks along is not implemented yet; use shared storage");
     const maxDowntimeMs = req.maxDowntimeMs ?? DEFAULT_MAX_DOWNTIME_MS;
     // Default MACs derive from the VM's name, which the destination keeps: the guest keeps its addresses.
     const def: VmDefinition = structuredClone(vm.record.definition);
-    const report = (await vm.migrate(migrationUrl(req.to), req.token, maxDowntimeMs, def)) as Omit<
-      MigrateResult,
-      "to"
-    >;
+    const report = (await vm.migrate(
+      migrationUrl(req.to),
+      req.token,
+      maxDowntimeMs,
+      def,
+      req.copyStorage === true,
+    )) as Omit<MigrateResult, "to">;
     this.log(
-      `VM ${name}: migrated to ${req.to}: ${report.rounds} rounds, ${report.bytes} bytes, ${Math.round(report.totalMs)} ms, downtime ${Math.round(report.downtimeMs)} ms`,
+      `VM ${name}: migrated to ${req.to}${req.copyStorage ? " with its disks copied" : ""}: ${report.rounds} rounds, ${report.bytes} bytes, ${Math.round(report.totalMs)} ms, downtime ${Math.round(report.downtimeMs)} ms`,
     );
     await this.remove(name);
     return { to: req.to, ...report };
@@ -458,6 +472,11 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
       throw e;
     }
     return vm;
+  }
+
+  /** Create the images of an incoming migration with copied storage (migration-disks.ts). */
+  placeIncomingDisks(name: string, disks: Parameters<typeof placeIncomingDisks>[2]): Promise<PlacedDisks> {
+    return placeIncomingDisks(this.opts.stateDir, name, disks);
   }
 
   /** Drop an incoming migration that failed: its process and its definition go. */

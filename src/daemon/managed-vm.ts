@@ -150,7 +150,13 @@ export class ManagedVm {
    * Live-migrate to the daemon at `url` (the VM process connects there itself). Resolves with the report
    * once the destination runs the VM and this process has ended; on failure the VM runs on here.
    */
-  async migrate(url: string, token: string, maxDowntimeMs: number, def: VmDefinition): Promise<unknown> {
+  async migrate(
+    url: string,
+    token: string,
+    maxDowntimeMs: number,
+    def: VmDefinition,
+    copyStorage = false,
+  ): Promise<unknown> {
     if (this.state !== "running" || !this.child)
       throw conflict(`VM "${this.name}" is ${this.state}; only a running VM can be migrated`);
     const r = await this.request({
@@ -160,6 +166,7 @@ export class ManagedVm {
       token,
       maxDowntimeMs,
       def,
+      ...(copyStorage ? { copyStorage } : {}),
     });
     await this.exited;
     return r;

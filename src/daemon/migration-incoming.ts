@@ -4,7 +4,9 @@
  * defined in state `incoming`, its process forked, and every message relayed to that process, which
  * replies through this socket. Flow control: the socket is paused while more than RELAY_HIGH messages
  * wait in the process. If the stream breaks, the process fails or the socket closes before the commit,
- * the process is killed and the definition removed: the destination keeps nothing.
+ * the process is killed and the definition removed: the destination keeps nothing. With copied storage
+ * (HELLO `copyStorage`) the daemon first creates the VM's images under its state dir (migration-disks.ts)
+ * and defines the VM on those; a failure removes them too, after the process that wrote them is gone.
  */
 import { Value } from "@sinclair/typebox/value";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -16,6 +18,7 @@ import { MigrationError } from "../vmm/migration/errors.js";
 import { decodeMessage, MAX_MESSAGE_BYTES, MSG_HELLO, parseHello } from "../vmm/migration/protocol.js";
 import type { Daemon } from "./daemon.js";
 import type { ManagedVm } from "./managed-vm.js";
+import type { PlacedDisks } from "./migration-disks.js";
 import type { FromVm } from "./vm-ipc.js";
 
 /** Relayed messages not yet consumed by the VM process before the socket is paused, and resumed. */
@@ -30,6 +33,7 @@ function bytesOf(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
 export function registerMigrationIncoming(app: FastifyInstance, daemon: Daemon, op: Operation): void {
   app.get(op.path, { websocket: true }, (socket: WebSocket, _req: FastifyRequest) => {
     let vm: ManagedVm | null = null;
+    let placed: PlacedDisks | null = null;
     let committed = false;
     let failed = false;
     let relayed = 0;
@@ -44,7 +48,9 @@ export function registerMigrationIncoming(app: FastifyInstance, daemon: Daemon, 
         socket.send(JSON.stringify({ t: "error", error: why }));
         socket.close(1011, why.slice(0, 120));
       }
-      if (vm) void daemon.abandonIncoming(vm, why);
+      const gone = vm ? daemon.abandonIncoming(vm, why) : Promise.resolve();
+      // The copied disks go once the process writing them has been killed.
+      void gone.catch(() => {}).finally(() => placed?.remove());
     };
 
     const relay = (m: FromVm) => {
@@ -58,6 +64,7 @@ export function registerMigrationIncoming(app: FastifyInstance, daemon: Daemon, 
         }
       } else if (m.t === "migrated") {
         committed = true;
+        void placed?.keep();
       }
     };
 
@@ -82,7 +89,39 @@ export function registerMigrationIncoming(app: FastifyInstance, daemon: Daemon, 
           `hello: definition${e ? `${e.path.replace(/\//g, ".")}: ${e.message}` : " is invalid"}`,
         );
       }
-      vm = await daemon.acceptIncoming(def, relay);
+      if (hello.copyStorage) {
+        const d = def as VmDefinition;
+        const disks = d.disks ?? [];
+        if (disks.length !== hello.disks.length)
+          throw new MigrationError(`hello: ${hello.disks.length} disks, the definition has ${disks.length}`);
+        const made = await daemon.placeIncomingDisks(d.name, hello.disks);
+        if (failed) {
+          // The source went away while the images were made: fail() has run without knowing them.
+          await made.remove();
+          return;
+        }
+        placed = made;
+        const paths = made.paths;
+        d.disks = disks.map((x, i) => ({
+          ...x,
+          path: paths[i],
+          format: hello.disks[i].format as "raw" | "qcow2",
+        }));
+      }
+      try {
+        vm = await daemon.acceptIncoming(def as VmDefinition, relay);
+      } catch (e) {
+        // Nothing runs on the images yet: they go now (fail() would not know them once thrown past).
+        await placed?.remove();
+        placed = null;
+        throw e;
+      }
+      if (failed) {
+        // fail() ran while the VM was being defined and could not end it: end it now.
+        await daemon.abandonIncoming(vm, "the source went away").catch(() => {});
+        await placed?.remove();
+        return;
+      }
       // The process is there: HELLO first, then what arrived meanwhile.
       forward(first);
       for (const d of early.splice(0)) forward(d);

@@ -2,9 +2,11 @@
  * Live migration inside a VM process: the source runs the VMM's pre-copy sender over a WebSocket to the
  * destination daemon; the destination's process gets the stream relayed by its daemon over IPC
  * (`migIn` messages, acknowledged in batches so the relay never buffers without bound) and builds the VM
- * with its disks deferred until the source has stopped and flushed them.
+ * with its disks deferred until the source has stopped and flushed them, or, with copied storage, opens
+ * the empty images its daemon created for them at once and fills them from the stream.
  */
 import type { VmDefinition } from "../api/vm-spec.js";
+import type { TrackedDisk } from "../storage/tracked-disk.js";
 import type { NetBackend, VmHost } from "../vmm/host-contracts.js";
 import { DeferredDisk } from "../vmm/migration/deferred-disk.js";
 import { MigrationError } from "../vmm/migration/errors.js";
@@ -30,9 +32,16 @@ export async function migrateVmOut(
   token: string,
   maxDowntimeMs: number,
   log: (m: string) => void,
+  copyStorage?: readonly TrackedDisk[],
 ): Promise<MigrationReport> {
   const link = await connectMigrationLink(url, token);
-  return migrateOut(vm, guest, link, { name: def.name, definition: def, maxDowntimeMs, log });
+  return migrateOut(vm, guest, link, {
+    name: def.name,
+    definition: def,
+    maxDowntimeMs,
+    log,
+    ...(copyStorage ? { copyStorage } : {}),
+  });
 }
 
 /** The destination's inbox: relayed messages in, replies out through `send`. */
@@ -107,10 +116,15 @@ export async function migrateVmIn(
   host.openDisk = async (path, opts) => {
     const i = deferred.length;
     const d = hello.disks[i];
-    if (d === undefined || d.path !== path)
+    // Copied disks are at paths this daemon chose (migration-disks.ts); shared ones at the source's.
+    if (d === undefined || (!hello.copyStorage && d.path !== path))
       throw new MigrationError(`hello: disk ${i} (${path}) is not the source's`);
-    const disk = new DeferredDisk(path, d.format, d.virtualSize, opts.readOnly, () => open(path, opts));
+    // A copied disk is written by the stream, so it opens writable even when the guest sees it read-only
+    // (DeferredDisk reports the definition's readOnly to the device).
+    const how = hello.copyStorage ? { ...opts, readOnly: false } : opts;
+    const disk = new DeferredDisk(path, d.format, d.virtualSize, opts.readOnly, () => open(path, how));
     deferred.push(disk);
+    if (hello.copyStorage) await disk.activate();
     return disk;
   };
   const vm = new VirtualMachine(vmSpecOf(def, vmIndex), host, { nics });

@@ -22,7 +22,16 @@ export type ToVm =
   /** One message of an incoming migration stream (relayed from the source's WebSocket). */
   | { t: "migIn"; data: Uint8Array }
   /** Migrate this VM to the daemon at `url` (ws://HOST:PORT/v1/migrations/incoming). */
-  | { t: "migrate"; id: number; url: string; token: string; maxDowntimeMs: number; def: VmDefinition }
+  | {
+      t: "migrate";
+      id: number;
+      url: string;
+      token: string;
+      maxDowntimeMs: number;
+      def: VmDefinition;
+      /** Copy the disks along (--copy-storage). */
+      copyStorage?: boolean;
+    }
   | { t: "input"; data: Uint8Array }
   | { t: "net"; nic: number; frame: Uint8Array }
   | { t: "powerButton" }

@@ -11,6 +11,7 @@ import type { VmDefinition } from "../api/vm-spec.js";
 import { errorMessage, UserError } from "../base/errors.js";
 import { openImage } from "../storage/node/open-image.js";
 import { Qcow2Image } from "../storage/qcow2/image.js";
+import { TrackedDisk } from "../storage/tracked-disk.js";
 import type { BlockBackend, CharBackend, NetBackend } from "../vmm/host-contracts.js";
 import { createNodeHost } from "../vmm/node/node-host.js";
 import {
@@ -134,6 +135,8 @@ export function runVmProcess(): void {
   let inbox: RelayInbox | null = null;
   /** The VM's images as opened (spec order, unwrapped), for snapshots on the disks the VM holds open. */
   let images: BlockBackend[] = [];
+  /** The same disks behind their dirty-range trackers (what the guest writes through), for --copy-storage. */
+  let tracked: TrackedDisk[] = [];
   let def: VmDefinition | null = null;
   let vmIndex = 0;
   /** The host services; disks opened through it are counted and remembered in `images`. */
@@ -141,10 +144,13 @@ export function runVmProcess(): void {
     const host = createNodeHost(console, (m) => process.stderr.write(`${m}\n`));
     const openDisk = host.openDisk;
     images = [];
+    tracked = [];
     host.openDisk = async (path, opts) => {
       const img = await openDisk(path, opts);
       images.push(img);
-      return countingDisk(img, counters.disk);
+      const t = new TrackedDisk(img);
+      tracked.push(t);
+      return countingDisk(t, counters.disk);
     };
     return host;
   };
@@ -325,6 +331,7 @@ export function runVmProcess(): void {
           msg.token,
           msg.maxDowntimeMs,
           (m) => process.stderr.write(`migration: ${m}\n`),
+          msg.copyStorage ? tracked : undefined,
         );
         send({ t: "reply", id: msg.id, ok: true, result: report });
         // The VM is the destination's now: close the disks (flushed already) and end this process.

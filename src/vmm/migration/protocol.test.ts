@@ -5,14 +5,19 @@ import { MigrationError } from "./errors.js";
 import {
   applyRam,
   ComponentBlob,
+  DISK_CHUNK,
+  DISK_HEADER_BYTES,
+  decodeDisk,
   decodeEnd,
   decodeMessage,
   encodeComponentFragments,
+  encodeDisk,
   encodeEnd,
   encodeMessage,
   encodeRam,
   MAX_MESSAGE_BYTES,
   MIGRATION_MAGIC,
+  MSG_DISK,
   MSG_HELLO,
   MSG_RAM,
   PAGE_SIZE,
@@ -97,7 +102,7 @@ test("component fragments reassemble only in order and within the stated total",
 });
 
 test("END counts round-trip; HELLO is checked field by field", () => {
-  const c = { rounds: 3, ramMessages: 10, pages: 99, componentBytes: 1234 };
+  const c = { rounds: 3, ramMessages: 10, pages: 99, componentBytes: 1234, diskMessages: 7 };
   assert.deepEqual(decodeEnd(decodeMessage(encodeEnd(c)).payload), c);
   const hello = {
     magic: MIGRATION_MAGIC,
@@ -119,6 +124,34 @@ test("END counts round-trip; HELLO is checked field by field", () => {
   assert.throws(() => parseHello(enc({ ...hello, components: ["../x"] })), /component name/);
   assert.throws(() => parseHello(enc({ ...hello, disks: [{ path: "/d" }] })), /a disk must be/);
   assert.throws(() => parseHello(new Uint8Array([0xff])), /not valid JSON/);
+  assert.equal(parseHello(enc({ ...hello, copyStorage: true })).copyStorage, true);
+  assert.throws(() => parseHello(enc({ ...hello, copyStorage: "yes" })), /copyStorage must be a boolean/);
+  const vmdk = { ...hello, copyStorage: true, disks: [{ path: "/d", format: "vmdk", virtualSize: 512 }] };
+  assert.throws(() => parseHello(enc(vmdk)), /a copied disk cannot be "vmdk"/);
   assert.equal(decodeMessage(encodeMessage(MSG_HELLO, enc(hello))).type, MSG_HELLO);
   assert.notEqual(MSG_RAM, MSG_HELLO);
+});
+
+test("DISK messages round-trip; a range off its disk, an unknown disk or a wrong length writes nothing", () => {
+  const sizes = [1 << 20, 100_000];
+  const data = new Uint8Array(DISK_CHUNK).fill(7);
+  const m = decodeMessage(encodeDisk(0, 3 * DISK_CHUNK, data, data.length));
+  assert.equal(m.type, MSG_DISK);
+  assert.ok(encodeDisk(0, 0, data, data.length).length <= MAX_MESSAGE_BYTES);
+  const r = decodeDisk(m.payload, sizes);
+  assert.deepEqual([r.index, r.offset, r.length, r.data?.[0]], [0, 3 * DISK_CHUNK, DISK_CHUNK, 7]);
+  // A zero range carries no bytes; the last, short chunk of a disk whose size is no multiple of it.
+  const z = decodeDisk(decodeMessage(encodeDisk(1, 98_304, null, 1696)).payload, sizes);
+  assert.deepEqual([z.index, z.offset, z.length, z.data], [1, 98_304, 1696, null]);
+  const bad = (p: Uint8Array, re: RegExp) => assert.throws(() => decodeDisk(p, sizes), re);
+  bad(decodeMessage(encodeDisk(2, 0, data, data.length)).payload, /disk 2 does not exist/);
+  bad(decodeMessage(encodeDisk(1, 98_304, null, 1697)).payload, /beyond disk 1/);
+  bad(decodeMessage(encodeDisk(0, 2 ** 52, null, 512)).payload, /beyond disk 0/);
+  bad(decodeMessage(encodeDisk(0, 0, null, DISK_CHUNK + 1)).payload, /a range of/);
+  const p = decodeMessage(encodeDisk(0, 0, data, data.length)).payload;
+  bad(p.subarray(0, p.length - 1), /bytes for/);
+  const flagged = p.slice();
+  new DataView(flagged.buffer).setUint32(4, 2, true);
+  bad(flagged, /unknown flags/);
+  bad(p.subarray(0, DISK_HEADER_BYTES - 1), /too short/);
 });

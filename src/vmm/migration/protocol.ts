@@ -12,6 +12,10 @@
  * little-endian. The scheme is pre-copy (Clark et al., "Live Migration of Virtual Machines", NSDI 2005),
  * as QEMU's precopy migration (docs/devel/migration/main.rst).
  *
+ * With copied storage (HELLO `copyStorage`), DISK messages carry the disks' contents in the same rounds:
+ * u32 disk index, u32 flags (bit 0: the range reads as zeroes and carries no data), f64-safe u64 offset,
+ * u32 length, then the bytes; each range lies inside its disk and is at most DISK_CHUNK long.
+ *
  * A RAM message: u32 n (1..MAX_PAGE_ENTRIES) then n u32 entries (page index, bit 31 set: the page is all
  * zero and carries no data), then the data of the entries without bit 31, 4096 bytes each, in order; at
  * most MAX_DATA_PAGES of them, so a message stays under the API's 64 KiB WebSocket payload limit.
@@ -30,6 +34,8 @@ export const MSG_END = 4;
 export const MSG_COMMIT = 5;
 /** Empty; the destination answers `synced` once it has applied everything before it (ends a round). */
 export const MSG_SYNC = 6;
+/** A range of one disk (copied storage only): its bytes, or that it reads as zeroes. */
+export const MSG_DISK = 7;
 
 export const PAGE_SIZE = 4096;
 /** Pages with data per RAM message: 15 × 4 KiB + entries stays under 64 KiB. */
@@ -44,7 +50,14 @@ export const MAX_HELLO_BYTES = 60 * 1024;
 export const MAX_COMPONENT_BLOB = 32 << 20;
 /** Payload bytes of one COMPONENT fragment (after its u32 total, u32 offset). */
 export const COMPONENT_FRAGMENT = 60 * 1024;
-export const END_BYTES = 16;
+export const END_BYTES = 20;
+/** Bytes of disk per DISK message, and the dirty-tracking granularity of copied disks. */
+export const DISK_CHUNK = 32 * 1024;
+export const DISK_HEADER_BYTES = 20;
+/** Formats a copied disk may have: the destination creates the same (raw, or a qcow2 without backing file). */
+export const COPYABLE_FORMATS: readonly string[] = ["raw", "qcow2"];
+/** Largest virtual size of a copied disk the destination creates (1 PiB; qcow2's own limits are far above). */
+export const MAX_COPIED_DISK = 2 ** 50;
 
 /** One decoded message. */
 export interface Message {
@@ -70,6 +83,7 @@ const TYPE_NAMES: Record<number, string> = {
   [MSG_END]: "end",
   [MSG_COMMIT]: "commit",
   [MSG_SYNC]: "sync",
+  [MSG_DISK]: "disk",
 };
 
 export function messageName(type: number): string {
@@ -115,6 +129,8 @@ export interface Hello {
   ramBytes: number;
   components: string[];
   disks: HelloDisk[];
+  /** The disks' contents come along in DISK messages; the destination creates its own images. */
+  copyStorage?: boolean;
 }
 
 function bad(detail: string): never {
@@ -143,6 +159,7 @@ export function parseHello(payload: Uint8Array): Hello {
     "ramBytes",
     "components",
     "disks",
+    "copyStorage",
   ];
   for (const k of Object.keys(o)) if (!keys.includes(k)) bad(`unknown field ${JSON.stringify(k)}`);
   if (o.magic !== MIGRATION_MAGIC) bad("not a tvisor migration stream");
@@ -176,6 +193,12 @@ export function parseHello(payload: Uint8Array): Hello {
     )
       bad("a disk must be {path, format, virtualSize}");
   }
+  if (o.copyStorage !== undefined && typeof o.copyStorage !== "boolean") bad("copyStorage must be a boolean");
+  if (o.copyStorage === true)
+    for (const d of o.disks as HelloDisk[]) {
+      if (!COPYABLE_FORMATS.includes(d.format)) bad(`a copied disk cannot be ${JSON.stringify(d.format)}`);
+      if (d.virtualSize > MAX_COPIED_DISK) bad(`a copied disk of ${d.virtualSize} bytes`);
+    }
   return o as unknown as Hello;
 }
 
@@ -238,12 +261,69 @@ export function applyRam(
   return n;
 }
 
+/** Build a DISK message: `data` at `offset` of disk `index`, or (data null) `length` bytes of zeroes. */
+export function encodeDisk(
+  index: number,
+  offset: number,
+  data: Uint8Array | null,
+  length: number,
+): Uint8Array {
+  const p = new Uint8Array(DISK_HEADER_BYTES + (data === null ? 0 : data.length));
+  const dv = new DataView(p.buffer);
+  dv.setUint32(0, index, true);
+  dv.setUint32(4, data === null ? 1 : 0, true);
+  dv.setBigUint64(8, BigInt(offset), true);
+  dv.setUint32(16, data === null ? length : data.length, true);
+  if (data !== null) p.set(data, DISK_HEADER_BYTES);
+  return encodeMessage(MSG_DISK, p);
+}
+
+/** One checked DISK message: data null means the range reads as zeroes. */
+export interface DiskRange {
+  index: number;
+  offset: number;
+  length: number;
+  data: Uint8Array | null;
+}
+
+/**
+ * Check a DISK payload (untrusted) against the disks' sizes: a known disk, known flags, a length of
+ * 1..DISK_CHUNK that matches the bytes carried, and a range inside the disk.
+ */
+export function decodeDisk(payload: Uint8Array, sizes: readonly number[]): DiskRange {
+  const fail = (why: string): never => {
+    throw new MigrationError(`stream: disk message: ${why}`);
+  };
+  if (payload.length < DISK_HEADER_BYTES) fail("too short");
+  const dv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const index = dv.getUint32(0, true);
+  const flags = dv.getUint32(4, true);
+  const off = dv.getBigUint64(8, true);
+  const length = dv.getUint32(16, true);
+  if (index >= sizes.length) fail(`disk ${index} does not exist (${sizes.length} copied)`);
+  if ((flags & ~1) !== 0) fail(`unknown flags ${flags}`);
+  if (length < 1 || length > DISK_CHUNK) fail(`a range of ${length} bytes`);
+  const zero = (flags & 1) !== 0;
+  if (payload.length !== DISK_HEADER_BYTES + (zero ? 0 : length))
+    fail(`${payload.length} bytes for ${length}`);
+  if (off + BigInt(length) > BigInt(sizes[index]))
+    fail(`range ${off}+${length} is beyond disk ${index} (${sizes[index]} bytes)`);
+  return {
+    index,
+    offset: Number(off),
+    length,
+    data: zero ? null : payload.subarray(DISK_HEADER_BYTES),
+  };
+}
+
 /** The END message: what the destination must have received. */
 export interface EndCounts {
   rounds: number;
   ramMessages: number;
   pages: number;
   componentBytes: number;
+  /** DISK messages (copied storage; 0 otherwise). */
+  diskMessages: number;
 }
 
 export function encodeEnd(c: EndCounts): Uint8Array {
@@ -253,6 +333,7 @@ export function encodeEnd(c: EndCounts): Uint8Array {
   dv.setUint32(4, c.ramMessages, true);
   dv.setUint32(8, c.pages, true);
   dv.setUint32(12, c.componentBytes, true);
+  dv.setUint32(16, c.diskMessages, true);
   return encodeMessage(MSG_END, p);
 }
 
@@ -264,6 +345,7 @@ export function decodeEnd(payload: Uint8Array): EndCounts {
     ramMessages: dv.getUint32(4, true),
     pages: dv.getUint32(8, true),
     componentBytes: dv.getUint32(12, true),
+    diskMessages: dv.getUint32(16, true),
   };
 }
 

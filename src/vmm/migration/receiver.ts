@@ -5,6 +5,10 @@
  * component restored (each checks its own state, as for a state file). Then `loaded` goes back; the
  * guest resumes only on COMMIT. Every message is untrusted: framing, checksum, order and bounds are
  * checked before anything is written, and any failure is a MigrationError (the caller discards the VM).
+ *
+ * With copied storage the disks are images this destination created (empty) and opened at once; DISK
+ * messages are written into them as they come, and at END they are flushed (fsync) before `loaded`
+ * goes back, so a destination that acknowledged has the disks durably.
  */
 import type { SavedState } from "../../base/state.js";
 import { decodeState } from "../state-file/codec.js";
@@ -15,11 +19,13 @@ import type { MigrationInbox } from "./link.js";
 import {
   applyRam,
   ComponentBlob,
+  decodeDisk,
   decodeEnd,
   decodeMessage,
   type Hello,
   MSG_COMMIT,
   MSG_COMPONENT,
+  MSG_DISK,
   MSG_END,
   MSG_HELLO,
   MSG_RAM,
@@ -59,6 +65,11 @@ export async function migrateIn(
     const blob = new ComponentBlob();
     let ramMessages = 0;
     let pagesIn = 0;
+    let diskMessages = 0;
+    const copied = hello.copyStorage === true;
+    const sizes = hello.disks.map((d) => d.virtualSize);
+    if (copied && disks.length !== sizes.length)
+      throw new MigrationError(`hello: ${sizes.length} disks, the definition has ${disks.length}`);
     for (;;) {
       const m = decodeMessage(await inbox.next());
       if (m.type === MSG_RAM) {
@@ -67,6 +78,12 @@ export async function migrateIn(
           else ram.write(ram.base + p * PAGE_SIZE, data);
         });
         ramMessages++;
+      } else if (m.type === MSG_DISK) {
+        if (!copied) throw new MigrationError("stream: a disk message without copyStorage");
+        const r = decodeDisk(m.payload, sizes);
+        if (r.data === null) await disks[r.index].writeZeroes(r.offset, r.length);
+        else await disks[r.index].write(r.offset, r.data);
+        diskMessages++;
       } else if (m.type === MSG_SYNC) {
         inbox.reply({ t: "synced" });
       } else if (m.type === MSG_COMPONENT) {
@@ -74,12 +91,19 @@ export async function migrateIn(
       } else if (m.type === MSG_END) {
         const end = decodeEnd(m.payload);
         const state = blob.done();
-        if (end.ramMessages !== ramMessages || end.pages !== pagesIn || end.componentBytes !== state.length)
+        if (
+          end.ramMessages !== ramMessages ||
+          end.pages !== pagesIn ||
+          end.componentBytes !== state.length ||
+          end.diskMessages !== diskMessages
+        )
           throw new MigrationError(
-            `stream: end counts ${end.ramMessages}/${end.pages}/${end.componentBytes} but ${ramMessages}/${pagesIn}/${state.length} arrived`,
+            `stream: end counts ${end.ramMessages}/${end.pages}/${end.componentBytes}/${end.diskMessages} but ${ramMessages}/${pagesIn}/${state.length}/${diskMessages} arrived`,
           );
-        // The source has paused and flushed its disks: open them now.
+        // The source has paused and flushed its disks: open them now (copied ones are open already
+        // and get their last writes to stable storage before the source may let go).
         for (const d of disks) await d.activate();
+        if (copied) for (const d of disks) await d.flush();
         const v = decodeState(state, "machine state");
         if (typeof v !== "object" || v === null || Array.isArray(v) || ArrayBuffer.isView(v))
           throw new MigrationError("stream: the machine state is not an object");
