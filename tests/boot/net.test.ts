@@ -137,6 +137,30 @@ test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore",
       await transfer(a, b, IP_B, 512);
     });
 
+    await t.test(
+      "the driver negotiated the offloads, and TCP left A as super-frames the NIC segmented",
+      async () => {
+        // virtio's sysfs `features`: one character per feature bit, bit 0 first.
+        const bits = (await a.run("cat /sys/class/net/eth0/device/features")).trim();
+        const on = (bit: number) => bits[bit] === "1";
+        assert.deepEqual(
+          {
+            csum: on(0),
+            guestCsum: on(1),
+            hostTso4: on(11),
+            hostTso6: on(12),
+            mrgRxbuf: on(15),
+            guestTso4: on(7),
+          },
+          { csum: true, guestCsum: true, hostTso4: true, hostTso6: true, mrgRxbuf: true, guestTso4: false },
+        );
+        // Linux counts a TSO super-frame as one packet; the NIC counts the frames it put on the wire.
+        const guestTx = Number((await a.run("cat /sys/class/net/eth0/statistics/tx_packets")).trim());
+        const wire = a.vm.nicCounters[0].txFrames;
+        assert.ok(wire > guestTx, `the NIC sent ${wire} frames for the guest's ${guestTx} packets`);
+      },
+    );
+
     await t.test("MTU 9000: frames span several receive buffers (VIRTIO_NET_F_MRG_RXBUF)", async () => {
       for (const g of [a, b]) assert.equal(await g.run("ip link set eth0 mtu 9000 && echo ok"), "ok");
       // 8000-byte ICMP payloads cross unfragmented only if 8042-byte frames reach the other guest.

@@ -4,9 +4,23 @@ import { test } from "node:test";
 import type { NetBackend, NetPeer } from "../../io/net-backend.js";
 import { GuestRam } from "../../memory/guest-ram.js";
 import { NetHub } from "../../net/hub.js";
+import { parseIpFrame } from "../packet/ip-frame.js";
+import { payloadOf, pseudoHeader, referenceChecksum, tcpFrame } from "../packet/testing.js";
 import { FakeIrq } from "../testing.js";
 import { VirtioMmioTransport } from "./mmio-transport.js";
 import { MAX_FRAME, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_HDR_BYTES, VirtioNet } from "./net.js";
+import {
+  VIRTIO_NET_F_CSUM,
+  VIRTIO_NET_F_GUEST_CSUM,
+  VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_F_HOST_TSO6,
+  VIRTIO_NET_HDR_F_DATA_VALID,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_GSO_ECN,
+  VIRTIO_NET_HDR_GSO_TCPV4,
+  VIRTIO_NET_HDR_GSO_TCPV6,
+  VIRTIO_NET_HDR_GSO_UDP,
+} from "./net-offload.js";
 import { TestDriver } from "./testing.js";
 
 class FakeNet implements NetBackend {
@@ -367,4 +381,195 @@ test("carrier: a backend whose peer dies shows as link down to the guest, and up
   net.setLinkUp(false);
   be.peer?.carrier(true);
   assert.equal(t.read(0x106, 2), 0);
+});
+
+/** A virtio_net_hdr as a driver writes it for transmit (§5.1.6.2). */
+function txHeader(h: {
+  flags?: number;
+  gsoType?: number;
+  hdrLen?: number;
+  gsoSize?: number;
+  csumStart?: number;
+  csumOffset?: number;
+}): Uint8Array {
+  const b = new Uint8Array(VIRTIO_NET_HDR_BYTES);
+  const v = new DataView(b.buffer);
+  b[0] = h.flags ?? 0;
+  b[1] = h.gsoType ?? 0;
+  v.setUint16(2, h.hdrLen ?? 0, true);
+  v.setUint16(4, h.gsoSize ?? 0, true);
+  v.setUint16(6, h.csumStart ?? 0, true);
+  v.setUint16(8, h.csumOffset ?? 0, true);
+  return b;
+}
+
+function sendWith(d: TestDriver, hdr: Uint8Array, f: Uint8Array): void {
+  d.add(1, [{ data: hdr }, { data: f }]);
+  d.kick(1);
+}
+
+/** The reference checksum over the TCP segment of `f` with its pseudo header is 0 when it is right. */
+function tcpSumOk(f: Uint8Array): boolean {
+  const ip = parseIpFrame(f);
+  if (ip === null) return false;
+  const seg = f.subarray(ip.l4, ip.end);
+  return referenceChecksum(pseudoHeader(ip.version, 6, seg.length), seg) === 0;
+}
+
+test("offloads offered: CSUM, GUEST_CSUM, HOST_TSO4/6; no GUEST_TSO (no backend makes super-frames)", () => {
+  const { d } = nic(new FakeNet(), MAC_A);
+  d.init();
+  d.setReg(0x014, 0);
+  const f = d.reg(0x010);
+  for (const bit of [
+    VIRTIO_NET_F_CSUM,
+    VIRTIO_NET_F_GUEST_CSUM,
+    VIRTIO_NET_F_HOST_TSO4,
+    VIRTIO_NET_F_HOST_TSO6,
+  ])
+    assert.notEqual(f & (1 << bit), 0, `bit ${bit}`);
+  for (const bit of [7, 8, 9, 10, 13, 14]) assert.equal(f & (1 << bit), 0, `bit ${bit} not offered`);
+});
+
+test("NEEDS_CSUM: the device completes the checksum before the backend sees the frame (§5.1.6.2)", () => {
+  for (const version of [4, 6] as const) {
+    const be = new FakeNet();
+    const { d, net } = nic(be, MAC_A);
+    d.init();
+    const l4 = version === 4 ? 34 : 54;
+    const partial = tcpFrame({ version, payload: payloadOf(333), partial: true });
+    assert.equal(tcpSumOk(partial), false);
+    sendWith(d, txHeader({ flags: VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: l4, csumOffset: 16 }), partial);
+    assert.equal(be.sent.length, 1);
+    assert.deepEqual(be.sent[0], tcpFrame({ version, payload: payloadOf(333) }));
+    assert.equal(net.offloads.checksumsCompleted, 1);
+  }
+});
+
+test("NEEDS_CSUM with csum_start/csum_offset outside the frame: dropped and counted, the queue goes on", () => {
+  const be = new FakeNet();
+  const { d, net } = nic(be, MAC_A);
+  d.init();
+  const f = tcpFrame({ version: 4, payload: payloadOf(10), partial: true });
+  sendWith(d, txHeader({ flags: VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 34, csumOffset: 0xfff0 }), f);
+  sendWith(d, txHeader({ flags: VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 0xffff, csumOffset: 16 }), f);
+  // Without NEEDS_CSUM the offsets are not used at all (§5.1.6.2.2), whatever they say.
+  sendWith(d, txHeader({ csumStart: 0xffff, csumOffset: 0xffff }), f);
+  assert.equal(be.sent.length, 1);
+  assert.deepEqual(be.sent[0], f);
+  assert.equal(net.counters.txDropped, 2);
+  assert.equal(net.offloads.malformed, 2);
+  assert.equal(d.takeUsed(1).length, 3);
+  assert.equal(d.needsReset(), false);
+});
+
+test("HOST_TSO4/6: a super-frame leaves as MSS-sized frames, counted as frames on the wire", () => {
+  for (const version of [4, 6] as const) {
+    const be = new FakeNet();
+    const { d, net } = nic(be, MAC_A);
+    d.init();
+    const payload = payloadOf(60000);
+    const mss = version === 4 ? 1460 : 1440; // a 1500 MTU without TCP options
+    const l4 = version === 4 ? 34 : 54;
+    const sup = tcpFrame({ version, payload, partial: true, seq: 5 });
+    const gsoType = version === 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+    const hdr = txHeader({
+      flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+      gsoType,
+      hdrLen: l4 + 20,
+      gsoSize: mss,
+      csumStart: l4,
+      csumOffset: 16,
+    });
+    sendWith(d, hdr, sup);
+    const n = Math.ceil(60000 / mss);
+    assert.equal(be.sent.length, n);
+    for (const [i, f] of be.sent.entries()) {
+      assert.ok(tcpSumOk(f), `segment ${i} checksum`);
+      assert.equal(new DataView(f.buffer).getUint32(l4 + 4), 5 + i * mss);
+      assert.ok(f.length <= 14 + 1500, "fits a 1500 MTU");
+    }
+    assert.equal(net.counters.txFrames, n);
+    assert.equal(
+      net.counters.txBytes,
+      be.sent.reduce((a, f) => a + f.length, 0),
+    );
+    assert.deepEqual(
+      { superFrames: net.offloads.superFrames, segments: net.offloads.segments },
+      {
+        superFrames: 1,
+        segments: n,
+      },
+    );
+  }
+});
+
+test("GSO the driver did not negotiate (or ECN, UDP) is refused; hdr_len lies do not matter", () => {
+  const be = new FakeNet();
+  const { d, net } = nic(be, MAC_A);
+  // A driver that took checksum offload but not TSO6 (nor TSO4).
+  d.init({
+    accept: (bank, offered) =>
+      bank === 0 ? offered & ~((1 << VIRTIO_NET_F_HOST_TSO4) | (1 << VIRTIO_NET_F_HOST_TSO6)) : offered,
+  });
+  const sup = tcpFrame({ version: 4, payload: payloadOf(5000) });
+  const base = { flags: VIRTIO_NET_HDR_F_NEEDS_CSUM, gsoSize: 1448, csumStart: 34, csumOffset: 16 };
+  sendWith(d, txHeader({ ...base, gsoType: VIRTIO_NET_HDR_GSO_TCPV4 }), sup);
+  assert.equal(be.sent.length, 0);
+  assert.equal(net.offloads.malformed, 1);
+  const full = nic(be, MAC_A);
+  full.d.init();
+  for (const gsoType of [VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_UDP, 0x7f])
+    sendWith(full.d, txHeader({ ...base, gsoType }), sup);
+  assert.equal(be.sent.length, 0);
+  assert.equal(full.net.offloads.malformed, 3);
+  // hdr_len is only a hint (§5.1.6.2.2): a wrong one changes nothing.
+  sendWith(full.d, txHeader({ ...base, gsoType: VIRTIO_NET_HDR_GSO_TCPV4, hdrLen: 3 }), sup);
+  assert.equal(be.sent.length, 4);
+  assert.ok(be.sent.every(tcpSumOk));
+  assert.equal(full.net.counters.txDropped, 3);
+});
+
+test("GUEST_CSUM: received frames with a right TCP checksum are marked DATA_VALID; others are not", () => {
+  const be = new FakeNet();
+  const { d, net } = nic(be, MAC_A);
+  d.init();
+  const good = tcpFrame({ version: 4, payload: payloadOf(500) });
+  const bad = good.slice();
+  bad[bad.length - 1] ^= 1;
+  const arp = frame(MAC_A, MAC_B, "arp-ish");
+  const bufs = [good, bad, arp].map(() => d.add(0, [{ writable: 1536 }]));
+  d.kick(0);
+  be.handler?.(good);
+  be.handler?.(bad);
+  be.handler?.(arp);
+  assert.deepEqual(
+    bufs.map((b) => d.bytes(b.addrs[0], 1)[0]),
+    [VIRTIO_NET_HDR_F_DATA_VALID, 0, 0],
+  );
+  assert.equal(net.offloads.rxChecksumsValidated, 1);
+  // A driver without GUEST_CSUM never sees flags (§5.1.6.4.1: flags must be zero).
+  const plain = nic(be, MAC_A);
+  plain.d.init({
+    accept: (bank, offered) => (bank === 0 ? offered & ~(1 << VIRTIO_NET_F_GUEST_CSUM) : offered),
+  });
+  const r = plain.d.add(0, [{ writable: 1536 }]);
+  plain.d.kick(0);
+  be.handler?.(good);
+  assert.equal(plain.d.takeUsed(0).length, 1);
+  assert.equal(plain.d.bytes(r.addrs[0], 1)[0], 0);
+});
+
+test("runt frames from a backend (shorter than an Ethernet header) are dropped and counted", () => {
+  const be = new FakeNet();
+  const { d, net } = nic(be, MAC_A);
+  d.init();
+  d.add(0, [{ writable: 1536 }]);
+  d.kick(0);
+  be.handler?.(new Uint8Array(0));
+  be.handler?.(new Uint8Array(13));
+  assert.equal(net.counters.rxDropped, 2);
+  assert.equal(d.takeUsed(0).length, 0);
+  be.handler?.(new Uint8Array(14));
+  assert.equal(d.takeUsed(0).length, 1);
 });

@@ -2,9 +2,10 @@
 /*
  * Usage: new VirtioNet({ backend, mac: Uint8Array.of(0x52, 0x54, 0, 0x12, 0x34, 0x56) }).
  * Queue 0 is receiveq1, queue 1 is transmitq1. Offered: VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS
- * (link up) and VIRTIO_NET_F_MRG_RXBUF; no checksum or segmentation offloads, so every
- * virtio_net_hdr is all zero except num_buffers. With VIRTIO_F_VERSION_1 (which the transport
- * requires) the header is always 12 bytes (§5.1.6).
+ * (link up), VIRTIO_NET_F_MRG_RXBUF, and the checksum and TCP segmentation offloads CSUM, GUEST_CSUM,
+ * HOST_TSO4 and HOST_TSO6, which the device carries out itself before frames reach the backend
+ * (net-offload.ts says what and why). With VIRTIO_F_VERSION_1 (which the transport requires) the
+ * header is always 12 bytes (§5.1.6).
  *
  * Why MRG_RXBUF: without it a frame must fit one receive buffer, and Linux then posts buffers of
  * 1518 bytes + header whatever MTU the user sets later (it offers up to 65535 when
@@ -17,6 +18,17 @@ import { type NetBackend, type NetCounters, newNetCounters } from "../../io/net-
 import type { AccessSize } from "../../memory/mmio.js";
 import { VIRTIO_ID_NET } from "./constants.js";
 import { readConfigBytes, type VirtioDevice, type VirtioHost } from "./device.js";
+import {
+  framesToSend,
+  NET_OFFLOAD_FEATURES,
+  type NegotiatedOffloads,
+  newOffloadCounters,
+  type OffloadCounters,
+  receiveFlags,
+  VIRTIO_NET_F_GUEST_CSUM,
+  VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_F_HOST_TSO6,
+} from "./net-offload.js";
 import type { DescriptorChain, Virtqueue } from "./queue.js";
 
 export const VIRTIO_NET_F_MAC = 5;
@@ -39,8 +51,9 @@ const RX_PAUSE_AT = 32;
 /** Smallest frame from the guest: a whole Ethernet header (IEEE 802.3 §3.1.1); shorter ones are runts. */
 const ETH_HEADER = 14;
 /**
- * Largest frame carried either way (no GSO offered): Ethernet header + 802.1Q tag + the largest MTU
- * a driver can pick (Linux ETH_MAX_MTU 65535). Bigger ones are dropped, which also bounds what
+ * Largest frame carried either way: Ethernet header + 802.1Q tag + the largest MTU a driver can pick
+ * (Linux ETH_MAX_MTU 65535). A TSO super-frame from the guest is at most 64 KiB of IP packet
+ * (Linux's GSO_LEGACY_MAX_SIZE), so it fits too. Bigger ones are dropped, which also bounds what
  * MAX_PENDING_FRAMES can hold.
  */
 export const MAX_FRAME = 14 + 4 + 65535;
@@ -64,7 +77,11 @@ export class VirtioNet implements VirtioDevice {
   private readonly config = new Uint8Array(CONFIG_BYTES);
   private readonly rxHeader = new Uint8Array(VIRTIO_NET_HDR_BYTES);
   private host: VirtioHost | null = null;
-  private pending: Uint8Array[] = [];
+  /** Frames waiting for receive buffers, with the header flags worked out when they arrived. */
+  private pending: { frame: Uint8Array; flags: number }[] = [];
+  private readonly txHeader = new Uint8Array(VIRTIO_NET_HDR_BYTES);
+  /** What the offloads did (segments made, checksums completed, malformed headers refused). */
+  readonly offloads: OffloadCounters = newOffloadCounters();
   /** The cable (the user's set_link); host-side state kept across reboots by the VM. */
   private linkUp = true;
   /** The backend's carrier: false while its far end (passt, a socket peer) is gone. */
@@ -162,19 +179,27 @@ export class VirtioNet implements VirtioDevice {
       host === null ||
       !host.isActive() ||
       !this.linkIsUp ||
+      frame.length < ETH_HEADER ||
       frame.length > MAX_FRAME ||
       this.pending.length >= MAX_PENDING_FRAMES
     ) {
+      // Runts (not even an Ethernet header: Linux would count them as length errors) and giants too.
       this.counters.rxDropped++;
       return;
     }
-    this.pending.push(frame.slice());
+    this.pending.push({
+      frame: frame.slice(),
+      flags: receiveFlags(frame, this.negotiated(host), this.offloads),
+    });
     this.deliver();
   }
 
   deviceFeatures(bank: number): number {
     return bank === 0
-      ? (1 << VIRTIO_NET_F_MAC) | (1 << VIRTIO_NET_F_MRG_RXBUF) | (1 << VIRTIO_NET_F_STATUS)
+      ? (1 << VIRTIO_NET_F_MAC) |
+          (1 << VIRTIO_NET_F_MRG_RXBUF) |
+          (1 << VIRTIO_NET_F_STATUS) |
+          NET_OFFLOAD_FEATURES
       : 0;
   }
   readConfig(offset: number, size: AccessSize): number {
@@ -241,6 +266,7 @@ export class VirtioNet implements VirtioDevice {
     if (host === null || !host.isActive() || this.txBlocked) return;
     try {
       const q = host.queue(TRANSMITQ);
+      const neg = this.negotiated(host);
       let used = false;
       for (let chain = q.pop(); chain !== null; chain = q.pop()) {
         const len = chain.readBytes - VIRTIO_NET_HDR_BYTES;
@@ -252,11 +278,23 @@ export class VirtioNet implements VirtioDevice {
           continue;
         }
         const frame = new Uint8Array(len);
+        chain.read(0, this.txHeader);
         chain.read(VIRTIO_NET_HDR_BYTES, frame);
         q.push(chain.head, 0);
-        this.counters.txFrames++;
-        this.counters.txBytes += len;
-        if (this.backend.send(frame) === false) {
+        const out = framesToSend(this.txHeader, frame, neg, this.offloads);
+        if (out === null) {
+          this.counters.txDropped++;
+          continue;
+        }
+        // Every segment of a super-frame goes out even if the backend reports congestion midway:
+        // it takes (queues or drops and counts) each frame it is given, as NetBackend.send says.
+        let congested = false;
+        for (const f of out) {
+          this.counters.txFrames++;
+          this.counters.txBytes += f.length;
+          if (this.backend.send(f) === false) congested = true;
+        }
+        if (congested) {
           this.txBlocked = true;
           break;
         }
@@ -284,7 +322,8 @@ export class VirtioNet implements VirtioDevice {
       const mergeable = host.hasFeature(VIRTIO_NET_F_MRG_RXBUF);
       let used = false;
       while (this.pending.length > 0) {
-        const frame = this.pending[0];
+        const { frame, flags } = this.pending[0];
+        this.rxHeader[0] = flags;
         const r = mergeable ? this.fillMerged(q, frame) : this.fillOne(q, frame);
         if (r === "wait") break;
         this.pending.shift();
@@ -351,6 +390,15 @@ export class VirtioNet implements VirtioDevice {
       off += n;
     }
     return "delivered";
+  }
+
+  /** The offloads the driver accepted (fixed from FEATURES_OK until reset, §3.1.1). */
+  private negotiated(host: VirtioHost): NegotiatedOffloads {
+    return {
+      tso4: host.hasFeature(VIRTIO_NET_F_HOST_TSO4),
+      tso6: host.hasFeature(VIRTIO_NET_F_HOST_TSO6),
+      guestCsum: host.hasFeature(VIRTIO_NET_F_GUEST_CSUM),
+    };
   }
 
   /** §5.1.6: num_buffers is the le16 at offset 10 of virtio_net_hdr. */
