@@ -186,3 +186,12 @@ find . -mindepth 1 -printf '%P\n' | sort \
 cd /
 log "busybox $(stat -c %s "$OUT/busybox") bytes; applets: $(wc -l < "$OUT/busybox.links")"
 log "initramfs.cpio.gz $(stat -c %s "$IMAGES/riscv64/initramfs.cpio.gz") bytes sha256 $(sha256sum < "$IMAGES/riscv64/initramfs.cpio.gz" | cut -d' ' -f1)"
+
+# The build record images/gen-versions.sh turns into VERSIONS.md: what this artifact was built from.
+cat > "$IMAGES/riscv64/initramfs.buildinfo" <<EOF
+# Written by images/build-initramfs.sh with riscv64/initramfs.cpio.gz; read by images/gen-versions.sh. Do not edit.
+initramfs_sha256=$(sha256sum < "$IMAGES/riscv64/initramfs.cpio.gz" | cut -d' ' -f1)
+busybox=$BB_VERSION
+libc6-dev-riscv64-cross=$(dpkg-query -W -f='${Version}' libc6-dev-riscv64-cross)
+gcc-riscv64-linux-gnu=$(dpkg-query -W -f='${Version}' gcc-riscv64-linux-gnu)
+EOF

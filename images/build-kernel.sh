@@ -1,8 +1,9 @@
 #!/bin/bash
 # Build the tvisor riscv64 guest kernel from Debian's linux-source-6.1.
 #
-#   images/build-kernel.sh            build, write images/riscv64/Image.gz and
-#                                     images/linux/config-6.1-riscv64
+#   images/build-kernel.sh            build, write images/riscv64/Image.gz,
+#                                     images/linux/config-6.1-riscv64 and the build
+#                                     record images/riscv64/kernel.buildinfo
 #   REPRO_CHECK=1 images/build-kernel.sh
 #                                     additionally rebuild from scratch in a
 #                                     second directory and compare sha256
@@ -103,6 +104,18 @@ sha_img=$(sha256sum < "$OUT/arch/riscv/boot/Image" | cut -d' ' -f1)
 log "Image     $(stat -c %s "$OUT/arch/riscv/boot/Image") bytes sha256 $sha_img"
 log "Image.gz  $(stat -c %s "$IMAGES/riscv64/Image.gz") bytes sha256 $(sha256sum < "$IMAGES/riscv64/Image.gz" | cut -d' ' -f1)"
 log "version   $(strings "$OUT/arch/riscv/boot/Image" | awk '/^Linux version/ && !f {print; f=1}')"
+
+# The build record images/gen-versions.sh turns into VERSIONS.md: what this artifact was built from.
+dver() { dpkg-query -W -f='${Version}' "$1"; }
+cat > "$IMAGES/riscv64/kernel.buildinfo" <<EOF
+# Written by images/build-kernel.sh with riscv64/Image.gz; read by images/gen-versions.sh. Do not edit.
+image_gz_sha256=$(sha256sum < "$IMAGES/riscv64/Image.gz" | cut -d' ' -f1)
+config_sha256=$(sha256sum < "$IMAGES/linux/config-6.1-riscv64" | cut -d' ' -f1)
+linux-source-6.1=$PKG_VERSION
+gcc-riscv64-linux-gnu=$(dver gcc-riscv64-linux-gnu)
+gcc-12-riscv64-linux-gnu=$(dver gcc-12-riscv64-linux-gnu)
+binutils-riscv64-linux-gnu=$(dver binutils-riscv64-linux-gnu)
+EOF
 
 if [ "${REPRO_CHECK:-0}" = 1 ]; then
   OUT2=$BUILD_DIR/linux-out-repro
