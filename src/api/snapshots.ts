@@ -40,11 +40,34 @@ export type SnapshotList = Static<typeof SnapshotList>;
 export const SnapshotCreateRequest = Type.Object({ name: Name }, { additionalProperties: false });
 export type SnapshotCreateRequest = Static<typeof SnapshotCreateRequest>;
 
+const Ms = Type.Number({ minimum: 0 });
+
+/** How a running VM's snapshot wrote its RAM while the guest ran, and where the pause went (ms). */
+export const SnapshotPrecopy = Type.Object(
+  {
+    rounds: Type.Integer({
+      minimum: 1,
+      description: "passes over RAM while the guest ran, the first full one included",
+    }),
+    precopyMs: Ms,
+    pagesWhileRunning: Counter,
+    pagesAtPause: Type.Integer({ minimum: 0, description: "4 KiB pages still dirty when the guest stopped" }),
+    stopMs: Ms,
+    drainMs: Ms,
+    ramMs: Ms,
+    devicesMs: Ms,
+    disksMs: Type.Number({ minimum: 0, description: "the disks' internal snapshots" }),
+  },
+  { additionalProperties: false },
+);
+export type SnapshotPrecopy = Static<typeof SnapshotPrecopy>;
+
 /** What a snapshot verb did; `pauseMs` is how long the guest was stopped (0 for a VM not running). */
 export const SnapshotResult = Type.Object(
   {
     snapshot: Type.Optional(SnapshotInfo),
     pauseMs: Type.Number({ minimum: 0 }),
+    precopy: Type.Optional(SnapshotPrecopy),
     tree: SnapshotList,
   },
   { additionalProperties: false },

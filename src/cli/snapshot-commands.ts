@@ -43,8 +43,12 @@ export function registerSnapshotCommands(program: Command): void {
       const s = r.snapshot!;
       const what =
         s.stateDisk === null ? "disks only" : `machine state ${s.vmStateBytes} bytes in disk ${s.stateDisk}`;
+      // A running VM's RAM went out while it ran; the pause is the last dirty pages, CPU, devices, disks.
+      const pre = r.precopy
+        ? ` (RAM written while the guest ran: ${r.precopy.rounds} round${r.precopy.rounds === 1 ? "" : "s"}, ${Math.round(r.precopy.precopyMs)} ms; ${r.precopy.pagesAtPause} pages at the pause)`
+        : "";
       process.stdout.write(
-        `snapshot ${s.name} of VM ${vm}: ${what}${r.pauseMs > 0 ? `; paused ${Math.round(r.pauseMs)} ms` : ""}\n`,
+        `snapshot ${s.name} of VM ${vm}: ${what}${r.pauseMs > 0 ? `; paused ${Math.round(r.pauseMs)} ms${pre}` : ""}\n`,
       );
     });
 

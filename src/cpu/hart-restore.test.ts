@@ -80,3 +80,19 @@ test("a state that fails a check is refused and leaves the hart as it was", () =
     );
   }
 });
+
+test("a hart stopped right after an instruction that wrote x0 saves x0 as zero and restores", () => {
+  const src = busyHart();
+  // What `addi x0, x5, 1` leaves behind in the interpreter until the next instruction re-zeroes x0.
+  src.hart.x[0] = 124;
+  src.hart.x[1] = -1;
+  const saved = src.hart.save();
+  const x = (saved as unknown as { x: Int32Array }).x;
+  assert.equal(x[0], 0);
+  assert.equal(x[1], 0);
+  const dst = testHart();
+  dst.ram.setAll(src.ram.u8);
+  dst.hart.restore(saved);
+  assert.equal(dst.hart.getX(0), 0n);
+  assert.equal(dst.hart.getX(5), 123n);
+});

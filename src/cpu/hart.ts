@@ -944,11 +944,17 @@ export class Hart extends HartState implements Stateful {
   save(): SavedState {
     const csrs: { [k: string]: number[] } = {};
     for (const c of SAVED_CSRS) csrs[c.toString(16)] = [this.csrLo[c], this.csrHi[c]];
+    // x0 is hardwired to zero (RISC-V unprivileged spec §2.1); the interpreter lets an instruction with
+    // rd = x0 write the slot and re-zeroes it before the next one, so a guest stopped right after such an
+    // instruction holds garbage there. The architectural value is what is saved.
+    const x = Int32Array.from(this.x);
+    x[0] = 0;
+    x[1] = 0;
     return {
       kind: "riscv-hart",
       version: 1,
       hartId: this.hartId,
-      x: Int32Array.from(this.x),
+      x,
       f: Int32Array.from(this.f),
       pc: this.pc,
       priv: this.priv,

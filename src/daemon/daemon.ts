@@ -6,7 +6,13 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { VmEvent, VmInfo, VmStats } from "../api/messages.js";
 import { DEFAULT_MAX_DOWNTIME_MS, type MigrateRequest, type MigrateResult } from "../api/migration.js";
-import type { CloneRequest, SnapshotInfo, SnapshotList, SnapshotResult } from "../api/snapshots.js";
+import type {
+  CloneRequest,
+  SnapshotInfo,
+  SnapshotList,
+  SnapshotPrecopy,
+  SnapshotResult,
+} from "../api/snapshots.js";
 import { NAME_PATTERN, type VmDefinition, type VmUpdate } from "../api/vm-spec.js";
 import { errorMessage, UserError } from "../base/errors.js";
 import { switchDirOf } from "../base/node/state-dir.js";
@@ -570,7 +576,13 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
     return this.exclusiveOp(name, async () => {
       if (findRecord(vm.record, snap)) throw conflict(`VM "${name}" already has a snapshot "${snap}"`);
       const disks = vm.record.definition.disks ?? [];
-      let r: { disks: number[]; stateDisk: number | null; vmStateBytes: number; pauseMs: number };
+      let r: {
+        disks: number[];
+        stateDisk: number | null;
+        vmStateBytes: number;
+        pauseMs: number;
+        precopy?: SnapshotPrecopy;
+      };
       if (vm.active) {
         r = await vm.snapshot("create", snap);
       } else {
@@ -588,9 +600,14 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
       addSnapshot(vm.record, info);
       await this.persist(vm.record);
       this.log(
-        `VM ${name}: snapshot ${snap} taken (${r.stateDisk === null ? "disks only" : `${r.vmStateBytes} bytes of state`}, paused ${Math.round(r.pauseMs)} ms)`,
+        `VM ${name}: snapshot ${snap} taken (${r.stateDisk === null ? "disks only" : `${r.vmStateBytes} bytes of state`}, paused ${Math.round(r.pauseMs)} ms${r.precopy ? ` after ${r.precopy.rounds} pre-copy rounds in ${Math.round(r.precopy.precopyMs)} ms` : ""})`,
       );
-      return { snapshot: info, pauseMs: r.pauseMs, tree: treeOf(vm.record) };
+      return {
+        snapshot: info,
+        pauseMs: r.pauseMs,
+        ...(r.precopy ? { precopy: r.precopy } : {}),
+        tree: treeOf(vm.record),
+      };
     });
   }
 

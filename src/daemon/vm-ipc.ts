@@ -1,5 +1,6 @@
 /** Messages between the daemon and one VM process over the fork IPC channel (advanced serialization: bytes pass as Uint8Array). */
 import type { MigrateResult } from "../api/migration.js";
+import type { SnapshotPrecopy } from "../api/snapshots.js";
 import type { VmDefinition } from "../api/vm-spec.js";
 import type { VirtualMachine } from "../vmm/vm.js";
 
@@ -52,6 +53,8 @@ export interface SnapshotReply {
   vmStateBytes: number;
   /** How long the guest was stopped for the verb, in ms. */
   pauseMs: number;
+  /** A running VM's snapshot: the pre-copy's figures. */
+  precopy?: SnapshotPrecopy;
 }
 
 export type FromVm =

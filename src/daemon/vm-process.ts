@@ -131,6 +131,8 @@ export function runVmProcess(): void {
   /** The current run() promise; null while paused. */
   let running: Promise<VmExit> | null = null;
   let pausing = false;
+  /** A snapshot's pre-copy is writing RAM while the guest runs. */
+  let snapshotting = false;
   /** The inbox of an incoming migration, while one is arriving. */
   let inbox: RelayInbox | null = null;
   /** The VM's images as opened (spec order, unwrapped), for snapshots on the disks the VM holds open. */
@@ -314,6 +316,8 @@ export function runVmProcess(): void {
         return;
       case "migrate": {
         if (!vm || !running) throw new Error("the VM is not running");
+        // The dirty-page log is one per RAM, and a snapshot's pre-copy holds it.
+        if (snapshotting) throw new Error("a snapshot is being taken: migrate the VM afterwards");
         const v = vm;
         const report = await migrateVmOut(
           v,
@@ -380,6 +384,27 @@ export function runVmProcess(): void {
       case "snapshot": {
         if (!vm || !def) throw new Error("the VM has not started");
         const wasRunning = running !== null;
+        if (msg.op === "create" && wasRunning) {
+          // RAM is written while the guest runs; createVmSnapshot pauses it only for the rest.
+          const v = vm;
+          snapshotting = true;
+          let r: Awaited<ReturnType<typeof createVmSnapshot>>;
+          try {
+            r = await createVmSnapshot(v, v.spec.disks, images, msg.name, new Date(), {
+              pause,
+              resume: () => {
+                if (vm === v && !running) {
+                  pausing = false;
+                  follow(v.resume());
+                }
+              },
+            });
+          } finally {
+            snapshotting = false;
+          }
+          send({ t: "reply", id: msg.id, ok: true, result: { ...r, pauseMs: r.pauseMs ?? 0 } });
+          return;
+        }
         const t0 = performance.now();
         await pause();
         let result: SnapshotReply;

@@ -406,12 +406,13 @@ export class VirtualMachine {
   /**
    * Make the paused VM's state complete for saving: wait for disk requests in flight (their
    * completions land in guest RAM and the used rings) and flush the disks, so the images on the host
-   * hold everything the saved guest has written.
+   * hold everything the saved guest has written. `flush` false only drains: a snapshot inside the
+   * images needs the requests landed, not yet on stable storage (it syncs after the guest resumed).
    */
-  async quiesce(): Promise<void> {
+  async quiesce(flush = true): Promise<void> {
     if (this.running) throw new Error("the VM is running: stop() and await run() before saving");
     for (const b of this.blocks) await b.drain();
-    for (const d of this.disks) await d.flush();
+    if (flush) for (const d of this.disks) await d.flush();
   }
 
   /** Restore a snapshot into a fresh board with this VM's specification; run() then continues it. */

@@ -2,8 +2,9 @@
  * Snapshots and clones through the daemon (CLI → Unix socket → VM process → qcow2): one booted guest
  * with a qcow2 disk, a shell variable, a file in RAM and a counter loop; snapshots of it running are
  * reverted in place with the console viewer attached; the tree branches; a middle snapshot is deleted and
- * the disk stays clean for qemu-img; a linked clone boots and writes its own disk while the source's
- * disk stays byte for byte as it was.
+ * the disk stays clean for qemu-img; a snapshot taken while a loop keeps dirtying memory (its RAM written
+ * while the guest runs) reverts to one consistent instant; a linked clone boots and writes its own disk
+ * while the source's disk stays byte for byte as it was.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -140,6 +141,40 @@ test("snapshots of a running VM revert the shell, a RAM file and a counter in pl
     ],
   );
   assert.equal(after1.current, "s3");
+
+  // A snapshot while the guest keeps dirtying memory: its RAM is written while it runs (pre-copy), so
+  // the stream holds pages from many instants; the revert must still give one instant. The loop appends
+  // its shell counter to a tmpfs log and rewrites a 1 MiB tmpfs file each turn: if the restored shell
+  // memory (j) and page cache (the log) came from different instants, the log after the revert would
+  // repeat or skip a number.
+  await c.run(
+    "(j=0; while true; do j=$((j + 1)); echo $j >> /tmp/d.log; dd if=/dev/urandom of=/tmp/blob bs=64k count=16 2>/dev/null; done) >/dev/null 2>&1 & echo $! > /tmp/d.pid",
+  );
+  const logLines = async () => Number((await c.run("wc -l < /tmp/d.log")).trim());
+  await until(logLines, 3);
+  const busy = await daemon.call("POST", "/v1/vms/sn/snapshots", { name: "busy" });
+  assert.equal(busy.status, 201, JSON.stringify(busy.body));
+  const pre = (busy.body as { precopy?: { rounds: number; pagesWhileRunning: number } }).precopy;
+  assert.ok(
+    pre && pre.rounds >= 1 && pre.pagesWhileRunning > 0,
+    `RAM written while running: ${JSON.stringify(busy.body)}`,
+  );
+  const atSnap = await logLines();
+  await until(logLines, atSnap + 2);
+  await c.run("echo later > /tmp/after");
+  ok("snapshot", "revert", "sn", "busy");
+  c.type("\n");
+  assert.equal((await c.run("cat /tmp/after 2>/dev/null || echo none")).trim(), "none");
+  const reverted = await logLines();
+  // The loop goes on from where the snapshot caught it, then stops; the log must count 1, 2, 3, ...
+  await until(logLines, reverted + 2);
+  await c.run("kill $(cat /tmp/d.pid); sleep 1");
+  const checked = await c.run(
+    'i=0; while read l; do i=$((i + 1)); [ "$l" = "$i" ] || echo BAD line $i holds $l; done < /tmp/d.log; echo checked $i',
+  );
+  assert.doesNotMatch(checked, /BAD/, checked);
+  assert.match(checked, /checked \d+/);
+  assert.ok(Number(/checked (\d+)/.exec(checked)![1]) > reverted, checked);
   c.close();
   console_ = null;
   ok("kill", "sn");
@@ -149,7 +184,7 @@ test("snapshots of a running VM revert the shell, a RAM file and a counter in pl
   assert.equal(check.status, 0, check.stdout + check.stderr);
   assert.match(check.stdout, /No errors were found/);
   const list = spawnSync("qemu-img", ["snapshot", "-l", diskPath()], { encoding: "utf8" }).stdout;
-  for (const s of ["s2", "s3", "s4"]) {
+  for (const s of ["s2", "s3", "s4", "busy"]) {
     const row = list.split("\n").find((l) => l.split(/\s+/)[1] === s);
     assert.ok(row, `${s} listed by qemu-img:\n${list}`);
     // VM SIZE column: a nonzero size with its unit.

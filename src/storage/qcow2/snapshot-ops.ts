@@ -48,6 +48,11 @@ export interface SnapshotCreateOptions {
    * L1 copy keeps them and its table entry records the length (qcow2 spec: vm_state_size).
    */
   vmStateSize?: number;
+  /**
+   * false: leave the fsync to the caller (a running VM's snapshot syncs once after its guest resumed;
+   * nothing is ordered by it here, the writes before it are unordered page-cache writes either way).
+   */
+  sync?: boolean;
 }
 
 /** Create a snapshot of the current disk state (no VM state). */
@@ -87,7 +92,7 @@ export async function createSnapshot(
     };
     await replaceTable(img, [...img.snapshots, snap]);
     await img.rebuildMeta();
-    await img.file.sync();
+    if (opts.sync !== false) await img.file.sync();
   });
 }
 

@@ -204,6 +204,20 @@ export async function writeVmState(
 ): Promise<{ stats: StateFileStats; header: StateFileHeader }> {
   const board = pausedBoard(vm);
   await vm.quiesce();
+  const header = await stateHeader(vm, board.componentNames());
+  const components = board.saveComponents();
+  const w = new StateFileWriter(sink, nodeChunkCompression);
+  await w.begin(header);
+  for (const [name, state] of components) await w.component(name, state);
+  await w.ram(board.ram.u8);
+  return { stats: await w.end(), header };
+}
+
+/**
+ * The HEADER of a VM's state now: versions, spec, RAM geometry, the component names and each disk's
+ * identity (read from its file: call it after the disks were flushed for a state file to be checked).
+ */
+export async function stateHeader(vm: VirtualMachine, components: string[]): Promise<StateFileHeader> {
   const disks: DiskIdentity[] = [];
   for (const [i, d] of vm.spec.disks.entries()) {
     const backend = vm.diskBackends[i];
@@ -214,24 +228,18 @@ export async function writeVmState(
       ...(await diskFileIdentity(d.path)),
     });
   }
-  const components = board.saveComponents();
-  const header: StateFileHeader = {
+  return {
     tvisor: TVISOR_VERSION,
     arch: STATE_ARCH,
     machine: STATE_MACHINE,
     createdAt: new Date().toISOString(),
     spec: vm.spec,
-    ramBytes: board.ram.size,
+    ramBytes: vm.spec.memBytes,
     pageSize: PAGE_SIZE,
     chunkPages: CHUNK_PAGES,
-    components: components.map(([name]) => name),
+    components,
     disks,
   };
-  const w = new StateFileWriter(sink, nodeChunkCompression);
-  await w.begin(header);
-  for (const [name, state] of components) await w.component(name, state);
-  await w.ram(board.ram.u8);
-  return { stats: await w.end(), header };
 }
 
 /** fsync a directory so a rename in it survives a crash (POSIX: the rename is durable once the directory is). */
@@ -378,6 +386,14 @@ export async function restoreVmFromSource(
           "invalid",
           `header: components ${header.components.join(",")} do not match the spec's machine (${expected.join(",")})`,
         );
+      const ramTarget = {
+        size: board.ram.size,
+        write: (offset: number, data: Uint8Array) => {
+          board.ram.write(board.ram.base + offset, data);
+        },
+      };
+      // A pre-copy stream (a running VM's snapshot) holds RAM first, as a migration stream does.
+      if (reader.precopy) await reader.ram(ramTarget);
       const parts = await reader.components(expected);
       try {
         board.restoreComponents(parts as Map<string, SavedState>);
@@ -386,12 +402,7 @@ export async function restoreVmFromSource(
           throw new StateFileError("invalid", e.message);
         throw e;
       }
-      await reader.ram({
-        size: board.ram.size,
-        write: (offset, data) => {
-          board.ram.write(board.ram.base + offset, data);
-        },
-      });
+      if (!reader.precopy) await reader.ram(ramTarget);
       await reader.end();
     });
     return vm;

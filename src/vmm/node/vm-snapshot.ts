@@ -16,6 +16,7 @@ import type { ByteSink } from "../state-file/writer.js";
 import type { VirtualMachine } from "../vm.js";
 import type { VmHost } from "../vm-host.js";
 import { type RestoreOptions, restoreVmFromSource, writeVmState } from "./state-file.js";
+import { type GuestControl, type PausePhases, type PrecopyReport, PrecopyState } from "./vm-state-precopy.js";
 
 /** A disk as the VM specification names it. */
 export interface SnapshotDisk {
@@ -31,6 +32,10 @@ export interface VmSnapshotResult {
   stateDisk: number | null;
   /** Bytes of machine state (0 for a disks-only snapshot). */
   vmStateBytes: number;
+  /** With a running guest: how long it was stopped (pause → resume), ms. */
+  pauseMs?: number;
+  /** With a running guest: the pre-copy's figures and where the pause went (`disksMs`: the disks' snapshots). */
+  precopy?: PrecopyReport & PausePhases & { disksMs: number };
 }
 
 /** The snapshot named `name` (tvisor names snapshots; ids are each image's own). */
@@ -114,9 +119,12 @@ class VmStateSource implements ByteSource {
 }
 
 /**
- * Take snapshot `name` of a VM's writable disks, and with `vm` (paused: stop() and run() returned) its
- * machine state too. `images` are the VM's open images in spec order. On failure every snapshot taken so
- * far is deleted again and the state area dropped: all disks get the snapshot or none does.
+ * Take snapshot `name` of a VM's writable disks, and with `vm` its machine state too. `vm` must be paused
+ * (stop() and run() returned), unless `guest` is given: then it runs, and its RAM is written while it
+ * runs (vm-state-precopy.ts); `guest` pauses it for the rest (the last dirty pages, CPU and devices,
+ * the disks' snapshots, all at one instant) and resumes it. `images` are the VM's open images in spec
+ * order. On failure every snapshot taken so far is deleted again and the state area dropped: all disks
+ * get the snapshot or none does, and no table lists a half-written one.
  */
 export async function createVmSnapshot(
   vm: VirtualMachine | null,
@@ -124,6 +132,7 @@ export async function createVmSnapshot(
   images: readonly BlockBackend[],
   name: string,
   now = new Date(),
+  guest?: GuestControl,
 ): Promise<VmSnapshotResult> {
   const targets = snapshotTargets(disks, images);
   if (targets.length === 0)
@@ -136,22 +145,52 @@ export async function createVmSnapshot(
     if (findSnapshot(t.img, name))
       throw new UserError(`disk ${t.index} (${printable(t.img.path)}) already has a snapshot '${name}'`);
   const state = targets[0].img;
+  // State left in the active view by a process killed mid-snapshot belongs to no snapshot: reclaim it
+  // first, so the new snapshot's L1 copy does not keep it.
+  if (vm) await state.dropActiveVmState();
   let vmStateBytes = 0;
   const done: Qcow2Image[] = [];
+  const sink = new VmStateSink(state);
+  const pre = vm && guest ? new PrecopyState(vm, sink) : null;
+  let paused = false;
+  let tPause = 0;
+  let pauseMs: number | undefined;
+  let disksMs = 0;
+  const resume = () => {
+    if (!paused) return;
+    paused = false;
+    guest!.resume();
+    pauseMs = performance.now() - tPause;
+  };
   try {
-    if (vm) {
-      const sink = new VmStateSink(state);
+    if (pre) {
+      await pre.run({
+        pause: async () => {
+          tPause = performance.now();
+          await guest!.pause();
+          paused = true;
+        },
+        resume: () => guest!.resume(),
+      });
+      await pre.finish();
+      vmStateBytes = await sink.finish();
+    } else if (vm) {
       await writeVmState(vm, sink);
       vmStateBytes = await sink.finish();
     }
+    const td = performance.now();
     for (const t of targets) {
       await createSnapshot(t.img, name, {
         now,
         vmStateSize: t.img === state ? vmStateBytes : 0,
+        sync: pre === null,
       });
       done.push(t.img);
     }
+    disksMs = performance.now() - td;
   } catch (e) {
+    pre?.abort();
+    resume();
     for (const img of done) {
       const s = findSnapshot(img, name);
       if (s) await deleteSnapshot(img, s.id).catch(() => {});
@@ -159,8 +198,17 @@ export async function createVmSnapshot(
     if (vm) await state.dropActiveVmState().catch(() => {});
     throw e;
   }
+  // The guest goes on; the snapshots reach stable storage after it did (flush syncs each image).
+  resume();
   if (vm) await state.dropActiveVmState();
-  return { disks: targets.map((t) => t.index), stateDisk: vm ? targets[0].index : null, vmStateBytes };
+  if (pre) for (const t of targets) await t.img.flush();
+  return {
+    disks: targets.map((t) => t.index),
+    stateDisk: vm ? targets[0].index : null,
+    vmStateBytes,
+    ...(pauseMs === undefined ? {} : { pauseMs }),
+    ...(pre ? { precopy: { ...pre.report, ...pre.phases, disksMs } } : {}),
+  };
 }
 
 /** Delete snapshot `name` from every disk that has it, freeing what only it referenced. */

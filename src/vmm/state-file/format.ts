@@ -16,6 +16,14 @@
  * bitmap (bit i set: page first+i is stored), then the stored pages concatenated and compressed with
  * raw DEFLATE (RFC 1951). Pages that are all zero are not stored, and a chunk with none is not written:
  * a restored machine starts with zeroed RAM. Chunks are in increasing page order and never overlap.
+ *
+ * Version 2 is the pre-copy stream a snapshot of a running VM writes (vm-state-precopy.ts): RAM is
+ * written while the guest runs and the pages it dirties meanwhile are written again, as in a live
+ * migration's stream (QEMU docs/devel/migration/main.rst: a page may be sent more than once, the last
+ * copy wins). So the RAM chunks come first, right after HEADER, in any order, and may cover pages an
+ * earlier chunk covered: a chunk *replaces* all its pages, the ones not stored reading as zero. Then the
+ * COMPONENT sections (taken while the guest was paused, after the last RAM chunk) and END. A v2 chunk may
+ * store no page (its range became all zero) and may start anywhere; it never crosses the end of RAM.
  */
 import { FieldError } from "../../base/errors.js";
 import { type VmSpec, validateVmSpec } from "../vm-spec.js";
@@ -24,6 +32,8 @@ import { StateFileError } from "./errors.js";
 /** "TVSTATE" and a NUL: identifies the file; a text editor's line-ending conversion breaks no other byte. */
 export const STATE_FILE_MAGIC = Uint8Array.of(0x54, 0x56, 0x53, 0x54, 0x41, 0x54, 0x45, 0x00);
 export const STATE_FILE_VERSION = 1;
+/** The pre-copy layout (RAM chunks first, repeatable; see above). */
+export const STATE_FILE_VERSION_PRECOPY = 2;
 export const PREAMBLE_BYTES = 16;
 export const SECTION_HEADER_BYTES = 16;
 

@@ -26,6 +26,7 @@ import {
   SECTION_RAM,
   STATE_FILE_MAGIC,
   STATE_FILE_VERSION,
+  STATE_FILE_VERSION_PRECOPY,
   type StateFileHeader,
 } from "./format.js";
 
@@ -66,8 +67,13 @@ function popcount8(b: number): number {
   return n;
 }
 
-/** One state file being read: header(), components(), ram(), end(), in that order. */
+/**
+ * One state file being read: header(), then for version 1 components(), ram(), end(); for version 2
+ * (`precopy` true after header()) ram(), components(), end().
+ */
 export class StateFileReader {
+  /** The format version the preamble named (valid after header()). */
+  version = 0;
   private offset = 0;
   private sections = 0;
   private chain = 0;
@@ -141,12 +147,13 @@ export class StateFileReader {
         throw new StateFileError("corrupt", "not a tvisor state file (bad magic)", 0);
     const dv = new DataView(pre.buffer, pre.byteOffset, pre.byteLength);
     const version = dv.getUint32(8, true);
-    if (version !== STATE_FILE_VERSION)
+    if (version !== STATE_FILE_VERSION && version !== STATE_FILE_VERSION_PRECOPY)
       throw new StateFileError(
         "incompatible",
-        `format version ${version}; this tvisor reads version ${STATE_FILE_VERSION}`,
+        `format version ${version}; this tvisor reads versions ${STATE_FILE_VERSION} and ${STATE_FILE_VERSION_PRECOPY}`,
         8,
       );
+    this.version = version;
     if (dv.getUint32(12, true) !== 0)
       throw new StateFileError("corrupt", "reserved preamble bytes are not zero", 12);
     const s = await this.nextSection();
@@ -188,17 +195,30 @@ export class StateFileReader {
     return out;
   }
 
-  /** RAM chunks up to the END section, written into `ram` as they are read and inflated. */
+  /** Whether the stream is the pre-copy layout (RAM first, chunks replace earlier ones). */
+  get precopy(): boolean {
+    return this.version === STATE_FILE_VERSION_PRECOPY;
+  }
+
+  /**
+   * RAM chunks up to the END section (version 1) or the first COMPONENT section (version 2), written into
+   * `ram` as they are read and inflated. In version 2 a chunk replaces its whole range: a page it does not
+   * store is zeroed if an earlier chunk wrote it (pages never written stay as the fresh RAM has them).
+   */
   async ram(ram: RamTarget): Promise<void> {
     const pages = ram.size / PAGE_SIZE;
+    const v2 = this.precopy;
+    const written = v2 ? new Uint32Array(Math.ceil(pages / 32)) : null;
+    const zero = new Uint8Array(PAGE_SIZE);
     let nextFree = 0;
     for (;;) {
       const s = await this.nextSection();
-      if (s.type === SECTION_END) {
+      if (s.type === (v2 ? SECTION_COMPONENT : SECTION_END)) {
         this.pending = s;
         return;
       }
-      if (s.type !== SECTION_RAM) this.unexpected(s, "a RAM or end section");
+      if (s.type !== SECTION_RAM)
+        this.unexpected(s, v2 ? "a RAM or component section" : "a RAM or end section");
       const p = s.payload;
       const bad: (why: string) => never = (why) => {
         throw new StateFileError("corrupt", `RAM chunk at byte ${s.offset}: ${why}`, s.offset);
@@ -208,7 +228,7 @@ export class StateFileReader {
       const first = dv.getUint32(0, true);
       const count = dv.getUint32(4, true);
       if (count < 1 || count > CHUNK_PAGES) bad(`page count ${count}`);
-      if (first < nextFree) bad(`page ${first} overlaps or precedes the previous chunk`);
+      if (!v2 && first < nextFree) bad(`page ${first} overlaps or precedes the previous chunk`);
       if (first + count > pages) bad(`pages ${first}..${first + count - 1} are beyond RAM (${pages} pages)`);
       const bitmapBytes = Math.ceil(count / 8);
       if (p.length < 8 + bitmapBytes) bad("too short for its bitmap");
@@ -218,7 +238,7 @@ export class StateFileReader {
       // Bits beyond the page count must be clear (one encoding per chunk), and an empty chunk is never written.
       if (count % 8 !== 0 && bitmap[bitmapBytes - 1] >> (count % 8) !== 0)
         bad("bitmap bits beyond the page count");
-      if (stored === 0) bad("no pages stored");
+      if (stored === 0 && !v2) bad("no pages stored");
       let data: Uint8Array | null = null;
       try {
         data = await this.compression.inflate(p.subarray(8 + bitmapBytes), stored * PAGE_SIZE);
@@ -229,8 +249,16 @@ export class StateFileReader {
       if (data.length !== stored * PAGE_SIZE) bad(`holds ${data.length} bytes for ${stored} pages`);
       let k = 0;
       for (let i = 0; i < count; i++) {
-        if ((bitmap[i >> 3] & (1 << (i & 7))) === 0) continue;
-        ram.write((first + i) * PAGE_SIZE, data.subarray(k * PAGE_SIZE, (k + 1) * PAGE_SIZE));
+        const p = first + i;
+        if ((bitmap[i >> 3] & (1 << (i & 7))) === 0) {
+          if (written !== null && (written[p >>> 5] & (1 << (p & 31))) !== 0) {
+            ram.write(p * PAGE_SIZE, zero);
+            written[p >>> 5] &= ~(1 << (p & 31));
+          }
+          continue;
+        }
+        ram.write(p * PAGE_SIZE, data.subarray(k * PAGE_SIZE, (k + 1) * PAGE_SIZE));
+        if (written !== null) written[p >>> 5] |= 1 << (p & 31);
         k++;
       }
       nextFree = first + count;

@@ -66,11 +66,31 @@ async function write(ram: Uint8Array): Promise<Uint8Array> {
 async function read(file: Uint8Array) {
   const r = new StateFileReader(memorySource(file), zlib);
   const h = await r.header();
-  const parts = await r.components(h.components);
   const ram = new Uint8Array(h.ramBytes);
-  await r.ram({ size: ram.length, write: (off, d) => ram.set(d, off) });
+  const target = { size: ram.length, write: (off: number, d: Uint8Array) => ram.set(d, off) };
+  // Version 2 (pre-copy): RAM before the components.
+  if (r.precopy) await r.ram(target);
+  const parts = await r.components(h.components);
+  if (!r.precopy) await r.ram(target);
   await r.end();
-  return { h, parts, ram };
+  return { h, parts, ram, version: r.version };
+}
+
+/**
+ * A pre-copy stream as a snapshot of a running guest writes it: every non-empty 1 MiB chunk, then the
+ * guest "runs" (`change`), then only ranges of what changed are written again, then the components.
+ */
+async function writePrecopy(ram: Uint8Array, change: () => [number, number][]): Promise<Uint8Array> {
+  const m = memorySink();
+  const w = new StateFileWriter(m.sink, zlib);
+  await w.begin(header, 2);
+  const pages = ram.length / PAGE_SIZE;
+  for (let first = 0; first < pages; first += 256) await w.ramRange(ram, first, 256, true);
+  for (const [first, count] of change()) await w.ramRange(ram, first, count, false);
+  await w.component("a", { kind: "a", version: 1, x: Int32Array.of(3), n: 1 });
+  await w.component("b", { kind: "b", version: 1 });
+  await w.end();
+  return m.bytes();
 }
 
 test("codec: typed arrays, nesting and base64 round trip; malformed input is refused", () => {
@@ -124,4 +144,38 @@ test("every truncation and every bit flip is a StateFileError", async () => {
   const longer = new Uint8Array(file.length + 1);
   longer.set(file);
   await assert.rejects(read(longer), /data after the end section/);
+});
+
+test("a pre-copy stream: later chunks replace earlier ones, pages that became zero read as zero", async () => {
+  const ram = new Uint8Array(16 << 20);
+  for (let p = 0; p < 600; p += 3) ram.fill(p & 0xff || 1, p * PAGE_SIZE, p * PAGE_SIZE + 64);
+  const file = await writePrecopy(ram, () => {
+    // The "guest" writes: page 3 zeroed, page 4 filled, page 2000 (in a chunk never stored) filled.
+    ram.fill(0, 3 * PAGE_SIZE, 4 * PAGE_SIZE);
+    ram.fill(0xaa, 4 * PAGE_SIZE, 5 * PAGE_SIZE);
+    ram.fill(0x55, 2000 * PAGE_SIZE, 2000 * PAGE_SIZE + 10);
+    return [
+      [3, 2],
+      [2000, 1],
+    ];
+  });
+  const got = await read(file);
+  assert.equal(got.version, 2);
+  assert.deepEqual(got.parts.get("a"), { kind: "a", version: 1, x: Int32Array.of(3), n: 1 });
+  assert.ok(Buffer.from(got.ram).equals(Buffer.from(ram)), "the restored RAM is the final RAM");
+  // Each truncation of the stream is refused.
+  for (let n = 0; n < file.length; n += 97)
+    await assert.rejects(read(file.subarray(0, n)), StateFileError, `truncated to ${n}`);
+});
+
+test("a pre-copy stream refuses RAM after the components and ranges beyond RAM", async () => {
+  const m = memorySink();
+  const w = new StateFileWriter(m.sink, zlib);
+  await w.begin(header, 2);
+  const ram = new Uint8Array(16 << 20);
+  await assert.rejects(w.ramRange(ram, 4095, 2, false), /not a chunk/);
+  await assert.rejects(w.ramRange(ram, 0, 257, false), /not a chunk/);
+  await w.component("a", { kind: "a", version: 1 });
+  await assert.rejects(w.ramRange(ram, 0, 1, false), /outside a pre-copy stream's RAM part/);
+  await assert.rejects(w.ram(ram), /pre-copy stream/);
 });
