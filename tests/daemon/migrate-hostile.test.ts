@@ -3,14 +3,17 @@
  * token is a 401; a first message that is not HELLO, a HELLO with a bad definition or for another machine,
  * a corrupted RAM
  * message after HELLO, and a source that vanishes mid-stream all end with an error and leave the
- * destination daemon with no VM (the `incoming` definition it made is removed again).
+ * destination daemon with no VM (the `incoming` definition it made is removed again). With copied storage:
+ * a disk name that is taken on the destination is refused and the file there left as it was; a DISK
+ * range beyond its disk, or a source that vanishes mid-copy, removes the images the destination made.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import WebSocket from "ws";
 import {
+  encodeDisk,
   encodeMessage,
   encodeRam,
   MIGRATION_MAGIC,
@@ -145,4 +148,59 @@ test("hostile and broken migration streams leave the destination with nothing", 
   ws.terminate();
   await noVms();
   assert.match(d.log, /incoming migration failed/);
+
+  // Copied storage: the destination's image name is taken by a file it did not make.
+  const dir = join(d.stateDir, "disks", "hostile");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "taken.raw"), "someone else's file");
+  // The disk is one more virtio device on the board.
+  const withDisk = [...components, `virtio${components.filter((c) => c.startsWith("virtio")).length}`];
+  const copy = (disk: string) =>
+    hello({
+      components: withDisk,
+      definition: { name: "hostile", memBytes: 64 << 20, disks: [{ path: `/src/${disk}`, format: "raw" }] },
+      disks: [{ path: `/src/${disk}`, format: "raw", virtualSize: 1 << 20 }],
+      copyStorage: true,
+    });
+  ws = (await open(token)) as WebSocket;
+  r = replies(ws);
+  ws.send(copy("taken.raw"), { binary: true });
+  assert.match(
+    await r.next(),
+    /taken\.raw exists on the destination, which never overwrites a file it did not create/,
+  );
+  await r.closed;
+  await noVms();
+  assert.equal(readFileSync(join(dir, "taken.raw"), "utf8"), "someone else's file");
+
+  // A range beyond the disk: refused, and the image made for it goes with the VM.
+  const made = join(dir, "ok.raw");
+  const gone = async () => {
+    const deadline = Date.now() + BOOT_TIMEOUT_MS;
+    while (existsSync(made)) {
+      assert.ok(Date.now() < deadline, `the destination kept ${made}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  };
+  ws = (await open(token)) as WebSocket;
+  r = replies(ws);
+  ws.send(copy("ok.raw"), { binary: true });
+  assert.equal(JSON.parse(await r.next()).t, "accepted");
+  assert.ok(existsSync(made), "the destination made the disk's image");
+  ws.send(encodeDisk(0, (1 << 20) - 512, null, 1024), { binary: true });
+  assert.match(await r.next(), /beyond disk 0/);
+  await r.closed;
+  await noVms();
+  await gone();
+
+  // Some of the disk arrives, then the source vanishes.
+  ws = (await open(token)) as WebSocket;
+  r = replies(ws);
+  ws.send(copy("ok.raw"), { binary: true });
+  assert.equal(JSON.parse(await r.next()).t, "accepted");
+  ws.send(encodeDisk(0, 0, new Uint8Array(4096).fill(9), 4096), { binary: true });
+  ws.terminate();
+  await noVms();
+  await gone();
+  assert.ok(existsSync(join(dir, "taken.raw")), "files the destination did not make stay");
 });
