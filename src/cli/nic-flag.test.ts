@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { UserError } from "../base/errors.js";
 import { validateVmSpec } from "../vmm/vm-spec.js";
-import { parseNicFlag, splitOptions } from "./nic-flag.js";
+import { parseNatOptions, parseNicFlag, splitOptions } from "./nic-flag.js";
 
 test("user with hostfwd rules, mac and pcap", () => {
   assert.deepEqual(
@@ -156,4 +156,14 @@ test("reconnect=SECONDS on a connecting stream (QEMU -netdev stream,reconnect=);
   const spec = (nic: string) => validateVmSpec({ kernel: "k", nics: [parseNicFlag(nic)] });
   assert.throws(() => spec("socket,listen=:1,reconnect=1"), /reconnect: applies only to a connecting stream/);
   assert.throws(() => spec("socket,connect=127.0.0.1:9,reconnect=0"), /reconnect: must be 1..86400/);
+});
+
+test("a switch's --nat takes user's options only", () => {
+  assert.deepEqual(parseNatOptions("--nat", true), { hostfwd: [] });
+  assert.deepEqual(parseNatOptions("--nat", "hostfwd=tcp::8080-:80,hostdns=127.0.0.1"), {
+    hostfwd: [{ proto: "tcp", hostPort: 8080, guestPort: 80 }],
+    hostDns: ["127.0.0.1"],
+  });
+  assert.throws(() => parseNatOptions("--nat", "mac=52:54:00:00:00:01"), /^UserError: --nat: only hostfwd=/);
+  assert.throws(() => parseNatOptions("--nat", "listen=:1"), /--nat: unknown option "listen"/);
 });

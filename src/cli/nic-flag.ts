@@ -236,3 +236,24 @@ export function parseNicFlag(text: string): NicSpecInput {
   nic.backend = backend;
   return nic;
 }
+
+/**
+ * The options of `user` alone, as a switch's `--nat [OPTIONS]` takes them (`hostfwd=...,hostdns=...`);
+ * `true` (the bare flag) is no options. Errors name `flag`.
+ */
+export function parseNatOptions(
+  flag: string,
+  v: string | true,
+): { hostfwd: HostForward[]; hostDns?: string[] } {
+  let nic: NicSpecInput;
+  try {
+    nic = parseNicFlag(v === true || v === "" ? "user" : `user,${v}`);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(e.message.replace(/^--nic:/, `${flag}:`));
+    throw e;
+  }
+  const b = nic.backend;
+  if (nic.mac !== undefined || nic.pcap !== undefined || b === undefined || b.kind !== "user")
+    throw new UserError(`${flag}: only hostfwd= and hostdns= options, got "${v}"`);
+  return b.hostDns === undefined ? { hostfwd: b.hostfwd } : { hostfwd: b.hostfwd, hostDns: b.hostDns };
+}

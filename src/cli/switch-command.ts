@@ -2,12 +2,15 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import type { SwitchList } from "../api/messages.js";
+import { checkNicBackend, type HostForward } from "../vmm/nic-spec.js";
 import { SwitchServer, switchDirOf, switchSocketPath } from "../vmm/node/switch-host.js";
 import { DaemonClient } from "./daemon-client.js";
+import { parseNatOptions } from "./nic-flag.js";
 import { stateDirOf } from "./state-dir.js";
 
 interface SwitchFlags {
   dir?: string;
+  nat?: string | true;
   stateDir?: string;
 }
 
@@ -20,13 +23,28 @@ export function registerSwitchCommand(program: Command): void {
     )
     .option("--dir <dir>", "directory for the switch's socket NAME.sock (default: <state-dir>/switches)")
     .option(
+      "--nat [options]",
+      "give the switch a NAT uplink (one passt; QEMU's user-mode layout, one guest at a time uses it); " +
+        "options as --nic user's: hostfwd=tcp:127.0.0.1:8080-:80,hostdns=ADDR",
+    )
+    .option(
       "--state-dir <dir>",
       "state directory (default: $TVISOR_STATE_DIR, $XDG_STATE_HOME/tvisor, or /var/lib/tvisor as root)",
     )
     .action(async (name: string, f: SwitchFlags) => {
       const dir = f.dir ? resolve(f.dir) : switchDirOf(stateDirOf(f.stateDir));
+      const nat = natOf(f.nat);
       const sw = await SwitchServer.open({ name, path: switchSocketPath(dir, name) });
-      process.stdout.write(`switch ${name} on ${sw.path} (Ctrl-C stops it)\n`);
+      if (nat) {
+        const log = (m: string) => process.stderr.write(`tvisor: switch ${name}: ${m}\n`);
+        await sw.addNatUplink({ hostfwd: nat.hostfwd, dns: nat.hostDns, log }).catch((e: unknown) => {
+          sw.close();
+          throw e;
+        });
+      }
+      process.stdout.write(
+        `switch ${name} on ${sw.path}${nat ? " with a NAT uplink" : ""} (Ctrl-C stops it)\n`,
+      );
       await new Promise<void>((done) => {
         process.once("SIGINT", () => done());
         process.once("SIGTERM", () => done());
@@ -50,4 +68,12 @@ export function registerSwitchCommand(program: Command): void {
           `${s.name}\t${s.ports} port(s)\t${s.framesForwarded} forwarded, ${s.framesDropped} dropped\t${s.socket ?? "(no socket)"}\n`,
         );
     });
+}
+
+/** `--nat [options]` checked as a user NIC's backend would be (ports, addresses), or undefined. */
+function natOf(v: string | true | undefined): { hostfwd: HostForward[]; hostDns?: string[] } | undefined {
+  if (v === undefined) return undefined;
+  const b = checkNicBackend("--nat", { kind: "user", ...parseNatOptions("--nat", v) });
+  if (b.kind !== "user") throw new Error("unreachable: --nat parsed to a user backend");
+  return b;
 }

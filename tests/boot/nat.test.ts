@@ -5,64 +5,16 @@
  * 127.0.0.1:53, reached through the gateway), and rides out passt being killed.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { createServer, get, type Server } from "node:http";
-import { createServer as createTcpServer } from "node:net";
+import { createServer, type Server } from "node:http";
 import { test } from "node:test";
 import { USER_NET } from "../../src/net/node/passt.js";
 import { DnsResponder } from "./dns-responder.js";
-import { BOOT_TEST_TIMEOUT_MS, GuestSession, HANG_GUARD_MS, missingImages } from "./guest-session.js";
+import { BOOT_TEST_TIMEOUT_MS, GuestSession, missingImages } from "./guest-session.js";
+import { freePort, gone, httpGet, passtChildren, passtMissing } from "./passt-helpers.js";
 
 const PAGE = "hello from the host\n";
 /** The name the test's DNS server answers, with the address the guest reaches the host at. */
 const HOST_NAME = "host.tvisor.test";
-
-function passtMissing(): string | null {
-  try {
-    execFileSync("passt", ["--version"], { stdio: "ignore" });
-    return null;
-  } catch {
-    return "passt is not installed (Debian package passt)";
-  }
-}
-
-/** Children of this process named passt (the VM's NAT helpers). */
-function passtChildren(): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const status = readFileSync(`/proc/${d}/status`, "utf8");
-      if (
-        /^Name:\s+passt(\.avx2)?$/m.test(status) &&
-        new RegExp(`^PPid:\\s+${process.pid}$`, "m").test(status)
-      )
-        out.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-/** Resolves once `pid` has exited (polled: a process has no exit event for non-parents). */
-async function gone(pid: number): Promise<void> {
-  const until = Date.now() + HANG_GUARD_MS;
-  while (existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"))) {
-    if (Date.now() > until) throw new Error(`process ${pid} still running`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** A free TCP port on the host's loopback (the kernel picks it; we release it for passt to bind). */
-async function freePort(): Promise<number> {
-  const s = createTcpServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 test("user-mode NAT on passt: DHCP, HTTP to the host, a port forward, passt restarted", {
   timeout: BOOT_TEST_TIMEOUT_MS,
@@ -82,7 +34,7 @@ test("user-mode NAT on passt: DHCP, HTTP to the host, a port forward, passt rest
   } catch (e) {
     dnsWhy = `cannot serve DNS on 127.0.0.1:53 (${(e as NodeJS.ErrnoException).code ?? e}): needs root or a free port 53`;
   }
-  const before = new Set(passtChildren());
+  const before = new Set(passtChildren(process.pid));
   const g = new GuestSession({
     nics: [
       {
@@ -97,7 +49,7 @@ test("user-mode NAT on passt: DHCP, HTTP to the host, a port forward, passt rest
   let passtPids: number[] = [];
   try {
     await g.waitForShell();
-    passtPids = passtChildren().filter((p) => !before.has(p));
+    passtPids = passtChildren(process.pid).filter((p) => !before.has(p));
     assert.equal(passtPids.length, 1, "one passt for the one user NIC");
 
     await t.test("DHCP gives the guest its address, gateway and DNS server", async () => {
@@ -135,16 +87,7 @@ test("user-mode NAT on passt: DHCP, HTTP to the host, a port forward, passt rest
 
     await t.test("hostfwd: a host client reaches an HTTP server in the guest", async () => {
       await g.run("mkdir -p /www && echo guest-page > /www/index.html && httpd -p 8080 -h /www && echo up");
-      const body = await new Promise<string>((resolve, reject) => {
-        get(`http://127.0.0.1:${fwdPort}/`, (res) => {
-          let b = "";
-          res.setEncoding("utf8");
-          res.on("data", (d: string) => {
-            b += d;
-          });
-          res.on("end", () => resolve(b));
-        }).on("error", reject);
-      });
+      const body = await httpGet(`http://127.0.0.1:${fwdPort}/`);
       assert.equal(body, "guest-page\n");
     });
 
@@ -160,7 +103,7 @@ test("user-mode NAT on passt: DHCP, HTTP to the host, a port forward, passt rest
           ).trim(),
           "up",
         );
-        const now = passtChildren().filter((p) => !before.has(p) && p !== passtPids[0]);
+        const now = passtChildren(process.pid).filter((p) => !before.has(p) && p !== passtPids[0]);
         assert.equal(now.length, 1, "a new passt");
         passtPids = now;
         assert.equal(await g.run(`wget -q -O - http://${USER_NET.gateway}:${httpPort}/`), PAGE.trim());

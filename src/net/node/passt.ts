@@ -55,7 +55,7 @@ const RESTART_MAX_MS = 5000;
 export interface PasstOptions {
   hostfwd: HostForward[];
   /** The guest's MAC (for messages; passt learns it from the guest's frames). */
-  mac: Uint8Array;
+  mac?: Uint8Array;
   log(msg: string): void;
   /** The passt binary; default `$TVISOR_PASST` or `passt` on PATH. */
   binary?: string;

@@ -2,7 +2,8 @@
 /*
  * Usage:
  *   const sw = await SwitchServer.open({ name: "lab", path: switchSocketPath(dir, "lab") });
- *   sw.port()   // an in-process port: the daemon's IPC relay for a VM, a NAT uplink
+ *   sw.port()   // an in-process port: the daemon's IPC relay for a VM
+ *   await sw.addNatUplink({ hostfwd: [], log })   // one passt on the switch (nat-uplink.ts)
  *   sw.close()
  *
  * Any process joins by connecting to the socket and speaking QEMU's stream framing (a 32-bit
@@ -21,6 +22,7 @@ import { errorMessage, UserError } from "../../base/errors.js";
 import type { NetBackend } from "../../io/net-backend.js";
 import { NetHub } from "../hub.js";
 import { encodeStreamFrame, StreamFrameDecoder, StreamFramingError } from "../stream-framing.js";
+import { NatUplink, type NatUplinkOptions } from "./nat-uplink.js";
 import { takeOverStalePath } from "./stream-socket.js";
 
 /** Connections one switch serves; more are refused (each costs a socket and a backlog). */
@@ -59,6 +61,8 @@ export class SwitchServer {
   readonly counters: SwitchCounters = { connects: 0, refused: 0, malformed: 0, backlogDrops: 0 };
   private readonly conns = new Set<Socket>();
   private closed = false;
+  /** The switch's NAT uplink, if it has one; it ends with the switch. */
+  uplink: NatUplink | null = null;
 
   private constructor(
     readonly name: string,
@@ -98,6 +102,15 @@ export class SwitchServer {
     return this.hub.port();
   }
 
+  /** Give the switch a NAT uplink (one passt for all its VMs; see nat-uplink.ts for what it serves). */
+  async addNatUplink(opts: NatUplinkOptions): Promise<NatUplink> {
+    if (this.uplink) throw new UserError(`switch ${this.name} already has a NAT uplink`);
+    const uplink = await NatUplink.attach(this.hub, opts);
+    if (this.closed) uplink.close();
+    else this.uplink = uplink;
+    return uplink;
+  }
+
   /** Ports attached: connections and in-process ones. */
   get size(): number {
     return this.hub.size;
@@ -107,6 +120,7 @@ export class SwitchServer {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.conns) s.destroy();
+    this.uplink?.close();
     // net.Server.close removes the socket file it created.
     this.server.close();
   }
