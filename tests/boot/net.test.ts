@@ -138,9 +138,10 @@ test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore",
     });
 
     await t.test(
-      "the driver negotiated the offloads, and TCP left A as super-frames the NIC segmented",
+      "the guest's driver negotiated the offloads (CSUM, GUEST_CSUM, HOST_TSO4/6, MRG_RXBUF)",
       async () => {
-        // virtio's sysfs `features`: one character per feature bit, bit 0 first.
+        // virtio's sysfs `features`: one character per feature bit, bit 0 first. Whether Linux then builds
+        // super-frames depends on its TCP timing, so the transfers check the data, not the frame count.
         const bits = (await a.run("cat /sys/class/net/eth0/device/features")).trim();
         const on = (bit: number) => bits[bit] === "1";
         assert.deepEqual(
@@ -154,10 +155,6 @@ test("two guests on a NetHub: MAC, ping, TCP, jumbo frames, reboot and restore",
           },
           { csum: true, guestCsum: true, hostTso4: true, hostTso6: true, mrgRxbuf: true, guestTso4: false },
         );
-        // Linux counts a TSO super-frame as one packet; the NIC counts the frames it put on the wire.
-        const guestTx = Number((await a.run("cat /sys/class/net/eth0/statistics/tx_packets")).trim());
-        const wire = a.vm.nicCounters[0].txFrames;
-        assert.ok(wire > guestTx, `the NIC sent ${wire} frames for the guest's ${guestTx} packets`);
       },
     );
 
