@@ -16,7 +16,8 @@
  * QEMU gets passt as tvisor does: the bench starts `passt --socket PATH` with tvisor's own argument list
  * (src/net/node/passt.ts passtArgs) and QEMU 7.2 connects with `-netdev stream,server=off,addr.type=unix`
  * (QEMU docs, "-netdev stream"; passt(1) "--socket"). BENCH_NET_MIB sets the transfer size (default 32),
- * BENCH_NET_REQUESTS the request count (default 20), BENCH_NET_ONLY=nat|switch one half.
+ * BENCH_NET_REQUESTS the request count (default 20), BENCH_NET_ONLY=nat|switch one half,
+ * BENCH_NET_ENGINE=tvisor|qemu one side of the NAT comparison. A figure that fails is printed as such.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -33,6 +34,7 @@ import { QemuShell, type Shell } from "./qemu-shell.js";
 const MIB = Number(process.env.BENCH_NET_MIB ?? 32);
 const REQUESTS = Number(process.env.BENCH_NET_REQUESTS ?? 20);
 const ONLY = process.env.BENCH_NET_ONLY;
+const ENGINE = process.env.BENCH_NET_ENGINE;
 const CMD_MS = 1_800_000;
 const GUEST_PORT = 5001;
 const PAGE = "hello, bench\n";
@@ -42,11 +44,23 @@ const CLOCK =
   "t() { if [ -r /proc/timer_list ]; then grep -m1 'now at' /proc/timer_list | cut -d' ' -f3; " +
   "else awk '{printf \"%d\\n\", $1*1000000000}' /proc/uptime; fi; }";
 
+/** MB/s (10^6 bytes per second) each way, and ms per request; a string says why a figure is missing. */
 interface NatFigures {
-  /** MB/s (10^6 bytes per second) each way, and ms per request. */
-  up: number;
-  down: number;
-  latencyMs: number;
+  up: Figure;
+  down: Figure;
+  latencyMs: Figure;
+}
+type Figure = number | string;
+
+/** One measurement; a failure is reported in its cell and the others still run. */
+async function measure(what: string, f: () => Promise<number>): Promise<Figure> {
+  try {
+    return await f();
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    console.log(`${what} failed: ${why}`);
+    return `failed (${why.slice(0, 60)})`;
+  }
 }
 
 function listen(server: Server): Promise<number> {
@@ -126,36 +140,41 @@ async function natWorkload(sh: Shell, fwdPort: number, httpPort: number): Promis
   );
   if (dhcp.trim() !== "1") throw new Error(`DHCP failed: ${dhcp}`);
 
-  const { server, result } = sink();
-  const sinkPort = await listen(server);
-  try {
-    const out = await sh.run(`${DD(MIB)} | nc ${USER_NET.gateway} ${sinkPort}; echo rc=$?`, CMD_MS);
-    if (!out.includes("rc=0")) throw new Error(`guest→host nc failed: ${out}`);
-  } finally {
-    server.close();
-  }
-  const up = await result;
-  if (up.bytes !== bytes) throw new Error(`guest→host: ${up.bytes} of ${bytes} bytes arrived`);
+  const up = await measure("guest→host", async () => {
+    const { server, result } = sink();
+    const sinkPort = await listen(server);
+    try {
+      const out = await sh.run(`${DD(MIB)} | nc ${USER_NET.gateway} ${sinkPort}; echo rc=$?`, CMD_MS);
+      if (!out.includes("rc=0")) throw new Error(`guest nc: ${out.trim()}`);
+    } finally {
+      server.close();
+    }
+    const r = await result;
+    if (r.bytes !== bytes) throw new Error(`${r.bytes} of ${bytes} bytes arrived`);
+    return bytes / r.seconds / 1e6;
+  });
 
-  await sh.run(`nc -l -p ${GUEST_PORT} | wc -c > /tmp/n & ${waitListening(GUEST_PORT)}; echo up`, CMD_MS);
-  const downSeconds = await source(fwdPort, bytes);
-  const got = (await sh.run("wait; cat /tmp/n", CMD_MS)).trim();
-  if (got !== String(bytes)) throw new Error(`host→guest: the guest counted ${got} of ${bytes} bytes`);
+  const down = await measure("host→guest", async () => {
+    await sh.run(`nc -l -p ${GUEST_PORT} | wc -c > /tmp/n & ${waitListening(GUEST_PORT)}; echo up`, CMD_MS);
+    const seconds = await source(fwdPort, bytes);
+    const got = (await sh.run("wait; cat /tmp/n", CMD_MS)).trim();
+    if (got !== String(bytes)) throw new Error(`the guest counted ${got} of ${bytes} bytes`);
+    return bytes / seconds / 1e6;
+  });
 
-  const url = `http://${USER_NET.gateway}:${httpPort}/`;
-  const lat = (
-    await sh.run(
-      `wget -q -O /dev/null ${url}; a=$(t); i=0; while [ $i -lt ${REQUESTS} ]; do ` +
-        `wget -q -O /dev/null ${url} || echo FAIL; i=$((i+1)); done; b=$(t); echo $((b-a))`,
-      CMD_MS,
-    )
-  ).trim();
-  if (lat.includes("FAIL") || !/^\d+$/.test(lat)) throw new Error(`wget loop failed: ${lat}`);
-  return {
-    up: bytes / up.seconds / 1e6,
-    down: bytes / downSeconds / 1e6,
-    latencyMs: Number(lat) / 1e6 / REQUESTS,
-  };
+  const latencyMs = await measure("HTTP requests", async () => {
+    const url = `http://${USER_NET.gateway}:${httpPort}/`;
+    const lat = (
+      await sh.run(
+        `wget -q -O /dev/null ${url}; a=$(t); i=0; while [ $i -lt ${REQUESTS} ]; do ` +
+          `wget -q -O /dev/null ${url} || echo FAIL; i=$((i+1)); done; b=$(t); echo $((b-a))`,
+        CMD_MS,
+      )
+    ).trim();
+    if (lat.includes("FAIL") || !/^\d+$/.test(lat)) throw new Error(`wget loop: ${lat}`);
+    return Number(lat) / 1e6 / REQUESTS;
+  });
+  return { up, down, latencyMs };
 }
 
 /** Kill a child and wait for it to go. */
@@ -305,22 +324,21 @@ export async function bench(): Promise<void> {
         const http = createHttpServer((_req, res) => res.end(PAGE));
         const httpPort = await listen(http as unknown as Server);
         try {
-          const tv = await natTvisor(dir, httpPort);
           const haveQemu = spawnSync("qemu-system-riscv64", ["--version"]).status === 0;
-          const q = haveQemu ? await natQemu(dir, httpPort) : null;
-          if (!q) console.log("qemu-system-riscv64 not installed: no QEMU comparison");
-          const cell = (v: number | undefined) => (v === undefined ? "n/a" : f(v));
-          const ratio = (a: number, b: number | undefined) =>
-            b === undefined ? "n/a" : `${(a / b).toFixed(2)}x`;
+          if (!haveQemu) console.log("qemu-system-riscv64 not installed: no QEMU comparison");
+          const tv = ENGINE !== "qemu" ? await natTvisor(dir, httpPort) : null;
+          const q = haveQemu && ENGINE !== "tvisor" ? await natQemu(dir, httpPort) : null;
+          const cell = (v: Figure | undefined) =>
+            v === undefined ? "n/a" : typeof v === "string" ? v : f(v);
+          const ratio = (a: Figure | undefined, b: Figure | undefined) =>
+            typeof a === "number" && typeof b === "number" ? `${(a / b).toFixed(2)}x` : "n/a";
           console.log("| user-mode NAT (passt) | tvisor | QEMU TCG | tvisor/QEMU |");
           console.log("|---|---:|---:|---:|");
-          console.log(`| guest→host TCP, MB/s | ${f(tv.up)} | ${cell(q?.up)} | ${ratio(tv.up, q?.up)} |`);
-          console.log(
-            `| host→guest TCP, MB/s | ${f(tv.down)} | ${cell(q?.down)} | ${ratio(tv.down, q?.down)} |`,
-          );
-          console.log(
-            `| HTTP request (wget), ms | ${f(tv.latencyMs)} | ${cell(q?.latencyMs)} | ${ratio(tv.latencyMs, q?.latencyMs)} |`,
-          );
+          const row = (name: string, k: keyof NatFigures) =>
+            console.log(`| ${name} | ${cell(tv?.[k])} | ${cell(q?.[k])} | ${ratio(tv?.[k], q?.[k])} |`);
+          row("guest→host TCP, MB/s", "up");
+          row("host→guest TCP, MB/s", "down");
+          row("HTTP request (wget), ms", "latencyMs");
         } finally {
           http.close();
         }
