@@ -57,7 +57,16 @@ function fixture(mergeable: boolean) {
   const ram = new GuestRam(RAM_BASE, RAM_SIZE);
   const be = new RecordingNet();
   const net = new VirtioNet({ backend: be, mac: MAC, queueSize: 64 });
-  const t = new VirtioMmioTransport({ device: net, ram, irq: new FakeIrq() });
+  // Why the device stopped (DEVICE_NEEDS_RESET): every reason must be a ring or chain the driver broke
+  // (a VirtqueueError), never an exception out of the device's own code, which the transport would
+  // otherwise turn into the same reset.
+  const reasons: string[] = [];
+  const t = new VirtioMmioTransport({
+    device: net,
+    ram,
+    irq: new FakeIrq(),
+    onError: (r) => reasons.push(r),
+  });
   const d = new TestDriver(t, ram);
   const accept = (bank: number, offered: number) =>
     bank === 0 && !mergeable ? offered & ~(1 << VIRTIO_NET_F_MRG_RXBUF) : offered;
@@ -67,7 +76,7 @@ function fixture(mergeable: boolean) {
     assert.equal(d.init({ accept, queueSize: 64 }), true);
     return d.heap;
   };
-  return { ram, be, net, t, d, init };
+  return { ram, be, net, t, d, init, reasons };
 }
 
 /** A small Ethernet frame to MAC with a recognisable body. */
@@ -286,5 +295,9 @@ for (const mergeable of [true, false]) {
       "good offloads still worked",
     );
     assert.ok(resets > 0, "broken rings put the device in DEVICE_NEEDS_RESET (and the driver recovered)");
+    const ringFault =
+      /loops or exceeds|outside RAM|indirect|beyond (queue size|table)|ahead of|readable descriptor after|exceeds 4 GiB/;
+    const other = fx.reasons.filter((r) => !ringFault.test(r));
+    assert.deepEqual(other, [], "every reset came from a malformed ring or chain");
   });
 }
