@@ -1,6 +1,6 @@
 /** Request and response bodies of the /v1 API other than the VM definition itself (see vm-spec.ts). */
 import { type Static, Type } from "@sinclair/typebox";
-import { Name, VmDefinition } from "./vm-spec.js";
+import { HostForward, Name, VmDefinition } from "./vm-spec.js";
 
 /** Lifecycle: defined → running ⇄ paused → stopped, plus crashed (the VM's process died). */
 export const VmState = Type.Union(
@@ -66,10 +66,36 @@ export const SwitchInfo = Type.Object(
     }),
     framesForwarded: Type.Integer({ minimum: 0 }),
     framesDropped: Type.Integer({ minimum: 0 }),
+    natUplink: Type.Union([Type.Literal("up"), Type.Literal("down"), Type.Null()], {
+      description: "the switch's NAT uplink (passt): running, between a death and its restart, or none",
+    }),
   },
   { additionalProperties: false },
 );
 export type SwitchInfo = Static<typeof SwitchInfo>;
+
+/** POST /v1/switches: make a switch now, optionally with a NAT uplink (one passt, one VM at a time uses it). */
+export const SwitchCreateRequest = Type.Object(
+  {
+    name: Name,
+    nat: Type.Optional(
+      Type.Object(
+        {
+          hostfwd: Type.Optional(Type.Array(HostForward, { maxItems: 64, description: "port forwards" })),
+          hostDns: Type.Optional(
+            Type.Array(Type.String({ maxLength: 15 }), {
+              maxItems: 3,
+              description: "IPv4 resolvers instead of the host's /etc/resolv.conf",
+            }),
+          ),
+        },
+        { additionalProperties: false, description: "a NAT uplink, with --nic user's options" },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SwitchCreateRequest = Static<typeof SwitchCreateRequest>;
 export const SwitchList = Type.Object({ switches: Type.Array(SwitchInfo) }, { additionalProperties: false });
 export type SwitchList = Static<typeof SwitchList>;
 

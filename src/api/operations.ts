@@ -8,6 +8,8 @@ import {
   SaveRequest,
   SaveResult,
   StopRequest,
+  SwitchCreateRequest,
+  SwitchInfo,
   SwitchList,
   VmInfo,
   VmList,
@@ -76,6 +78,19 @@ export const OPERATIONS: Operation[] = [
     path: "/v1/switches",
     summary: "list the named switches (made when a VM first joins one; they live until the daemon stops)",
     responses: { "200": { description: "every switch", schema: SwitchList } },
+  },
+  {
+    operationId: "createSwitch",
+    method: "post",
+    path: "/v1/switches",
+    summary:
+      "make a named switch now, optionally with a NAT uplink (or give an existing switch one); it lives until the daemon stops",
+    body: SwitchCreateRequest,
+    responses: {
+      "201": { description: "made", schema: SwitchInfo },
+      "400": badRequest,
+      "409": err("the switch exists (with a NAT uplink, or none was asked for)"),
+    },
   },
   {
     operationId: "listVms",

@@ -1,7 +1,7 @@
 /** `tvisor switch NAME`: a named virtual switch in the foreground, joined by VMs in any process with `--nic switch=NAME`. */
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import type { SwitchList } from "../api/messages.js";
+import type { SwitchInfo, SwitchList } from "../api/messages.js";
 import { checkNicBackend, type HostForward } from "../vmm/nic-spec.js";
 import { SwitchServer, switchDirOf, switchSocketPath } from "../vmm/node/switch-host.js";
 import { DaemonClient } from "./daemon-client.js";
@@ -9,6 +9,7 @@ import { parseNatOptions } from "./nic-flag.js";
 import { stateDirOf } from "./state-dir.js";
 
 interface SwitchFlags {
+  daemon?: boolean;
   dir?: string;
   nat?: string | true;
   stateDir?: string;
@@ -27,11 +28,20 @@ export function registerSwitchCommand(program: Command): void {
       "give the switch a NAT uplink (one passt; QEMU's user-mode layout, one guest at a time uses it); " +
         "options as --nic user's: hostfwd=tcp:127.0.0.1:8080-:80,hostdns=ADDR",
     )
+    .option("--daemon", "make the switch in the daemon (POST /v1/switches) instead of running it here")
     .option(
       "--state-dir <dir>",
       "state directory (default: $TVISOR_STATE_DIR, $XDG_STATE_HOME/tvisor, or /var/lib/tvisor as root)",
     )
     .action(async (name: string, f: SwitchFlags) => {
+      if (f.daemon) {
+        const nat = natOf(f.nat);
+        const body = nat ? { name, nat } : { name };
+        const s = await DaemonClient.fromFlag(f.stateDir).call<SwitchInfo>("POST", "/v1/switches", body);
+        return void process.stdout.write(
+          `switch ${s.name} in the daemon${s.natUplink ? " with a NAT uplink" : ""} on ${s.socket ?? "(no socket yet)"}\n`,
+        );
+      }
       const dir = f.dir ? resolve(f.dir) : switchDirOf(stateDirOf(f.stateDir));
       const nat = natOf(f.nat);
       const sw = await SwitchServer.open({ name, path: switchSocketPath(dir, name) });
@@ -65,7 +75,7 @@ export function registerSwitchCommand(program: Command): void {
       if (switches.length === 0) return void process.stdout.write("no switches (a VM's --nic makes one)\n");
       for (const s of switches)
         process.stdout.write(
-          `${s.name}\t${s.ports} port(s)\t${s.framesForwarded} forwarded, ${s.framesDropped} dropped\t${s.socket ?? "(no socket)"}\n`,
+          `${s.name}\t${s.ports} port(s)\t${s.framesForwarded} forwarded, ${s.framesDropped} dropped\t${s.socket ?? "(no socket)"}${s.natUplink ? `\tNAT uplink ${s.natUplink}` : ""}\n`,
         );
     });
 }

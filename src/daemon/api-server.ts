@@ -19,6 +19,7 @@ import type {
   RestoreRequest,
   SaveRequest,
   StopRequest,
+  SwitchCreateRequest,
   VmEvent,
 } from "../api/messages.js";
 import type { MigrateRequest } from "../api/migration.js";
@@ -163,6 +164,8 @@ export async function buildApiServer(daemon: Daemon, opts: ApiServerOptions): Pr
   const handlers: Record<string, Handler> = {
     listVms: () => ({ vms: daemon.list() }),
     listSwitches: () => ({ switches: daemon.switches() }),
+    createSwitch: async (req, reply) =>
+      reply.code(201).send(await daemon.createSwitch(req.body as SwitchCreateRequest)),
     defineVm: async (req, reply) => reply.code(201).send(await daemon.define(req.body as VmDefinition)),
     inspectVm: (req) => daemon.inspect(name(req)),
     updateVm: (req) => daemon.update(name(req), req.body as VmUpdate),

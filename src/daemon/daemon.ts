@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { access, constants, realpath, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { VmEvent, VmInfo, VmStats } from "../api/messages.js";
+import type { SwitchCreateRequest, VmEvent, VmInfo, VmStats } from "../api/messages.js";
 import { DEFAULT_MAX_DOWNTIME_MS, type MigrateRequest, type MigrateResult } from "../api/migration.js";
 import type {
   CloneRequest,
@@ -14,13 +14,14 @@ import type {
   SnapshotResult,
 } from "../api/snapshots.js";
 import { NAME_PATTERN, type VmDefinition, type VmUpdate } from "../api/vm-spec.js";
-import { errorMessage, UserError } from "../base/errors.js";
+import { errorMessage, FieldError, UserError } from "../base/errors.js";
 import { switchDirOf } from "../base/node/state-dir.js";
 import { convertImage } from "../storage/convert.js";
 import { createImageFile } from "../storage/node/create-image.js";
 import { openImage } from "../storage/node/open-image.js";
 import { Qcow2Image } from "../storage/qcow2/image.js";
 import type { BlockBackend } from "../vmm/host-contracts.js";
+import { checkNicBackend, type NicBackendSpec } from "../vmm/nic-spec.js";
 import {
   createVmSnapshot,
   deleteVmSnapshot,
@@ -757,6 +758,20 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
   /** The named switches (made when a VM first joins one; they live until the daemon stops). */
   switches(): SwitchInfo[] {
     return this.nets.list();
+  }
+
+  /** Make a switch now, optionally with a NAT uplink (its options checked as a user NIC's). */
+  createSwitch(req: SwitchCreateRequest): Promise<SwitchInfo> {
+    if (req.nat === undefined) return this.nets.create(req.name);
+    let b: NicBackendSpec;
+    try {
+      b = checkNicBackend("nat", { kind: "user", hostfwd: req.nat.hostfwd ?? [], hostDns: req.nat.hostDns });
+    } catch (e) {
+      if (e instanceof FieldError) throw badField(e.field, e.detail);
+      throw e;
+    }
+    if (b.kind !== "user") throw new Error("unreachable: nat checked as a user backend");
+    return this.nets.create(req.name, b);
   }
 
   async shutdown(): Promise<void> {

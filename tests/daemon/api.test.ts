@@ -146,6 +146,24 @@ test("unknown VMs get 404, wrong states 409, and a defined VM is inspected, upda
   assert.equal((await daemon.call("GET", "/v1/vms/web")).status, 404);
 });
 
+test("POST /v1/switches makes a switch once; a NAT uplink's options are checked as a user NIC's", async () => {
+  const made = await daemon.call("POST", "/v1/switches", { name: "api-plain" });
+  assert.equal(made.status, 201);
+  assert.equal((made.body as { natUplink: unknown }).natUplink, null);
+  assert.equal((await daemon.call("POST", "/v1/switches", { name: "api-plain" })).status, 409);
+  const bad = await daemon.call("POST", "/v1/switches", {
+    name: "api-nat",
+    nat: { hostDns: ["dns.example"] },
+  });
+  assert.equal(bad.status, 400);
+  assert.match(err(bad).error, /^nat\.hostDns\[0\]: must be an IPv4 address/);
+  const listed = await daemon.call("GET", "/v1/switches");
+  assert.deepEqual(
+    (listed.body as { switches: { name: string }[] }).switches.map((s) => s.name),
+    ["api-plain"],
+  );
+});
+
 test("the OpenAPI document validates and describes every route", async () => {
   const r = await daemon.call("GET", "/v1/openapi.json");
   assert.equal(r.status, 200);

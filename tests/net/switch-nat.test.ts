@@ -12,6 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { switchDirOf } from "../../src/base/node/state-dir.js";
+import { ApiError } from "../../src/daemon/api-error.js";
+import { NetSwitches } from "../../src/daemon/net-switch.js";
 import type { NetBackend } from "../../src/io/net-backend.js";
 import { USER_NET } from "../../src/net/node/passt.js";
 import { openSwitchClient } from "../../src/net/node/switch-port.js";
@@ -126,6 +128,41 @@ test("a switch's NAT uplink: DHCP, HTTP to the host, a port forward, passt super
     sw?.kill("SIGKILL");
     for (const p of passt) await gone(p).catch(() => {});
     http.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the daemon's switches: POST /v1/switches's NAT uplink is one passt, listed, refused twice, ended at shutdown", async (t) => {
+  const why = passtMissing();
+  if (why) return t.skip(why);
+  const dir = mkdtempSync(join(tmpdir(), "tvisor-switch-nat-"));
+  const before = new Set(passtChildren(process.pid));
+  const nets = new NetSwitches(join(dir, "switches"), () => {});
+  let passt: number[] = [];
+  try {
+    const info = await nets.create("lan", { hostfwd: [] });
+    assert.equal(info.natUplink, "up");
+    passt = passtChildren(process.pid).filter((p) => !before.has(p));
+    assert.equal(passt.length, 1, "one passt for the switch");
+    await assert.rejects(
+      nets.create("lan", { hostfwd: [] }),
+      (e) => e instanceof ApiError && e.status === 409,
+    );
+    // A switch without an uplink can be given one.
+    nets.attach("other", () => {});
+    assert.equal((await nets.create("other", { hostfwd: [] })).natUplink, "up");
+    passt = passtChildren(process.pid).filter((p) => !before.has(p));
+    assert.equal(passt.length, 2);
+    assert.deepEqual(
+      nets.list().map((s) => [s.name, s.natUplink]),
+      [
+        ["lan", "up"],
+        ["other", "up"],
+      ],
+    );
+  } finally {
+    nets.close();
+    for (const p of passt) await gone(p);
     rmSync(dir, { recursive: true, force: true });
   }
 });
