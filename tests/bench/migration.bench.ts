@@ -2,15 +2,18 @@
  * Live migration figures: total time, rounds, bytes and downtime for an idle guest and for one dirtying
  * 1 MiB of memory ten times a second, between two tvisor daemons over loopback, and the same guest under
  * QEMU TCG migrating itself (`-incoming tcp:` and QMP `migrate`, its defaults: 300 ms downtime limit,
- * its own bandwidth limit) in the same run.
+ * its own bandwidth limit) in the same run. Then `--copy-storage`: a guest with a 64 MiB qcow2 disk (ext2,
+ * 16 MiB of file data) migrated idle, and back while a shell loop appends a line to a file on that disk
+ * and syncs after each (every write mirrored); `COPY_STORAGE_ONLY=1` runs just that part.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
+import { TVISOR_CLI } from "../boot/guest-session.js";
 import { ConsoleClient, TestDaemon } from "../daemon/harness.js";
 
 const KERNEL = fileURLToPath(new URL("../../../images/riscv64/Image.gz", import.meta.url));
@@ -74,6 +77,98 @@ async function tvisorFigures(): Promise<Figure[]> {
     await b.dispose();
   }
   return out;
+}
+
+interface StorageFigure {
+  load: string;
+  totalMs: number;
+  downtimeMs: number;
+  rounds: number;
+  mib: number;
+  diskMib: number;
+  chunksAtStop: number;
+}
+
+/** The guest's shell loop for the "writing" case: one line appended and synced (a virtio flush) at a time. */
+const DISK_LOOP =
+  "(i=0; while true; do i=$((i + 1)); echo $i >> /mnt/d/log; sync; done) >/dev/null 2>&1 & true";
+
+async function copyStorageFigures(): Promise<StorageFigure[]> {
+  const a = new TestDaemon();
+  const b = new TestDaemon();
+  const out: StorageFigure[] = [];
+  try {
+    await a.start();
+    await b.start();
+    const tokenA = readFileSync(join(a.stateDir, "token"), "utf8").trim();
+    const tokenB = readFileSync(join(b.stateDir, "token"), "utf8").trim();
+    const disk = join(a.stateDir, "data.qcow2");
+    const made = spawnSync(process.execPath, [TVISOR_CLI, "image", "create", "-f", "qcow2", disk, "64M"]);
+    if (made.status !== 0) throw new Error(`image create: ${made.stderr}`);
+    const r = await a.call("POST", "/v1/vms", {
+      name: "s",
+      memBytes: MEM_MIB << 20,
+      disks: [{ path: disk, format: "qcow2" }],
+    });
+    if (r.status !== 201) throw new Error(JSON.stringify(r.body));
+    await a.call("POST", "/v1/vms/s/start");
+    const c = await ConsoleClient.open(a.socketPath, "s");
+    await c.waitForShell();
+    await c.run("mkfs.ext2 -q /dev/vda && mkdir -p /mnt/d && mount /dev/vda /mnt/d");
+    // 256 KiB of random bytes, 64 times (generating 16 MiB in the emulated guest would take minutes).
+    await c.run(
+      "dd if=/dev/urandom of=/tmp/one bs=64k count=4 2>/dev/null; i=0; while [ $i -lt 64 ]; do cat /tmp/one; i=$((i + 1)); done > /mnt/d/fill && sync",
+    );
+    c.close();
+    const migrate = async (from: TestDaemon, to: TestDaemon, token: string, load: string) => {
+      const res = await from.call("POST", "/v1/vms/s/migrate", {
+        to: `127.0.0.1:${to.tcpPort}`,
+        token,
+        copyStorage: true,
+      });
+      if (res.status !== 200) throw new Error(`migrate: ${JSON.stringify(res.body)}`);
+      const rep = res.body as {
+        totalMs: number;
+        downtimeMs: number;
+        rounds: number;
+        bytes: number;
+        diskBytes: number;
+        diskChunksAtStop: number;
+      };
+      out.push({
+        load,
+        totalMs: rep.totalMs,
+        downtimeMs: rep.downtimeMs,
+        rounds: rep.rounds,
+        mib: rep.bytes / 1048576,
+        diskMib: rep.diskBytes / 1048576,
+        chunksAtStop: rep.diskChunksAtStop,
+      });
+    };
+    await migrate(a, b, tokenB, "idle, 16 MiB file on the disk");
+    const d = await ConsoleClient.open(b.socketPath, "s");
+    d.type("\n");
+    await d.run(DISK_LOOP);
+    await new Promise((res) => setTimeout(res, 2000));
+    d.close();
+    await migrate(b, a, tokenA, "appending + sync to a disk file");
+  } finally {
+    await a.dispose();
+    await b.dispose();
+  }
+  return out;
+}
+
+async function printCopyStorage(): Promise<void> {
+  console.log(`\n--copy-storage: ${MEM_MIB} MiB guest, 64 MiB qcow2 disk (ext2, 16 MiB file); loopback`);
+  console.log(
+    "| guest | total ms | downtime ms | rounds | MiB sent | of which disk MiB | disk chunks at stop |",
+  );
+  console.log("|---|---|---|---|---|---|---|");
+  for (const f of await copyStorageFigures())
+    console.log(
+      `| ${f.load} | ${Math.round(f.totalMs)} | ${Math.round(f.downtimeMs)} | ${f.rounds} | ${f.mib.toFixed(1)} | ${f.diskMib.toFixed(1)} | ${f.chunksAtStop} |`,
+    );
 }
 
 function freePort(): Promise<number> {
@@ -184,6 +279,10 @@ export async function bench(): Promise<void> {
     console.log("skipped: bundled guest not built");
     return;
   }
+  if (process.env.COPY_STORAGE_ONLY) {
+    await printCopyStorage();
+    return;
+  }
   console.log(`guest: ${MEM_MIB} MiB, 1 vCPU, the bundled kernel + initramfs; loopback`);
   console.log("| engine | guest | total ms | downtime ms | rounds | MiB sent |");
   console.log("|---|---|---|---|---|---|");
@@ -202,4 +301,5 @@ export async function bench(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  await printCopyStorage();
 }
