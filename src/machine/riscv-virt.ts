@@ -124,8 +124,14 @@ const PMPCFG_NAPOT_RWX = 0x1fn;
 
 /** Wall time between yields to the host event loop while the guest is busy (input, block I/O). */
 const YIELD_INTERVAL_NS = 4e6;
-/** Longest idle sleep, so polling guests and missed wake-ups cost at most this much latency. */
-const MAX_IDLE_SLEEP_MS = 50;
+/**
+ * Longest idle sleep, a backstop only: whatever can make a waiting hart runnable ends the sleep at once
+ * (an interrupt line rising through the sink, console input, stop/power events call wake()), and the
+ * sleep ends at the earliest timer deadline (mtimecmp, stimecmp, RTC alarm). It was 50 ms; an idle guest
+ * (WFI, Linux NO_HZ_IDLE: ~8 timer interrupts/s) then woke the host ~20 times a second for nothing, which
+ * made an idle VM process cost ~1.4 % of a core against QEMU's ~0.4 % (docs/benchmarks.md, Overcommit).
+ */
+const MAX_IDLE_SLEEP_MS = 1000;
 const NS_PER_TICK = 100;
 /** Console input held for the guest at most (the oldest is dropped beyond it). */
 const MAX_CONSOLE_INPUT = 1 << 20;
