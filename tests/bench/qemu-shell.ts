@@ -36,6 +36,11 @@ export class QemuShell implements Shell {
     return sh;
   }
 
+  /** The QEMU process id (host CPU accounting). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   private feed(s: string): void {
     this.out += s;
     for (const w of this.waiters.splice(0)) w();
