@@ -328,12 +328,19 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
     if (this.busy.has(name)) throw conflict(`VM "${name}" has a snapshot or clone operation under way`);
     await this.checkNotLinkedBase(vm);
     this.locks.acquire(name, vm.record.definition.disks ?? []);
+    // A revert while stopped left the snapshot's machine state to resume from, once (a state file wins).
+    const resume = file === undefined ? vm.record.resumeSnapshot : undefined;
+    if (vm.record.resumeSnapshot !== undefined) {
+      delete vm.record.resumeSnapshot;
+      await this.persist(vm.record);
+    }
     try {
-      await vm.start(file);
+      await vm.start(file, false, resume);
     } catch (e) {
       if (!vm.active) this.locks.release(name);
       throw e;
     }
+    if (resume !== undefined) this.log(`VM ${name}: resumed from snapshot ${resume}`);
     return vm.info();
   }
 
@@ -632,12 +639,16 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
         pauseMs = (await vm.snapshot("revert", snap)).pauseMs;
       } else {
         const disks = vm.record.definition.disks ?? [];
-        await this.withOfflineDisks(vm, async (images) => {
-          const stateBytes = await revertVmDisks(disks, images, snap);
+        const stateBytes = await this.withOfflineDisks(vm, async (images) => {
+          const bytes = await revertVmDisks(disks, images, snap);
           // The revert brought the snapshot's VM-state area into the active view; the snapshot keeps it.
           const first = snapshotTargets(disks, images)[0]?.img;
-          if (stateBytes > 0 && first) await first.dropActiveVmState();
+          if (bytes > 0 && first) await first.dropActiveVmState();
+          return bytes;
         });
+        // The next start continues the machine from the snapshot, as a running VM's revert does now.
+        if (stateBytes > 0) vm.record.resumeSnapshot = snap;
+        else delete vm.record.resumeSnapshot;
       }
       vm.record.currentSnapshot = info.name;
       await this.persist(vm.record);
@@ -660,6 +671,7 @@ export class Daemon extends EventEmitter<{ event: [VmEvent] }> {
           deleteVmSnapshot(vm.record.definition.disks ?? [], images, snap),
         );
       removeSnapshot(vm.record, snap);
+      if (vm.record.resumeSnapshot === snap) delete vm.record.resumeSnapshot;
       await this.persist(vm.record);
       this.log(`VM ${name}: snapshot ${snap} deleted`);
       return { pauseMs, tree: treeOf(vm.record) };

@@ -172,8 +172,11 @@ export class ManagedVm {
     return r;
   }
 
-  /** Fork the VM process and boot (or restore `file`); resolves once the guest runs. */
-  async start(file?: string, incoming?: boolean): Promise<void> {
+  /**
+   * Fork the VM process and boot (or restore `file`, or the machine state of snapshot `snapshot` on its
+   * disks, which are at that snapshot); resolves once the guest runs.
+   */
+  async start(file?: string, incoming?: boolean, snapshot?: string): Promise<void> {
     if (this.active) throw conflict(`VM "${this.name}" is already ${this.state}`);
     const def = this.record.definition;
     const overheadMiB = def.memOverheadMiB ?? DEFAULT_MEM_OVERHEAD_MIB;
@@ -242,7 +245,14 @@ export class ManagedVm {
     this.rssTimer = setInterval(() => this.checkMemory(), RSS_CHECK_MS);
     this.rssTimer.unref();
     this.setState(incoming ? "incoming" : "running");
-    this.send({ t: "start", def, vmIndex: this.record.vmIndex, file, ...(incoming ? { incoming } : {}) });
+    this.send({
+      t: "start",
+      def,
+      vmIndex: this.record.vmIndex,
+      file,
+      ...(incoming ? { incoming } : {}),
+      ...(snapshot !== undefined ? { snapshot } : {}),
+    });
     try {
       await started;
       // The definition's memory target is reached with the balloon once the guest's driver is up.

@@ -19,7 +19,15 @@ export interface VmCounters {
 
 export type ToVm =
   /** Boot the definition, or with `file` restore that state file and continue it. */
-  | { t: "start"; def: VmDefinition; vmIndex: number; file?: string; incoming?: boolean }
+  | {
+      t: "start";
+      def: VmDefinition;
+      vmIndex: number;
+      file?: string;
+      incoming?: boolean;
+      /** Restore the machine state of this snapshot (the disks are at it) instead of booting. */
+      snapshot?: string;
+    }
   /** One message of an incoming migration stream (relayed from the source's WebSocket). */
   | { t: "migIn"; data: Uint8Array }
   /** Migrate this VM to the daemon at `url` (ws://HOST:PORT/v1/migrations/incoming). */

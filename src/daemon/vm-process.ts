@@ -204,6 +204,33 @@ export function runVmProcess(): void {
     running = null;
   };
 
+  /**
+   * The machine state of snapshot `name` for a VM starting on disks reverted to it: read from the
+   * snapshot's own VM-state area (a read-only open viewing the snapshot's L1; the active view no longer
+   * holds it), restored paused.
+   */
+  const resumeFromSnapshot = async (
+    disks: readonly { path: string; readOnly?: boolean }[],
+    name: string,
+    host: ReturnType<typeof makeHost>,
+  ): Promise<VirtualMachine> => {
+    const state = disks.findIndex((d) => !d.readOnly);
+    if (state < 0) throw new UserError(`snapshot '${name}': the VM has no writable disk`);
+    const reader = await openImage(disks[state].path, { format: "qcow2", readOnly: true });
+    try {
+      if (!(reader instanceof Qcow2Image)) throw new UserError(`disk ${state} is not qcow2`);
+      const snap = reader.snapshots.find((s) => s.name === name);
+      if (!snap) throw new UserError(`snapshot '${name}' is not on disk ${state} of this VM`);
+      await reader.viewSnapshot(snap);
+      return await restoreVmFromSnapshot(reader, name, host, {
+        attachments: { nics },
+        overrides: { vmIndex, name: def!.name },
+      });
+    } finally {
+      await reader.close();
+    }
+  };
+
   /** A snapshot verb on the paused VM. */
   const snapshotOp = async (op: "create" | "revert" | "delete", name: string): Promise<SnapshotReply> => {
     const current = vm!;
@@ -294,6 +321,9 @@ export function runVmProcess(): void {
         try {
           if (msg.file) {
             vm = await restoreStateFile(msg.file, host, nics, msg.vmIndex, def.name);
+            follow(vm.resume());
+          } else if (msg.snapshot !== undefined) {
+            vm = await resumeFromSnapshot(vmSpecOf(def, vmIndex).disks ?? [], msg.snapshot, host);
             follow(vm.resume());
           } else {
             vm = new VirtualMachine(vmSpecOf(def, vmIndex), host, { nics });

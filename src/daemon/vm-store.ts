@@ -22,6 +22,11 @@ export interface VmRecord {
   snapshots?: SnapshotInfo[];
   currentSnapshot?: string | null;
   /**
+   * A stopped VM reverted to a snapshot that holds machine state: its next start restores that state
+   * (from the snapshot's VM-state area) instead of booting. Cleared by that start and by deleting it.
+   */
+  resumeSnapshot?: string;
+  /**
    * Images (real paths) this VM's disks are linked-clone overlays of: while the VM exists, no VM may
    * open them writable (the daemon refuses to start one that would).
    */
@@ -111,6 +116,8 @@ function parseRecord(text: string): VmRecord {
     rec.snapshots = raw.snapshots;
     const cur = raw.currentSnapshot;
     rec.currentSnapshot = typeof cur === "string" && names.has(cur) ? cur : null;
+    const resume = raw.resumeSnapshot;
+    if (typeof resume === "string" && names.has(resume)) rec.resumeSnapshot = resume;
   }
   if (Array.isArray(raw.linkedBases))
     rec.linkedBases = raw.linkedBases.filter((b): b is string => typeof b === "string");

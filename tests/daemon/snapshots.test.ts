@@ -3,7 +3,8 @@
  * with a qcow2 disk, a shell variable, a file in RAM and a counter loop; snapshots of it running are
  * reverted in place with the console viewer attached; the tree branches; a middle snapshot is deleted and
  * the disk stays clean for qemu-img; a snapshot taken while a loop keeps dirtying memory (its RAM written
- * while the guest runs) reverts to one consistent instant; a linked clone boots and writes its own disk
+ * while the guest runs) reverts to one consistent instant; a stopped VM reverted to a snapshot resumes
+ * its machine state at the next start; a linked clone boots and writes its own disk
  * while the source's disk stays byte for byte as it was.
  */
 import assert from "node:assert/strict";
@@ -176,6 +177,19 @@ test("snapshots of a running VM revert the shell, a RAM file and a counter in pl
   assert.match(checked, /checked \d+/);
   assert.ok(Number(/checked (\d+)/.exec(checked)![1]) > reverted, checked);
   c.close();
+  console_ = null;
+  ok("kill", "sn");
+
+  // A stopped VM reverted to a snapshot with machine state continues from that state at its next
+  // start (a boot would have no KEEP and no shell at the prompt until it finished booting).
+  assert.match(ok("snapshot", "revert", "sn", "s3"), /VM sn reverted to s3/);
+  ok("start", "sn");
+  const c2 = await ConsoleClient.open(daemon.socketPath, "sn");
+  console_ = c2;
+  c2.type("\n");
+  assert.equal((await guestState(c2)).v, "three");
+  assert.match(daemon.log, /VM sn: resumed from snapshot s3/);
+  c2.close();
   console_ = null;
   ok("kill", "sn");
 
