@@ -13,23 +13,20 @@ const B64_INDEX = (() => {
   return t;
 })();
 
-/** RFC 4648 base64 with padding. */
+/** Bytes per btoa call: a multiple of 3, so the pieces join without inner padding. */
+const B64_PIECE = 3 * 8192;
+
+/**
+ * RFC 4648 base64 with padding, through the platform's btoa (WHATWG HTML "forgiving-base64 encode";
+ * Node and browsers) on binary strings of a few KiB: a per-byte JS loop took ~1 µs a byte, which a
+ * 1 GiB guest's balloon page map (256 KiB) turned into a third of a second in a snapshot's pause.
+ */
 export function toBase64(b: Uint8Array): string {
   const out: string[] = [];
-  let chunk = "";
-  for (let i = 0; i < b.length; i += 3) {
-    const n = (b[i] << 16) | ((b[i + 1] ?? 0) << 8) | (b[i + 2] ?? 0);
-    chunk +=
-      B64[(n >> 18) & 63] +
-      B64[(n >> 12) & 63] +
-      (i + 1 < b.length ? B64[(n >> 6) & 63] : "=") +
-      (i + 2 < b.length ? B64[n & 63] : "=");
-    if (chunk.length >= 4096) {
-      out.push(chunk);
-      chunk = "";
-    }
+  for (let i = 0; i < b.length; i += B64_PIECE) {
+    const piece = b.subarray(i, Math.min(b.length, i + B64_PIECE));
+    out.push(btoa(String.fromCharCode.apply(null, piece as unknown as number[])));
   }
-  out.push(chunk);
   return out.join("");
 }
 

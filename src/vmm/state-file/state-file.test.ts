@@ -94,7 +94,7 @@ async function writePrecopy(ram: Uint8Array, change: () => [number, number][]): 
 }
 
 test("codec: typed arrays, nesting and base64 round trip; malformed input is refused", () => {
-  for (const n of [0, 1, 2, 3, 4, 5, 255, 1000]) {
+  for (const n of [0, 1, 2, 3, 4, 5, 255, 1000, 3 * 8192, 3 * 8192 + 1, 100000]) {
     const b = Uint8Array.from({ length: n }, (_, i) => (i * 37) & 0xff);
     assert.deepEqual(fromBase64(toBase64(b)), b);
     assert.equal(toBase64(b), Buffer.from(b).toString("base64"));
