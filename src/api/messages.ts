@@ -198,6 +198,26 @@ export const VmStats = Type.Object(
       { rxBytes: Counter, txBytes: Counter, rxFrames: Counter, txFrames: Counter },
       { additionalProperties: false },
     ),
+    nics: Type.Array(
+      Type.Object(
+        {
+          rxFrames: Counter,
+          rxBytes: Counter,
+          txFrames: Counter,
+          txBytes: Counter,
+          rxDropped: Type.Integer({
+            minimum: 0,
+            description: "frames for the guest dropped (link down, no receive buffers, oversize)",
+          }),
+          txDropped: Type.Integer({
+            minimum: 0,
+            description: "frames from the guest dropped (malformed, link down, the backend's drops)",
+          }),
+        },
+        { additionalProperties: false },
+      ),
+      { description: "each NIC's counters by position (rx: to the guest, tx: from it), kept across reboots" },
+    ),
     memory: Type.Optional(VmMemoryStats),
   },
   { additionalProperties: false },

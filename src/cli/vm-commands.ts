@@ -229,6 +229,10 @@ function formatStats(s: VmStats): string {
     `RSS         ${mib(s.rssBytes)} (guest RAM ${mib(s.guestRamBytes)})`,
     `disk        read ${s.disk.readBytes} B in ${s.disk.reads}, wrote ${s.disk.writeBytes} B in ${s.disk.writes}, ${s.disk.flushes} flushes`,
     `net         rx ${s.net.rxBytes} B / ${s.net.rxFrames} frames, tx ${s.net.txBytes} B / ${s.net.txFrames} frames`,
+    ...s.nics.map(
+      (n, i) =>
+        `nic ${i}       rx ${n.rxBytes} B / ${n.rxFrames} frames (${n.rxDropped} dropped), tx ${n.txBytes} B / ${n.txFrames} frames (${n.txDropped} dropped)`,
+    ),
     ...memoryLines(s),
   ].join("\n");
 }

@@ -537,6 +537,7 @@ export class ManagedVm {
       guestRamBytes: def.memBytes ?? DEFAULT_MEM_BYTES,
       disk: { ...(c?.disk ?? { readBytes: 0, writeBytes: 0, reads: 0, writes: 0, flushes: 0 }) },
       net: { ...(c?.net ?? { rxBytes: 0, txBytes: 0, rxFrames: 0, txFrames: 0 }) },
+      nics: live ? (c?.nics ?? []).map((n) => ({ ...n })) : [],
       ...(live ? { memory: this.memoryStats() } : {}),
     };
   }

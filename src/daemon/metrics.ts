@@ -170,6 +170,24 @@ const METRICS: Metric[] = [
   },
 ];
 
+/** Per-NIC counters, labelled vm and nic (the NIC's position). */
+const NIC_METRICS: { name: string; help: string; key: keyof VmStats["nics"][number] }[] = [
+  { name: "tvisor_nic_rx_frames_total", help: "Frames delivered to the guest by the NIC", key: "rxFrames" },
+  { name: "tvisor_nic_rx_bytes_total", help: "Bytes delivered to the guest by the NIC", key: "rxBytes" },
+  { name: "tvisor_nic_tx_frames_total", help: "Frames the guest sent through the NIC", key: "txFrames" },
+  { name: "tvisor_nic_tx_bytes_total", help: "Bytes the guest sent through the NIC", key: "txBytes" },
+  {
+    name: "tvisor_nic_rx_dropped_total",
+    help: "Frames for the guest dropped (link down, no receive buffers, oversize)",
+    key: "rxDropped",
+  },
+  {
+    name: "tvisor_nic_tx_dropped_total",
+    help: "Frames from the guest dropped (malformed, link down, backend drops)",
+    key: "txDropped",
+  },
+];
+
 /** Label values escape backslash, quote and newline (exposition format). VM names never need it, but be safe. */
 function label(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -186,6 +204,12 @@ export function prometheusText(stats: VmStats[]): string {
     lines.push(`# HELP ${m.name} ${m.help}`);
     lines.push(`# TYPE ${m.name} ${m.type}`);
     for (const s of stats) lines.push(`${m.name}{vm="${label(s.name)}"} ${m.value(s)}`);
+  }
+  for (const m of NIC_METRICS) {
+    lines.push(`# HELP ${m.name} ${m.help}`);
+    lines.push(`# TYPE ${m.name} counter`);
+    for (const s of stats)
+      s.nics.forEach((n, i) => lines.push(`${m.name}{vm="${label(s.name)}",nic="${i}"} ${n[m.key]}`));
   }
   return `${lines.join("\n")}\n`;
 }

@@ -2,6 +2,7 @@
 import type { MigrateResult } from "../api/migration.js";
 import type { SnapshotPrecopy } from "../api/snapshots.js";
 import type { VmDefinition } from "../api/vm-spec.js";
+import type { NetCounters } from "../vmm/host-contracts.js";
 import type { VirtualMachine } from "../vmm/vm.js";
 
 /** What the VM process counts for stats; the daemon adds RSS and rates. */
@@ -13,6 +14,8 @@ export interface VmCounters {
   rssBytes: number;
   disk: { readBytes: number; writeBytes: number; reads: number; writes: number; flushes: number };
   net: { rxBytes: number; txBytes: number; rxFrames: number; txFrames: number };
+  /** Each NIC's counters (the virtio-net device's, VirtualMachine.nicCounters), by position. */
+  nics: NetCounters[];
   /** The balloon and guest memory statistics (VirtualMachine.memoryInfo), null without a balloon. */
   memory: ReturnType<VirtualMachine["memoryInfo"]>;
 }

@@ -122,6 +122,7 @@ export function runVmProcess(): void {
     rssBytes: 0,
     disk: { readBytes: 0, writeBytes: 0, reads: 0, writes: 0, flushes: 0 },
     net: { rxBytes: 0, txBytes: 0, rxFrames: 0, txFrames: 0 },
+    nics: [],
     memory: null,
   };
   const console = new IpcConsole();
@@ -189,6 +190,7 @@ export function runVmProcess(): void {
     counters.instructions = vm?.instret ?? 0;
     counters.boots = vm?.boots ?? 0;
     counters.memory = vm?.memoryInfo() ?? null;
+    counters.nics = vm?.nicCounters.map((c) => ({ ...c })) ?? counters.nics;
     // Fresh guest statistics for the next sample (§5.5.6.3: the driver answers when it runs).
     vm?.requestMemoryStats();
     send({ t: "stats", counters });

@@ -4,5 +4,5 @@
  */
 export type { BlockBackend } from "../io/block-backend.js";
 export type { CharBackend } from "../io/char-backend.js";
-export type { NetBackend } from "../io/net-backend.js";
+export type { NetBackend, NetCounters } from "../io/net-backend.js";
 export type { VmHost } from "./vm-host.js";
