@@ -209,7 +209,8 @@ export function prometheusText(stats: VmStats[]): string {
     lines.push(`# HELP ${m.name} ${m.help}`);
     lines.push(`# TYPE ${m.name} counter`);
     for (const s of stats)
-      s.nics.forEach((n, i) => lines.push(`${m.name}{vm="${label(s.name)}",nic="${i}"} ${n[m.key]}`));
+      for (const [i, n] of s.nics.entries())
+        lines.push(`${m.name}{vm="${label(s.name)}",nic="${i}"} ${n[m.key]}`);
   }
   return `${lines.join("\n")}\n`;
 }
