@@ -192,5 +192,5 @@ test("bad addresses are UserErrors", async () => {
 
 /** Frames waiting in the backend (its private queue), for the test's bound check. */
 function heldCount(b: DgramNetBackend): number {
-  return (b as unknown as { held: unknown[] }).held.length;
+  return b.heldFrames;
 }

@@ -25,6 +25,7 @@ import { networkInterfaces } from "node:os";
 import { errorMessage, UserError } from "../../base/errors.js";
 import type { NetBackend, NetPeer } from "../../io/net-backend.js";
 import type { NetAddress } from "../net-address.js";
+import { ReceiveGate } from "../receive-gate.js";
 import { MAX_STREAM_FRAME } from "../stream-framing.js";
 
 export interface UdpAddress {
@@ -78,7 +79,14 @@ export class DgramNetBackend implements NetBackend {
   private inflight = 0;
   private congested = false;
   private nic: NetPeer | null = null;
-  private held: Uint8Array[] = [];
+  private readonly gate = new ReceiveGate({
+    max: MAX_HELD,
+    canReceive: () => this.nic === null || this.nic.canReceive(),
+    deliver: (f) => this.handOver(f),
+    drop: () => {
+      this.counters.rxDropped++;
+    },
+  });
   private closed = false;
   /** The local address actually bound (port read back when 0 was asked). */
   boundAddress: UdpAddress = { host: "", port: 0 };
@@ -179,18 +187,19 @@ export class DgramNetBackend implements NetBackend {
 
   /** The NIC has room again: hand over the datagrams held meanwhile, in order. */
   resumeReceive(): void {
-    while (this.held.length > 0) {
-      if (this.nic !== null && !this.nic.canReceive()) return;
-      const f = this.held.shift();
-      if (f) this.handOver(f);
-    }
+    this.gate.resume();
+  }
+
+  /** Frames waiting for the NIC to have room. */
+  get heldFrames(): number {
+    return this.gate.holding;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.nic = null;
-    this.held = [];
+    this.gate.clear();
     for (const s of new Set([this.rx, this.tx])) {
       try {
         s.close();
@@ -207,12 +216,7 @@ export class DgramNetBackend implements NetBackend {
       return;
     }
     const frame = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
-    if (this.held.length > 0 || (this.nic !== null && !this.nic.canReceive())) {
-      if (this.held.length >= MAX_HELD) this.counters.rxDropped++;
-      else this.held.push(frame);
-      return;
-    }
-    this.handOver(frame);
+    this.gate.offer(frame);
   }
 
   private handOver(frame: Uint8Array): void {

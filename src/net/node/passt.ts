@@ -33,6 +33,7 @@ import { join } from "node:path";
 import { UserError } from "../../base/errors.js";
 import type { NetBackend, NetPeer } from "../../io/net-backend.js";
 import { formatHostForward, type HostForward } from "../net-address.js";
+import { ReceiveGate } from "../receive-gate.js";
 import { encodeStreamFrame } from "../stream-framing.js";
 
 /** QEMU's user-mode network: guest address, prefix, gateway and DNS as the guest sees them. */
@@ -126,7 +127,26 @@ class PasstBackend implements NetBackend {
   private socket: Socket | null = null;
   private handler: ((frame: Uint8Array) => void) | null = null;
   private peer: NetPeer | null = null;
-  private held: Uint8Array[] = [];
+  /** Frames for a guest that cannot take them wait here (copied: they are views of passt's stream). */
+  private readonly gate = new ReceiveGate({
+    max: MAX_HELD,
+    canReceive: () => this.peer === null || this.peer.canReceive(),
+    deliver: (f) => this.handler?.(f),
+    drop: () => {
+      this.dropped++;
+    },
+    pause: () => {
+      if (this.paused) return;
+      this.paused = true;
+      this.socket?.pause();
+    },
+    resume: () => {
+      if (!this.paused) return;
+      this.paused = false;
+      this.socket?.resume();
+    },
+    copyHeld: true,
+  });
   private paused = false;
   private congested = false;
   private closed = false;
@@ -273,7 +293,7 @@ class PasstBackend implements NetBackend {
     if (up === this.up) return;
     this.up = up;
     if (!up) {
-      this.held = [];
+      this.gate.clear();
       this.congested = false;
     }
     this.peer?.carrier(up);
@@ -323,31 +343,11 @@ class PasstBackend implements NetBackend {
   }
 
   private deliver(frame: Uint8Array): void {
-    if (this.held.length > 0 || (this.peer !== null && !this.peer.canReceive())) {
-      if (this.held.length >= MAX_HELD) {
-        this.dropped++;
-        return;
-      }
-      // Copy: the frame is a view of the socket's buffer.
-      this.held.push(frame.slice());
-      if (!this.paused) {
-        this.paused = true;
-        this.socket?.pause();
-      }
-      return;
-    }
-    this.handler?.(frame);
+    this.gate.offer(frame);
   }
 
   resumeReceive(): void {
-    while (this.held.length > 0 && (this.peer === null || this.peer.canReceive())) {
-      const f = this.held.shift() as Uint8Array;
-      this.handler?.(f);
-    }
-    if (this.held.length === 0 && this.paused) {
-      this.paused = false;
-      this.socket?.resume();
-    }
+    this.gate.resume();
   }
 
   onReceive(handler: (frame: Uint8Array) => void): void {

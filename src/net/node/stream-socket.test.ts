@@ -249,8 +249,8 @@ test("flow control: a NIC without room stops the socket being read; resumeReceiv
   for (let i = 0; i < 200; i++) client.send(frame(i & 0xff));
   await two;
   // The third frame finds no room: from then on the socket is not read.
-  const internals = server as unknown as { held: unknown[]; peer: Socket };
-  while (internals.held.length === 0) await new Promise<void>((r) => setImmediate(r));
+  const internals = server as unknown as { peer: Socket };
+  while (server.heldFrames === 0) await new Promise<void>((r) => setImmediate(r));
   assert.equal(internals.peer.isPaused(), true, "the socket is not read while the NIC has no room");
   assert.equal(sc.got.length, 2, "only what the NIC had room for");
   nic.room = Number.POSITIVE_INFINITY;

@@ -28,6 +28,7 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { errorMessage, UserError } from "../../base/errors.js";
 import type { NetBackend, NetPeer } from "../../io/net-backend.js";
 import { formatNetAddress, type NetAddress } from "../net-address.js";
+import { ReceiveGate } from "../receive-gate.js";
 import {
   encodeStreamFrame,
   MAX_STREAM_FRAME,
@@ -86,7 +87,19 @@ export class StreamNetBackend implements NetBackend {
   private handler: ((frame: Uint8Array) => void) | null = null;
   private nic: NetPeer | null = null;
   /** Frames decoded while the NIC could not take them, delivered first on resume. */
-  private held: Uint8Array[] = [];
+  private readonly gate = new ReceiveGate({
+    max: MAX_HELD,
+    canReceive: () => this.nic === null || this.nic.canReceive(),
+    deliver: (f) => this.handOver(f),
+    drop: () => {
+      this.counters.rxDropped++;
+    },
+    // Stop reading: the peer waits in its kernel buffers. This chunk's frames wait here.
+    pause: () => this.peer?.pause(),
+    resume: () => {
+      if (this.peer?.isPaused()) this.peer.resume();
+    },
+  });
   private congested = false;
   private readonly linkListeners = new Set<(up: boolean) => void>();
   private peer: Socket | null = null;
@@ -178,12 +191,12 @@ export class StreamNetBackend implements NetBackend {
 
   /** The NIC has room: hand over held frames, and read the socket again once they are all taken. */
   resumeReceive(): void {
-    while (this.held.length > 0) {
-      if (this.nic !== null && !this.nic.canReceive()) return;
-      const f = this.held.shift();
-      if (f) this.handOver(f);
-    }
-    if (this.peer?.isPaused()) this.peer.resume();
+    this.gate.resume();
+  }
+
+  /** Frames waiting for the NIC to have room. */
+  get heldFrames(): number {
+    return this.gate.holding;
   }
 
   close(): void {
@@ -297,7 +310,7 @@ export class StreamNetBackend implements NetBackend {
       this.dropPeer();
       if (this.opts.mode === "connect") this.scheduleReconnect();
     });
-    if (this.held.length === 0) s.resume();
+    if (this.gate.holding === 0) s.resume();
     this.emitLink(true);
   }
 
@@ -315,14 +328,7 @@ export class StreamNetBackend implements NetBackend {
   }
 
   private deliver(frame: Uint8Array): void {
-    if (this.held.length > 0 || (this.nic !== null && !this.nic.canReceive())) {
-      // Stop reading: the peer waits in its kernel buffers. This chunk's frames wait here.
-      this.peer?.pause();
-      if (this.held.length >= MAX_HELD) this.counters.rxDropped++;
-      else this.held.push(frame);
-      return;
-    }
-    this.handOver(frame);
+    this.gate.offer(frame);
   }
 
   private handOver(frame: Uint8Array): void {

@@ -81,7 +81,7 @@ test("a TAP in a test namespace: frames both ways with the kernel's stack; flow 
       room--;
       delivered++;
     });
-    const held = () => (b as unknown as { held: unknown[] }).held.length;
+    const held = () => b.heldFrames;
     // The namespace resolves the guest's MAC from the ARP above, then pings it: the frames reach us.
     ip("-n", ns, "neigh", "replace", "10.9.0.2", "lladdr", "02:00:00:00:00:02", "dev", ifname);
     // No replies come (the NIC takes nothing), so ping's status is 1; its requests reached the tap.

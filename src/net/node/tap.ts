@@ -12,6 +12,7 @@
 import { closeSync, writeSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type { NetBackend, NetPeer } from "../../io/net-backend.js";
+import { ReceiveGate } from "../receive-gate.js";
 import { MAX_STREAM_FRAME } from "../stream-framing.js";
 import { openTapFd } from "./tun.js";
 
@@ -41,7 +42,19 @@ export class TapNetBackend implements NetBackend {
   };
   private handler: ((frame: Uint8Array) => void) | null = null;
   private nic: NetPeer | null = null;
-  private held: Uint8Array[] = [];
+  private readonly gate = new ReceiveGate({
+    max: MAX_HELD,
+    canReceive: () => this.nic === null || this.nic.canReceive(),
+    deliver: (f) => this.handOver(f),
+    drop: () => {
+      this.counters.rxDropped++;
+    },
+    pause: () => Atomics.store(this.flags, 1, 1), // the reader stops reading until resumeReceive
+    resume: () => {
+      Atomics.store(this.flags, 1, 0);
+      Atomics.notify(this.flags, 1);
+    },
+  });
   private readonly flags = new Int32Array(new SharedArrayBuffer(8));
   private readonly worker: Worker;
   private closed = false;
@@ -112,20 +125,19 @@ export class TapNetBackend implements NetBackend {
   }
 
   resumeReceive(): void {
-    while (this.held.length > 0) {
-      if (this.nic !== null && !this.nic.canReceive()) return;
-      const f = this.held.shift();
-      if (f) this.handOver(f);
-    }
-    Atomics.store(this.flags, 1, 0);
-    Atomics.notify(this.flags, 1);
+    this.gate.resume();
+  }
+
+  /** Frames waiting for the NIC to have room. */
+  get heldFrames(): number {
+    return this.gate.holding;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.nic = null;
-    this.held = [];
+    this.gate.clear();
     Atomics.store(this.flags, 0, 1);
     Atomics.notify(this.flags, 1);
     if (!this.readerAlive) closeSync(this.fd);
@@ -133,13 +145,7 @@ export class TapNetBackend implements NetBackend {
 
   private onFrame(frame: Uint8Array): void {
     if (this.closed) return;
-    if (this.held.length > 0 || (this.nic !== null && !this.nic.canReceive())) {
-      Atomics.store(this.flags, 1, 1); // the reader stops reading until resumeReceive
-      if (this.held.length >= MAX_HELD) this.counters.rxDropped++;
-      else this.held.push(frame);
-      return;
-    }
-    this.handOver(frame);
+    this.gate.offer(frame);
   }
 
   private handOver(frame: Uint8Array): void {
