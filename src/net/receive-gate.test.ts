@@ -10,7 +10,7 @@ test("frames are held in order while the NIC has no room, handed over on resume,
   let dropped = 0;
   const gate = new ReceiveGate({
     max: 2,
-    canReceive: () => room,
+    nic: () => ({ canReceive: () => room, writable() {}, carrier() {} }),
     deliver: (f) => got.push(f[0]),
     drop: () => dropped++,
     pause: () => events.push("pause"),
@@ -46,7 +46,7 @@ test("resume stops as soon as the NIC is full again, and clear forgets what is h
   const got: number[] = [];
   const gate = new ReceiveGate({
     max: 8,
-    canReceive: () => room > 0,
+    nic: () => ({ canReceive: () => room > 0, writable() {}, carrier() {} }),
     deliver: (f) => {
       room--;
       got.push(f[0]);

@@ -7,11 +7,13 @@
  * once) loses frames, counted by `drop`. Every socket-like backend (stream, dgram, TAP, passt) uses this.
  */
 
+import type { NetPeer } from "../io/net-backend.js";
+
 export interface ReceiveGateOptions {
   /** Frames held at most; beyond that `drop` is called. */
   max: number;
-  /** Whether the NIC would take a frame now (true when no NIC is registered). */
-  canReceive(): boolean;
+  /** The NIC's flow-control signals, or null while none is registered (then frames pass). */
+  nic(): NetPeer | null;
   /** Give one frame to the NIC. */
   deliver(frame: Uint8Array): void;
   /** A frame was lost because the queue was full. */
@@ -36,7 +38,7 @@ export class ReceiveGate {
 
   /** A frame from the source: handed over now, or held behind earlier ones while the NIC has no room. */
   offer(frame: Uint8Array): void {
-    if (this.held.length === 0 && this.opts.canReceive()) {
+    if (this.held.length === 0 && this.canReceive()) {
       this.opts.deliver(frame);
       return;
     }
@@ -48,10 +50,15 @@ export class ReceiveGate {
   /** The NIC has room: hand over held frames in order; read the source again once all are taken. */
   resume(): void {
     while (this.held.length > 0) {
-      if (!this.opts.canReceive()) return;
+      if (!this.canReceive()) return;
       this.opts.deliver(this.held.shift() as Uint8Array);
     }
     this.opts.resume?.();
+  }
+
+  private canReceive(): boolean {
+    const nic = this.opts.nic();
+    return nic === null || nic.canReceive();
   }
 
   /** Forget what is held (the link went down, the backend closed). */

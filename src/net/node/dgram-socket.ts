@@ -81,11 +81,9 @@ export class DgramNetBackend implements NetBackend {
   private nic: NetPeer | null = null;
   private readonly gate = new ReceiveGate({
     max: MAX_HELD,
-    canReceive: () => this.nic === null || this.nic.canReceive(),
+    nic: () => this.nic,
     deliver: (f) => this.handOver(f),
-    drop: () => {
-      this.counters.rxDropped++;
-    },
+    drop: () => this.counters.rxDropped++,
   });
   private closed = false;
   /** The local address actually bound (port read back when 0 was asked). */

@@ -130,7 +130,7 @@ class PasstBackend implements NetBackend {
   /** Frames for a guest that cannot take them wait here (copied: they are views of passt's stream). */
   private readonly gate = new ReceiveGate({
     max: MAX_HELD,
-    canReceive: () => this.peer === null || this.peer.canReceive(),
+    nic: () => this.peer,
     deliver: (f) => this.handler?.(f),
     drop: () => {
       this.dropped++;

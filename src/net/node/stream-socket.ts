@@ -89,11 +89,9 @@ export class StreamNetBackend implements NetBackend {
   /** Frames decoded while the NIC could not take them, delivered first on resume. */
   private readonly gate = new ReceiveGate({
     max: MAX_HELD,
-    canReceive: () => this.nic === null || this.nic.canReceive(),
+    nic: () => this.nic,
     deliver: (f) => this.handOver(f),
-    drop: () => {
-      this.counters.rxDropped++;
-    },
+    drop: () => this.counters.rxDropped++,
     // Stop reading: the peer waits in its kernel buffers. This chunk's frames wait here.
     pause: () => this.peer?.pause(),
     resume: () => {

@@ -44,11 +44,9 @@ export class TapNetBackend implements NetBackend {
   private nic: NetPeer | null = null;
   private readonly gate = new ReceiveGate({
     max: MAX_HELD,
-    canReceive: () => this.nic === null || this.nic.canReceive(),
+    nic: () => this.nic,
     deliver: (f) => this.handOver(f),
-    drop: () => {
-      this.counters.rxDropped++;
-    },
+    drop: () => this.counters.rxDropped++,
     pause: () => Atomics.store(this.flags, 1, 1), // the reader stops reading until resumeReceive
     resume: () => {
       Atomics.store(this.flags, 1, 0);
