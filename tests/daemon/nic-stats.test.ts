@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { switchDirOf } from "../../src/base/node/state-dir.js";
-import type { NetBackend } from "../../src/io/net-backend.js";
+import type { NetBackend, NetCounters } from "../../src/io/net-backend.js";
 import { openSwitchClient } from "../../src/net/node/switch-port.js";
 import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, TestDaemon } from "./harness.js";
 
@@ -15,14 +15,7 @@ const daemon = new TestDaemon();
 let shell: ConsoleClient | null = null;
 let client: NetBackend | null = null;
 
-interface NicStats {
-  rxFrames: number;
-  rxBytes: number;
-  txFrames: number;
-  txBytes: number;
-  rxDropped: number;
-  txDropped: number;
-}
+type NicStats = NetCounters;
 
 /** Poll the stats (sampled by the VM process about once a second) until `ok` holds; hang guard only. */
 async function statsUntil(ok: (n: NicStats) => boolean): Promise<NicStats> {
