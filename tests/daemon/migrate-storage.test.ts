@@ -7,12 +7,12 @@
  * lost), and `qemu-img check` finds the destination's image clean.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer, type Server, Socket } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { TVISOR_CLI } from "../boot/guest-session.js";
+import { CuttingProxy, cliAsync } from "./cutting-proxy.js";
 import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, TestDaemon } from "./harness.js";
 
 const skip =
@@ -22,59 +22,14 @@ const skip =
     : "qemu-img is not installed (scripts/install.sh)");
 const src = new TestDaemon();
 const dst = new TestDaemon();
-const sockets = new Set<Socket>();
-let proxy: Server | null = null;
+const proxy = new CuttingProxy();
 after(async () => {
-  for (const s of sockets) s.destroy();
-  proxy?.close();
+  proxy.close();
   await src.dispose();
   await dst.dispose();
 });
 
-type Run = { status: number | null; stdout: string; stderr: string };
-
-/** The CLI against the daemon of `stateDir`, asynchronously (the daemons must keep being served). */
-function cli(stateDir: string, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [TVISOR_CLI, ...args, "--state-dir", stateDir]);
-    let stdout = "";
-    let stderr = "";
-    c.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    c.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
-/** A TCP proxy to `port` that cuts both sides once `limit` bytes went from client to server. */
-function cuttingProxy(port: number, limit: number): Promise<number> {
-  return new Promise((resolve) => {
-    proxy = createServer((client) => {
-      const server = new Socket();
-      sockets.add(client);
-      sockets.add(server);
-      let passed = 0;
-      server.connect(port, "127.0.0.1");
-      client.on("data", (d: Buffer) => {
-        passed += d.length;
-        if (passed > limit) {
-          client.destroy();
-          server.destroy();
-          return;
-        }
-        server.write(d);
-      });
-      server.on("data", (d: Buffer) => client.write(d));
-      client.on("error", () => server.destroy());
-      server.on("error", () => client.destroy());
-      client.on("close", () => server.destroy());
-      server.on("close", () => client.destroy());
-    });
-    proxy.listen(0, "127.0.0.1", () => {
-      const a = proxy?.address();
-      resolve(typeof a === "object" && a ? a.port : 0);
-    });
-  });
-}
+const cli = cliAsync;
 
 /** Lines in the log file on the guest's disk; poll (hang guard only) until there are more than `above`. */
 async function linesAbove(c: ConsoleClient, above: number): Promise<number> {
@@ -132,7 +87,7 @@ test("a guest writing its disk migrates with --copy-storage; a cut stream leaves
   const first = await linesAbove(c, 5);
 
   // 1. Cut after 2 MiB: round 0 is still copying the disk.
-  const proxyPort = await cuttingProxy(dst.tcpPort, 2 << 20);
+  const proxyPort = await proxy.listen(dst.tcpPort, 2 << 20);
   const to = (port: number) => ["--to", `127.0.0.1:${port}`, "--token-file", tokenFile, "--copy-storage"];
   r = await cli(src.stateDir, "migrate", "mig", ...to(proxyPort));
   assert.notEqual(r.status, 0);

@@ -6,67 +6,23 @@
  * runs on at the source and the destination keeps nothing.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createServer, type Server, Socket } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { TVISOR_CLI } from "../boot/guest-session.js";
+import { type CliRun, CuttingProxy, cliAsync } from "./cutting-proxy.js";
 import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, TestDaemon } from "./harness.js";
 
 const skip = missingImages();
 const src = new TestDaemon();
 const dst = new TestDaemon();
-const sockets = new Set<Socket>();
-let proxy: Server | null = null;
+const proxy = new CuttingProxy();
 after(async () => {
-  for (const s of sockets) s.destroy();
-  proxy?.close();
+  proxy.close();
   await src.dispose();
   await dst.dispose();
 });
 
-/** The CLI against the source daemon, asynchronously (the daemons must keep being served meanwhile). */
-function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [TVISOR_CLI, ...args, "--state-dir", src.stateDir]);
-    let stdout = "";
-    let stderr = "";
-    c.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    c.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
-/** A TCP proxy to `port` that cuts both sides once `limit` bytes went from client to server. */
-function cuttingProxy(port: number, limit: number): Promise<number> {
-  return new Promise((resolve) => {
-    proxy = createServer((client) => {
-      const server = new Socket();
-      sockets.add(client);
-      sockets.add(server);
-      let passed = 0;
-      server.connect(port, "127.0.0.1");
-      client.on("data", (d: Buffer) => {
-        passed += d.length;
-        if (passed > limit) {
-          client.destroy();
-          server.destroy();
-          return;
-        }
-        server.write(d);
-      });
-      server.on("data", (d: Buffer) => client.write(d));
-      client.on("error", () => server.destroy());
-      server.on("error", () => client.destroy());
-      client.on("close", () => server.destroy());
-      server.on("close", () => client.destroy());
-    });
-    proxy.listen(0, "127.0.0.1", () => {
-      const a = proxy?.address();
-      resolve(typeof a === "object" && a ? a.port : 0);
-    });
-  });
-}
+/** The CLI against the source daemon. */
+const cli = (...args: string[]): Promise<CliRun> => cliAsync(src.stateDir, ...args);
 
 /**
  * The counter's value. The loop rewrites the file (truncate, then write), so a read can land in between
@@ -113,7 +69,7 @@ test("a guest dirtying memory migrates live; a cut connection leaves it running 
   const first = await countAbove(c, 10);
 
   // 1. Through a proxy that cuts the stream after 4 MiB (round 0 of 128 MiB is still going).
-  const proxyPort = await cuttingProxy(dst.tcpPort, 4 << 20);
+  const proxyPort = await proxy.listen(dst.tcpPort, 4 << 20);
   r = await cli("migrate", "mig", "--to", `127.0.0.1:${proxyPort}`, "--token-file", tokenFile);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /^tvisor: .*migration failed: .+\n$/);
