@@ -10,6 +10,24 @@ import { HANG_GUARD_MS as BOOT_TIMEOUT_MS, cleanConsoleOutput, TVISOR_CLI } from
 
 export { HANG_GUARD_MS as BOOT_TIMEOUT_MS, missingImages } from "../boot/guest-session.js";
 
+/**
+ * Polls `probe` every `everyMs` until it gives a value (not `undefined`) and returns it. A hang guard, not a
+ * timing check: it gives up only after as many attempts as add up to BOOT_TIMEOUT_MS of sleeping (the
+ * probes' own time comes on top, so a slow host only waits longer), and then fails with `why()`.
+ */
+export async function pollUntil<T>(
+  probe: () => Promise<T | undefined>,
+  why: () => string,
+  everyMs = 200,
+): Promise<T> {
+  for (let left = Math.ceil(BOOT_TIMEOUT_MS / everyMs); left > 0; left--) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`hang guard: ${why()}`);
+}
+
 export interface HttpResult {
   status: number;
   body: unknown;

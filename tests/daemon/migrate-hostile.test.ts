@@ -20,7 +20,7 @@ import {
   MSG_HELLO,
   MSG_RAM,
 } from "../../src/vmm/migration/protocol.js";
-import { BOOT_TIMEOUT_MS, missingImages, TestDaemon } from "./harness.js";
+import { BOOT_TIMEOUT_MS, missingImages, pollUntil, TestDaemon } from "./harness.js";
 
 const d = new TestDaemon();
 after(() => d.dispose());
@@ -77,13 +77,15 @@ function replies(ws: WebSocket): { texts: string[]; closed: Promise<void>; next(
 }
 
 async function noVms(): Promise<void> {
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  for (;;) {
-    const vms = ((await d.call("GET", "/v1/vms")).body as { vms: unknown[] }).vms;
-    if (vms.length === 0) return;
-    assert.ok(Date.now() < deadline, `the destination kept ${JSON.stringify(vms)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let vms: unknown[] = [];
+  await pollUntil(
+    async () => {
+      vms = ((await d.call("GET", "/v1/vms")).body as { vms: unknown[] }).vms;
+      return vms.length === 0 ? true : undefined;
+    },
+    () => `the destination kept ${JSON.stringify(vms)}`,
+    100,
+  );
 }
 
 test("hostile and broken migration streams leave the destination with nothing", {
@@ -175,13 +177,12 @@ test("hostile and broken migration streams leave the destination with nothing", 
 
   // A range beyond the disk: refused, and the image made for it goes with the VM.
   const made = join(dir, "ok.raw");
-  const gone = async () => {
-    const deadline = Date.now() + BOOT_TIMEOUT_MS;
-    while (existsSync(made)) {
-      assert.ok(Date.now() < deadline, `the destination kept ${made}`);
-      await new Promise((res) => setTimeout(res, 100));
-    }
-  };
+  const gone = () =>
+    pollUntil(
+      async () => (existsSync(made) ? undefined : true),
+      () => `the destination kept ${made}`,
+      100,
+    );
   ws = (await open(token)) as WebSocket;
   r = replies(ws);
   ws.send(copy("ok.raw"), { binary: true });

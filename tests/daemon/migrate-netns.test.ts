@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { TVISOR_CLI } from "../boot/guest-session.js";
-import { BOOT_TIMEOUT_MS, ConsoleClient, http, missingImages } from "./harness.js";
+import { BOOT_TIMEOUT_MS, ConsoleClient, http, missingImages, pollUntil } from "./harness.js";
 
 const NS_A = `tvma${process.pid}`;
 const NS_B = `tvmb${process.pid}`;
@@ -83,17 +83,16 @@ class NsDaemon {
     this.child = c;
     c.stdout.on("data", (d: Buffer) => (this.log += d.toString()));
     c.stderr.on("data", (d: Buffer) => (this.log += d.toString()));
-    const deadline = Date.now() + BOOT_TIMEOUT_MS;
-    for (;;) {
-      const m = new RegExp(`listening on tcp:${this.addr.replace(/\./g, "\\.")}:(\\d+)`).exec(this.log);
-      if (m && /ready: state dir/.test(this.log)) {
-        this.port = Number(m[1]);
-        return;
-      }
-      if (c.exitCode !== null) throw new Error(`daemon in ${this.ns} exited: ${this.log}`);
-      assert.ok(Date.now() < deadline, `daemon in ${this.ns} did not start: ${this.log}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    this.port = await pollUntil(
+      async () => {
+        const m = new RegExp(`listening on tcp:${this.addr.replace(/\./g, "\\.")}:(\\d+)`).exec(this.log);
+        if (m && /ready: state dir/.test(this.log)) return Number(m[1]);
+        if (c.exitCode !== null) throw new Error(`daemon in ${this.ns} exited: ${this.log}`);
+        return undefined;
+      },
+      () => `daemon in ${this.ns} did not start: ${this.log}`,
+      50,
+    );
   }
   async dispose(): Promise<void> {
     const c = this.child;

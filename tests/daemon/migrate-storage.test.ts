@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { TVISOR_CLI } from "../boot/guest-session.js";
 import { CuttingProxy, cliAsync } from "./cutting-proxy.js";
-import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, TestDaemon } from "./harness.js";
+import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, pollUntil, TestDaemon } from "./harness.js";
 
 const skip =
   missingImages() ??
@@ -33,13 +33,15 @@ const cli = cliAsync;
 
 /** Lines in the log file on the guest's disk; poll (hang guard only) until there are more than `above`. */
 async function linesAbove(c: ConsoleClient, above: number): Promise<number> {
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  for (;;) {
-    const n = Number((await c.run("wc -l < /mnt/d/log")).trim());
-    if (n > above) return n;
-    assert.ok(Date.now() < deadline, `the log stayed at ${n} lines`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  let n = 0;
+  return pollUntil(
+    async () => {
+      n = Number((await c.run("wc -l < /mnt/d/log")).trim());
+      return n > above ? n : undefined;
+    },
+    () => `the log stayed at ${n} lines`,
+    300,
+  );
 }
 
 async function vmsOf(d: TestDaemon): Promise<Array<{ name: string; state: string }>> {
@@ -47,11 +49,10 @@ async function vmsOf(d: TestDaemon): Promise<Array<{ name: string; state: string
 }
 
 async function until(what: string, ok: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  while (!(await ok())) {
-    assert.ok(Date.now() < deadline, what);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await pollUntil(
+    async () => ((await ok()) ? true : undefined),
+    () => what,
+  );
 }
 
 test("a guest writing its disk migrates with --copy-storage; a cut stream leaves the source running and no destination disk", {

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { type CliRun, CuttingProxy, cliAsync } from "./cutting-proxy.js";
-import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, TestDaemon } from "./harness.js";
+import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, pollUntil, TestDaemon } from "./harness.js";
 
 const skip = missingImages();
 const src = new TestDaemon();
@@ -37,13 +37,15 @@ async function readCount(c: ConsoleClient): Promise<number> {
 
 /** The counter's value; poll (hang guard only) until it exceeds `above`. */
 async function countAbove(c: ConsoleClient, above: number): Promise<number> {
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  for (;;) {
-    const n = await readCount(c);
-    if (n > above) return n;
-    if (Date.now() > deadline) throw new Error(`the counter stayed at ${n}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  let n = 0;
+  return pollUntil(
+    async () => {
+      n = await readCount(c);
+      return n > above ? n : undefined;
+    },
+    () => `the counter stayed at ${n}`,
+    300,
+  );
 }
 
 async function vmsOf(d: TestDaemon): Promise<Array<{ name: string; state: string }>> {
@@ -77,11 +79,10 @@ test("a guest dirtying memory migrates live; a cut connection leaves it running 
   assert.equal((await vmsOf(src)).find((v) => v.name === "mig")?.state, "running");
   const afterCut = await countAbove(c, first);
   // The destination removes the half-arrived VM (wait for it: hang guard only).
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  while ((await vmsOf(dst)).length !== 0) {
-    assert.ok(Date.now() < deadline, "the destination kept the failed VM");
-    await new Promise((res) => setTimeout(res, 200));
-  }
+  await pollUntil(
+    async () => ((await vmsOf(dst)).length === 0 ? true : undefined),
+    () => "the destination kept the failed VM",
+  );
 
   // 2. A wrong token is refused before anything moves.
   const bad = join(src.stateDir, "token");
