@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, TestDaemon } from "./harness.js";
+import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, TestDaemon, until } from "./harness.js";
 
 const skip = missingImages();
 const daemon = new TestDaemon();
@@ -33,15 +33,6 @@ function stat(pid: number): string[] {
   return s.slice(s.lastIndexOf(")") + 2).split(" ");
 }
 const cpuTicks = (pid: number) => Number(stat(pid)[11]) + Number(stat(pid)[12]);
-
-/** Poll (hang guard only) until `ok` holds. */
-async function until(what: string, ok: () => boolean | Promise<boolean>, everyMs = 200): Promise<void> {
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`never: ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 before(async () => {
   if (skip) return;

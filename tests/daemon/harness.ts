@@ -28,6 +28,15 @@ export async function pollUntil<T>(
   throw new Error(`hang guard: ${why()}`);
 }
 
+/** Polls until `ok` holds (a hang guard only, as `pollUntil`); `what` names what never happened. */
+export function until(what: string, ok: () => boolean | Promise<boolean>, everyMs = 200): Promise<true> {
+  return pollUntil(
+    async () => ((await ok()) ? true : undefined),
+    () => `never: ${what}`,
+    everyMs,
+  );
+}
+
 export interface HttpResult {
   status: number;
   body: unknown;

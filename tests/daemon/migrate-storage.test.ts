@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { TVISOR_CLI } from "../boot/guest-session.js";
 import { CuttingProxy, cliAsync } from "./cutting-proxy.js";
-import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, pollUntil, TestDaemon } from "./harness.js";
+import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, pollUntil, TestDaemon, until } from "./harness.js";
 
 const skip =
   missingImages() ??
@@ -46,13 +46,6 @@ async function linesAbove(c: ConsoleClient, above: number): Promise<number> {
 
 async function vmsOf(d: TestDaemon): Promise<Array<{ name: string; state: string }>> {
   return ((await d.call("GET", "/v1/vms")).body as { vms: Array<{ name: string; state: string }> }).vms;
-}
-
-async function until(what: string, ok: () => Promise<boolean>): Promise<void> {
-  await pollUntil(
-    async () => ((await ok()) ? true : undefined),
-    () => what,
-  );
 }
 
 test("a guest writing its disk migrates with --copy-storage; a cut stream leaves the source running and no destination disk", {

@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import { switchDirOf } from "../../src/base/node/state-dir.js";
 import type { NetBackend, NetCounters } from "../../src/io/net-backend.js";
 import { openSwitchClient } from "../../src/net/node/switch-port.js";
-import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, TestDaemon } from "./harness.js";
+import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, pollUntil, TestDaemon } from "./harness.js";
 
 const skip = missingImages();
 const daemon = new TestDaemon();
@@ -19,13 +19,14 @@ type NicStats = NetCounters;
 
 /** Poll the stats (sampled by the VM process about once a second) until `ok` holds; hang guard only. */
 async function statsUntil(ok: (n: NicStats) => boolean): Promise<NicStats> {
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  for (;;) {
-    const s = (await daemon.call("GET", "/v1/vms/n1/stats")).body as { nics: NicStats[] };
-    if (s.nics.length === 1 && ok(s.nics[0])) return s.nics[0];
-    if (Date.now() > deadline) throw new Error(`stats never matched: ${JSON.stringify(s.nics)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  let last: NicStats[] = [];
+  return pollUntil(
+    async () => {
+      last = ((await daemon.call("GET", "/v1/vms/n1/stats")).body as { nics: NicStats[] }).nics;
+      return last.length === 1 && ok(last[0]) ? last[0] : undefined;
+    },
+    () => `stats never matched: ${JSON.stringify(last)}`,
+  );
 }
 
 before(async () => {

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, TestDaemon } from "./harness.js";
+import { BOOT_TIMEOUT_MS, ConsoleClient, missingImages, TestDaemon, until } from "./harness.js";
 
 const skip = missingImages();
 const daemon = new TestDaemon();
@@ -39,15 +39,6 @@ function smaps(pid: number): { rss: number; pss: number; priv: number } {
   const t = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(t)?.[1] ?? 0) * 1024;
   return { rss: kb("Rss"), pss: kb("Pss"), priv: kb("Private_Clean") + kb("Private_Dirty") };
-}
-
-/** Poll (hang guard only) until `ok` holds. */
-async function until(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`never: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 async function boot(
