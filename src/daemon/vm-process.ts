@@ -134,6 +134,13 @@ export function runVmProcess(): void {
   let pausing = false;
   /** A snapshot's pre-copy is writing RAM while the guest runs. */
   let snapshotting = false;
+  /**
+   * The user's own pause/resume while a snapshot of the running VM is being taken: the snapshot pauses
+   * and resumes the guest itself, so a user pause must outlast it (not be undone by its resume), and a
+   * user resume must not restart the guest in the middle of the snapshot's pause (the disks' snapshots
+   * and the last RAM pages would no longer be one instant). The last request wins at the snapshot's end.
+   */
+  let userPausedDuringSnapshot = false;
   /** The inbox of an incoming migration, while one is arriving. */
   let inbox: RelayInbox | null = null;
   /** The VM's images as opened (spec order, unwrapped), for snapshots on the disks the VM holds open. */
@@ -390,11 +397,13 @@ export function runVmProcess(): void {
         return;
       }
       case "pause":
+        if (snapshotting) userPausedDuringSnapshot = true;
         await pause();
         send({ t: "reply", id: msg.id, ok: true });
         return;
       case "resume":
-        if (vm && !running) {
+        if (snapshotting) userPausedDuringSnapshot = false;
+        else if (vm && !running) {
           pausing = false;
           follow(vm.resume());
         }
@@ -420,12 +429,13 @@ export function runVmProcess(): void {
           // RAM is written while the guest runs; createVmSnapshot pauses it only for the rest.
           const v = vm;
           snapshotting = true;
+          userPausedDuringSnapshot = false;
           let r: Awaited<ReturnType<typeof createVmSnapshot>>;
           try {
             r = await createVmSnapshot(v, v.spec.disks, images, msg.name, new Date(), {
               pause,
               resume: () => {
-                if (vm === v && !running) {
+                if (vm === v && !running && !userPausedDuringSnapshot) {
                   pausing = false;
                   follow(v.resume());
                 }
